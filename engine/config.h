@@ -1,0 +1,48 @@
+// Tunables of one Raft core. Times are in ticks: the application calls Raft::Tick() at a fixed
+// interval, so the core never reads a clock.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "engine/types.h"
+
+namespace keel {
+
+struct Config {
+  NodeId id = kNoNode;
+
+  // A follower that hears nothing from a leader for a randomised timeout drawn uniformly from
+  // [election_tick, 2 * election_tick) starts an election. Must be > heartbeat_tick.
+  int election_tick = 10;
+  // A leader sends heartbeats every heartbeat_tick ticks.
+  int heartbeat_tick = 1;
+
+  // PreVote (dissertation §9.6): a node asks for votes before bumping its term, so a node
+  // rejoining after a partition cannot disrupt a healthy leader.
+  bool pre_vote = true;
+  // CheckQuorum (dissertation §6.2): a leader that has not heard from a quorum within an
+  // election timeout steps down; followers that heard from a leader within the election
+  // timeout ignore vote requests (the "leader lease" that makes stale campaigns harmless).
+  bool check_quorum = true;
+
+  // Flow control: upper bound of entry bytes in one MSG_APPEND (at least one entry is always
+  // sent), and of messages / bytes in flight to one follower in the replicate state.
+  uint64_t max_msg_bytes = 1 << 20;
+  size_t max_inflight_msgs = 256;
+  uint64_t max_inflight_bytes = 64ULL << 20;
+  // Snapshots are sent in chunks of at most this many bytes.
+  uint64_t max_snapshot_chunk_bytes = 1 << 20;
+  // Upper bound of bytes of committed entries handed out in one Ready (at least one entry).
+  uint64_t max_committed_bytes_per_ready = 64ULL << 20;
+
+  // Seed of the core's PRNG (election timeout jitter). The simulator derives it from the run's
+  // seed; production draws it once at start.
+  uint64_t seed = 0;
+
+  // OK iff the configuration is usable; otherwise says which field is wrong.
+  absl::Status Validate() const;
+};
+
+}  // namespace keel

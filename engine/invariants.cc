@@ -1,0 +1,176 @@
+#include "engine/invariants.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+
+namespace keel {
+namespace {
+
+// Logs longer than this are checked only over their most recent part, to keep per-step checks
+// affordable in long simulations.
+constexpr Index kMaxScan = 4096;
+
+absl::Status Violation(const Raft& raft, absl::string_view what) {
+  return absl::InternalError(absl::StrCat("invariant violated on node ", raft.id(), ": ", what,
+                                          " [", raft.Status().ToString(), "]"));
+}
+
+const raftpb::Entry* FindEntry(const Raft& raft, Index index, std::vector<raftpb::Entry>* scratch) {
+  scratch->clear();
+  if (index < raft.log().FirstIndex() || index > raft.log().LastIndex()) return nullptr;
+  if (!raft.log().Slice(index, index + 1, UINT64_MAX, scratch).ok() || scratch->empty()) return nullptr;
+  return &scratch->front();
+}
+
+}  // namespace
+
+absl::Status CheckNodeInvariants(const Raft& raft) {
+  const RaftLog& log = raft.log();
+  if (log.FirstIndex() > log.LastIndex() + 1) return Violation(raft, "first index > last index + 1");
+  if (log.committed() > log.LastIndex()) return Violation(raft, "commit index past last index");
+  if (log.applied() > log.committed()) return Violation(raft, "applied past commit");
+  if (log.applied() + 1 < log.FirstIndex()) return Violation(raft, "applied below the snapshot");
+  const Index scan_from = std::max(log.FirstIndex(), log.LastIndex() > kMaxScan ? log.LastIndex() - kMaxScan : 1);
+  Term previous = log.TermAt(scan_from - 1).value_or(0);
+  for (Index i = scan_from; i <= log.LastIndex(); ++i) {
+    const std::optional<Term> term = log.TermAt(i);
+    if (!term) return Violation(raft, absl::StrCat("no term for index ", i, " inside the log"));
+    if (*term < previous) return Violation(raft, absl::StrCat("log term decreases at index ", i));
+    previous = *term;
+  }
+  if (log.LastTerm() > raft.term()) return Violation(raft, "last log term above current term");
+  if (raft.randomized_election_timeout() < raft.config().election_tick ||
+      raft.randomized_election_timeout() >= 2 * raft.config().election_tick) {
+    return Violation(raft, "randomized election timeout out of range");
+  }
+  switch (raft.role()) {
+    case Role::kLeader: {
+      if (raft.leader() != raft.id()) return Violation(raft, "leader does not lead itself");
+      if (raft.vote() != raft.id()) return Violation(raft, "leader did not vote for itself");
+      if (raft.progress().size() != raft.voters().size()) return Violation(raft, "progress/voters mismatch");
+      for (const auto& [id, progress] : raft.progress()) {
+        if (progress.match() >= progress.next()) return Violation(raft, absl::StrCat("match >= next for ", id));
+        if (progress.next() > log.LastIndex() + 1) return Violation(raft, absl::StrCat("next past last+1 for ", id));
+        if (progress.inflights().count() > raft.config().max_inflight_msgs) {
+          return Violation(raft, absl::StrCat("inflight window overflow for ", id));
+        }
+      }
+      break;
+    }
+    case Role::kCandidate:
+      if (raft.vote() != raft.id()) return Violation(raft, "candidate did not vote for itself");
+      [[fallthrough]];
+    case Role::kPreCandidate:
+      if (raft.leader() != kNoNode) return Violation(raft, "candidate believes in a leader");
+      if (!raft.progress().empty()) return Violation(raft, "non-leader tracks progress");
+      break;
+    case Role::kFollower:
+      if (raft.leader() == raft.id()) return Violation(raft, "follower leads itself");
+      if (!raft.progress().empty()) return Violation(raft, "non-leader tracks progress");
+      break;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ClusterSafetyChecker::CheckLogMatching(const Raft& a, const Raft& b) const {
+  const Index low = std::max(a.log().FirstIndex(), b.log().FirstIndex());
+  const Index high = std::min(a.log().LastIndex(), b.log().LastIndex());
+  if (low > high) return absl::OkStatus();
+  const Index scan_low = high - low > kMaxScan ? high - kMaxScan : low;
+  // Find the highest index where the terms agree; everything below must be identical.
+  Index agree = 0;
+  for (Index i = high; i >= scan_low && i > 0; --i) {
+    if (a.log().TermAt(i) == b.log().TermAt(i)) {
+      agree = i;
+      break;
+    }
+  }
+  if (agree == 0) return absl::OkStatus();
+  std::vector<raftpb::Entry> entries_a;
+  std::vector<raftpb::Entry> entries_b;
+  if (!a.log().Slice(scan_low, agree + 1, UINT64_MAX, &entries_a).ok() ||
+      !b.log().Slice(scan_low, agree + 1, UINT64_MAX, &entries_b).ok() ||
+      entries_a.size() != entries_b.size()) {
+    return absl::InternalError("log matching: could not read logs");
+  }
+  for (size_t i = 0; i < entries_a.size(); ++i) {
+    const raftpb::Entry& x = entries_a[i];
+    const raftpb::Entry& y = entries_b[i];
+    if (x.term() != y.term() || x.data() != y.data() || x.type() != y.type()) {
+      return absl::InternalError(absl::StrCat(
+          "Log Matching violated: nodes ", a.id(), " and ", b.id(), " agree on the term at index ",
+          agree, " but differ at index ", x.index(), " (terms ", x.term(), " vs ", y.term(), ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ClusterSafetyChecker::Observe(const std::vector<const Raft*>& nodes) {
+  std::vector<raftpb::Entry> scratch;
+  for (const Raft* node : nodes) {
+    if (absl::Status status = CheckNodeInvariants(*node); !status.ok()) return status;
+    // Election Safety.
+    if (node->role() == Role::kLeader) {
+      auto [it, inserted] = leaders_.try_emplace(node->term(), node->id());
+      if (!inserted && it->second != node->id()) {
+        return absl::InternalError(absl::StrCat("Election Safety violated: nodes ", it->second,
+                                                " and ", node->id(), " both led term ",
+                                                node->term()));
+      }
+    }
+    // Record newly committed entries and check that committed entries never change.
+    Index& scanned = scanned_commit_[node->id()];
+    const Index from = std::max(scanned + 1, node->log().FirstIndex());
+    for (Index i = from; i <= node->log().committed(); ++i) {
+      const raftpb::Entry* entry = FindEntry(*node, i, &scratch);
+      if (entry == nullptr) return Violation(*node, absl::StrCat("committed entry ", i, " unreadable"));
+      auto [it, inserted] = committed_.try_emplace(
+          i, CommittedEntry{entry->term(), entry->data(), entry->type(), node->term()});
+      if (!inserted && (it->second.term != entry->term() || it->second.data != entry->data())) {
+        return absl::InternalError(absl::StrCat("State Machine Safety violated: node ", node->id(),
+                                                " committed a different entry at index ", i,
+                                                " (term ", entry->term(), " vs ", it->second.term, ")"));
+      }
+    }
+    scanned = std::max(scanned, node->log().committed());
+  }
+  // Leader Completeness.
+  for (const Raft* node : nodes) {
+    if (node->role() != Role::kLeader) continue;
+    for (auto it = committed_.lower_bound(node->log().FirstIndex()); it != committed_.end(); ++it) {
+      if (it->second.observed_in_term >= node->term()) continue;
+      if (node->log().TermAt(it->first) != it->second.term) {
+        return absl::InternalError(absl::StrCat("Leader Completeness violated: leader ", node->id(),
+                                                " of term ", node->term(), " lacks entry ",
+                                                it->first, " committed by term ",
+                                                it->second.observed_in_term));
+      }
+    }
+  }
+  // Log Matching.
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    for (size_t j = i + 1; j < nodes.size(); ++j) {
+      if (absl::Status status = CheckLogMatching(*nodes[i], *nodes[j]); !status.ok()) return status;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ClusterSafetyChecker::OnApplied(NodeId node, const raftpb::Entry& entry) {
+  Index& last = last_applied_[node];
+  if (entry.index() <= last) {
+    return absl::InternalError(absl::StrCat("node ", node, " applied index ", entry.index(),
+                                            " after ", last, ": applied twice or out of order"));
+  }
+  last = entry.index();
+  auto [it, inserted] = committed_.try_emplace(
+      entry.index(), CommittedEntry{entry.term(), entry.data(), entry.type(), entry.term()});
+  if (!inserted && (it->second.term != entry.term() || it->second.data != entry.data())) {
+    return absl::InternalError(absl::StrCat("State Machine Safety violated: node ", node,
+                                            " applied a different entry at index ", entry.index()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace keel

@@ -1,0 +1,55 @@
+// Invariant checkers (LogCabin style): called after every state change in tests and in the
+// simulator, they turn a silent safety bug into an immediate, located failure.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/container/btree_map.h"
+#include "absl/status/status.h"
+#include "engine/raft.h"
+
+namespace keel {
+
+// Checks one core's internal consistency: log bounds (first <= last + 1, applied <= commit <=
+// last), terms non-decreasing along the log and not above the current term, role-specific
+// state (a leader leads itself and voted for itself, tracks every voter with match < next <=
+// last + 1; a candidate voted for itself). Returns the first violation found.
+absl::Status CheckNodeInvariants(const Raft& raft);
+
+// Checks Raft's safety properties (Figure 3) across a cluster, accumulating what it has seen
+// over the whole run:
+// - Election Safety: at most one leader per term, ever.
+// - Log Matching: if two logs have an entry with the same index and term, the logs are
+//   identical up to that index.
+// - Leader Completeness: an entry known committed in term T is in the log of every leader of a
+//   term > T.
+// - State Machine Safety: no two nodes apply different entries at the same index, and a
+//   committed entry never changes.
+class ClusterSafetyChecker {
+ public:
+  // Observes the current state of every node (any order). Returns the first violation.
+  absl::Status Observe(const std::vector<const Raft*>& nodes);
+  // Records that `node` applied `entry` (from Ready::committed_entries), or installed a
+  // snapshot covering up to `entry.index()` (then only the index/term are compared).
+  absl::Status OnApplied(NodeId node, const raftpb::Entry& entry);
+
+  size_t committed_entries_seen() const { return committed_.size(); }
+
+ private:
+  struct CommittedEntry {
+    Term term = 0;
+    std::string data;
+    raftpb::EntryType type = raftpb::ENTRY_NORMAL;
+    Term observed_in_term = 0;  // the observer's term when it was first seen committed
+  };
+  absl::Status CheckLogMatching(const Raft& a, const Raft& b) const;
+
+  absl::btree_map<Term, NodeId> leaders_;        // term -> leader seen
+  absl::btree_map<Index, CommittedEntry> committed_;
+  absl::btree_map<NodeId, Index> last_applied_;  // per node
+  absl::btree_map<NodeId, Index> scanned_commit_;  // per node: committed entries recorded up to
+};
+
+}  // namespace keel

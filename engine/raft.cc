@@ -1,0 +1,508 @@
+// Construction, roles, ticks, message dispatch and the Ready/Advance cycle. Elections,
+// replication, snapshots and reads live in raft_election.cc, raft_replication.cc,
+// raft_snapshot.cc and raft_read.cc.
+#include "engine/raft.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "engine/assert.h"
+#include "engine/quorum.h"
+
+namespace keel {
+
+absl::string_view ToString(Role role) {
+  switch (role) {
+    case Role::kFollower: return "follower";
+    case Role::kPreCandidate: return "pre-candidate";
+    case Role::kCandidate: return "candidate";
+    case Role::kLeader: return "leader";
+  }
+  return "?";
+}
+
+absl::Status Config::Validate() const {
+  if (id == kNoNode) return absl::InvalidArgumentError("config: id must be non-zero");
+  if (heartbeat_tick <= 0) return absl::InvalidArgumentError("config: heartbeat_tick must be > 0");
+  if (election_tick <= heartbeat_tick) {
+    return absl::InvalidArgumentError("config: election_tick must be greater than heartbeat_tick");
+  }
+  if (max_inflight_msgs == 0) return absl::InvalidArgumentError("config: max_inflight_msgs must be > 0");
+  if (max_inflight_bytes == 0) return absl::InvalidArgumentError("config: max_inflight_bytes must be > 0");
+  if (max_snapshot_chunk_bytes == 0) {
+    return absl::InvalidArgumentError("config: max_snapshot_chunk_bytes must be > 0");
+  }
+  return absl::OkStatus();
+}
+
+std::string RaftStatus::ToString() const {
+  std::string out = absl::StrCat("id=", id, " term=", term, " vote=", vote,
+                                 " role=", keel::ToString(role), " leader=", leader,
+                                 " log=[", first_index, ",", last_index, "] commit=", commit,
+                                 " applied=", applied);
+  if (lead_transferee != kNoNode) absl::StrAppend(&out, " transferee=", lead_transferee);
+  for (const PeerStatus& peer : peers) {
+    absl::StrAppend(&out, "\n  peer ", peer.id, ": match=", peer.match, " next=", peer.next,
+                    " state=", keel::ToString(peer.state), " active=", peer.recent_active ? 1 : 0,
+                    " inflight=", peer.inflight_msgs);
+  }
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<Raft>> Raft::Create(const Config& config, const LogStorage& storage) {
+  if (absl::Status status = config.Validate(); !status.ok()) return status;
+  std::unique_ptr<Raft> raft(new Raft(config, storage));
+  if (absl::Status status = raft->Restore(storage); !status.ok()) return status;
+  return raft;
+}
+
+Raft::Raft(const Config& config, const LogStorage& storage)
+    : config_(config),
+      id_(config.id),
+      storage_(storage),
+      prng_(config.seed),
+      log_(storage, std::min(storage.InitialHardState().commit(), storage.LastIndex())) {}
+
+absl::Status Raft::Restore(const LogStorage& storage) {
+  const raftpb::HardState hard_state = storage.InitialHardState();
+  const raftpb::ConfState conf_state = storage.InitialConfState();
+  if (hard_state.commit() > storage.LastIndex()) {
+    return absl::DataLossError(absl::StrCat("storage: hard state commit ", hard_state.commit(),
+                                            " is past the last log index ", storage.LastIndex()));
+  }
+  if (storage.FirstIndex() > storage.LastIndex() + 1) {
+    return absl::DataLossError("storage: first index is past last index + 1");
+  }
+  voters_.assign(conf_state.voters().begin(), conf_state.voters().end());
+  if (voters_.empty()) return absl::InvalidArgumentError("storage: empty membership");
+  if (!std::is_sorted(voters_.begin(), voters_.end()) ||
+      std::adjacent_find(voters_.begin(), voters_.end()) != voters_.end() ||
+      voters_.front() == kNoNode) {
+    return absl::InvalidArgumentError("storage: membership must be sorted, unique and non-zero");
+  }
+  if (!IsVoter(id_)) {
+    return absl::InvalidArgumentError(absl::StrCat("node ", id_, " is not in the membership {",
+                                                   absl::StrJoin(voters_, ","), "}"));
+  }
+  const std::optional<Term> last_term = log_.TermAt(log_.LastIndex());
+  if (!last_term || *last_term > hard_state.term()) {
+    return absl::DataLossError("storage: last log term is above the hard state term");
+  }
+  term_ = hard_state.term();
+  vote_ = hard_state.vote();
+  persisted_hard_state_ = hard_state;
+  persisted_hard_state_.set_commit(log_.committed());
+  BecomeFollower(term_, kNoNode);
+  return absl::OkStatus();
+}
+
+bool Raft::IsVoter(NodeId id) const {
+  return std::binary_search(voters_.begin(), voters_.end(), id);
+}
+
+// --- roles ---
+
+void Raft::Reset(Term term) {
+  if (term_ != term) {
+    term_ = term;
+    vote_ = kNoNode;
+  }
+  leader_ = kNoNode;
+  election_elapsed_ = 0;
+  heartbeat_elapsed_ = 0;
+  ResetRandomizedElectionTimeout();
+  AbortLeaderTransfer();
+  votes_.clear();
+  progress_.clear();
+  pending_sends_.clear();
+  read_only_.Clear();
+  pending_reads_.clear();
+}
+
+void Raft::ResetRandomizedElectionTimeout() {
+  randomized_election_timeout_ =
+      config_.election_tick + static_cast<int>(prng_.Uniform(config_.election_tick));
+}
+
+void Raft::BecomeFollower(Term term, NodeId leader) {
+  Reset(term);
+  role_ = Role::kFollower;
+  leader_ = leader;
+}
+
+void Raft::BecomePreCandidate() {
+  KEEL_ASSERT(role_ != Role::kLeader);
+  // A pre-candidate changes neither term nor vote: that is the point of PreVote. It forgets the
+  // leader so that it stops vouching for it (it no longer honours the lease).
+  role_ = Role::kPreCandidate;
+  leader_ = kNoNode;
+  votes_.clear();
+  election_elapsed_ = 0;
+  ResetRandomizedElectionTimeout();
+}
+
+void Raft::BecomeCandidate() {
+  KEEL_ASSERT(role_ != Role::kLeader);
+  Reset(term_ + 1);
+  vote_ = id_;
+  role_ = Role::kCandidate;
+}
+
+void Raft::BecomeLeader() {
+  KEEL_ASSERT(role_ == Role::kCandidate);
+  Reset(term_);
+  role_ = Role::kLeader;
+  leader_ = id_;
+  // Only what is durable counts towards our own match; unstable entries are acked in Advance().
+  const Index durable_last = log_.unstable_entries().empty()
+                                 ? log_.LastIndex()
+                                 : log_.unstable_entries().front().index() - 1;
+  for (NodeId voter : voters_) {
+    auto [it, inserted] = progress_.try_emplace(
+        voter, log_.LastIndex() + 1, config_.max_inflight_msgs, config_.max_inflight_bytes);
+    KEEL_ASSERT(inserted);
+    if (voter == id_) {
+      it->second.MaybeUpdate(durable_last);
+      it->second.BecomeReplicate();
+      it->second.set_recent_active(true);
+    }
+  }
+  // Raft §8: a no-op of the new term lets the leader learn what is committed (Figure 8: older
+  // entries are only committed indirectly, by committing one of the current term).
+  raftpb::Entry noop;
+  noop.set_type(raftpb::ENTRY_NOOP);
+  AppendEntry(std::move(noop));
+  BroadcastAppend();
+}
+
+// --- ticks ---
+
+void Raft::Tick() {
+  if (role_ == Role::kLeader) {
+    TickHeartbeat();
+  } else {
+    TickElection();
+  }
+}
+
+void Raft::TickElection() {
+  ++election_elapsed_;
+  if (IsVoter(id_) && PastElectionTimeout()) {
+    election_elapsed_ = 0;
+    StartElection(/*transfer=*/false);
+  }
+}
+
+void Raft::TickHeartbeat() {
+  ++heartbeat_elapsed_;
+  ++election_elapsed_;
+  if (election_elapsed_ >= config_.election_tick) {
+    election_elapsed_ = 0;
+    if (config_.check_quorum && !CheckQuorumActive()) {
+      BecomeFollower(term_, kNoNode);
+      return;
+    }
+    // A transfer that did not complete within an election timeout is abandoned.
+    AbortLeaderTransfer();
+  }
+  if (heartbeat_elapsed_ >= config_.heartbeat_tick) {
+    heartbeat_elapsed_ = 0;
+    BroadcastHeartbeat(std::string());
+  }
+  TickSnapshotTransfers();
+}
+
+void Raft::Campaign() {
+  if (role_ == Role::kLeader || !IsVoter(id_)) return;
+  StartElection(/*transfer=*/false);
+}
+
+// --- messages ---
+
+void Raft::Send(raftpb::Message message) {
+  message.set_from(id_);
+  KEEL_ASSERT(message.to() != id_ && message.to() != kNoNode);
+  if (message.term() == 0) message.set_term(term_);
+  bool immediate = false;
+  switch (message.type()) {
+    case raftpb::MSG_APPEND:
+    case raftpb::MSG_HEARTBEAT:
+    case raftpb::MSG_SNAPSHOT:
+    case raftpb::MSG_TIMEOUT_NOW:
+    case raftpb::MSG_READ_INDEX_RESP:
+      // A leader's requests depend only on its term being durable, and on nothing in its own
+      // unpersisted log (§10.2.1: the leader writes its log in parallel with replicating it).
+      immediate = term_ == persisted_hard_state_.term() && vote_ == persisted_hard_state_.vote();
+      break;
+    case raftpb::MSG_PRE_VOTE:
+    case raftpb::MSG_READ_INDEX:
+      immediate = true;  // promise nothing
+      break;
+    default:
+      // Votes and acknowledgements promise durable state: they wait for the persist.
+      immediate = false;
+  }
+  (immediate ? messages_ : messages_after_persist_).push_back(std::move(message));
+}
+
+absl::Status Raft::ValidateMessage(const raftpb::Message& m) const {
+  auto invalid = [&m](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat("rejected ", raftpb::MessageType_Name(m.type()),
+                                                   " from ", m.from(), ": ", why));
+  };
+  if (!raftpb::MessageType_IsValid(m.type()) || m.type() == raftpb::MSG_UNKNOWN) {
+    return invalid("unknown message type");
+  }
+  if (m.to() != id_) return invalid(absl::StrCat("addressed to ", m.to(), ", not ", id_));
+  if (m.from() == kNoNode || m.from() == id_) return invalid("bad sender id");
+  if (!IsVoter(m.from())) return invalid("sender is not a member");
+  if (m.term() == 0) return invalid("term 0");
+  switch (m.type()) {
+    case raftpb::MSG_APPEND: {
+      if (m.log_term() > m.term()) return invalid("prev log term above message term");
+      if ((m.index() == 0) != (m.log_term() == 0)) return invalid("prev index/term inconsistent");
+      if (m.index() > UINT64_MAX - static_cast<uint64_t>(m.entries_size()) - 1) {
+        return invalid("index overflow");
+      }
+      Term previous_term = m.log_term();
+      for (int i = 0; i < m.entries_size(); ++i) {
+        const raftpb::Entry& entry = m.entries(i);
+        if (entry.index() != m.index() + 1 + i) return invalid("entries not contiguous");
+        if (entry.term() < previous_term || entry.term() > m.term()) {
+          return invalid("entry terms not non-decreasing up to the message term");
+        }
+        if (!raftpb::EntryType_IsValid(entry.type())) return invalid("unknown entry type");
+        previous_term = entry.term();
+      }
+      break;
+    }
+    case raftpb::MSG_APPEND_RESP:
+      if (m.reject() && m.reject_hint() > m.index()) return invalid("reject hint above index");
+      break;
+    case raftpb::MSG_VOTE:
+    case raftpb::MSG_PRE_VOTE:
+      if (m.log_term() > m.term()) return invalid("candidate's last log term above its term");
+      if ((m.index() == 0) != (m.log_term() == 0)) return invalid("last index/term inconsistent");
+      break;
+    case raftpb::MSG_SNAPSHOT: {
+      const raftpb::SnapshotMeta& meta = m.snapshot();
+      if (meta.index() == 0 || meta.term() == 0 || meta.term() > m.term()) {
+        return invalid("bad snapshot index/term");
+      }
+      if (m.snapshot_offset() > meta.size() ||
+          m.snapshot_data().size() > meta.size() - m.snapshot_offset()) {
+        return invalid("snapshot chunk outside the snapshot");
+      }
+      if (m.snapshot_done() != (m.snapshot_offset() + m.snapshot_data().size() == meta.size())) {
+        return invalid("snapshot done flag does not match the chunk's end");
+      }
+      const auto& voters = meta.conf_state().voters();
+      if (voters.empty() || voters[0] == kNoNode) return invalid("snapshot membership empty");
+      for (int i = 1; i < voters.size(); ++i) {
+        if (voters[i] <= voters[i - 1]) return invalid("snapshot membership not sorted/unique");
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Raft::Step(const raftpb::Message& m) {
+  if (absl::Status status = ValidateMessage(m); !status.ok()) return status;
+
+  if (m.term() > term_) {
+    if (m.type() == raftpb::MSG_VOTE || m.type() == raftpb::MSG_PRE_VOTE) {
+      // CheckQuorum's lease: while we heard from a live leader within the election timeout,
+      // a campaign is ignored outright, without even adopting its term. A transfer-initiated
+      // campaign is the leader's own wish and overrides the lease.
+      const bool forced = m.type() == raftpb::MSG_VOTE && m.transfer();
+      if (!forced && InLease()) return absl::OkStatus();
+    }
+    if (m.type() == raftpb::MSG_PRE_VOTE) {
+      // A pre-vote never changes our term.
+    } else if (m.type() == raftpb::MSG_PRE_VOTE_RESP && !m.reject()) {
+      // A granted pre-vote carries the term the pre-candidate will run for; it adopts it only
+      // when it wins the pre-vote.
+    } else if (m.type() == raftpb::MSG_APPEND || m.type() == raftpb::MSG_HEARTBEAT ||
+               m.type() == raftpb::MSG_SNAPSHOT) {
+      BecomeFollower(m.term(), m.from());
+    } else {
+      BecomeFollower(m.term(), kNoNode);
+    }
+  } else if (m.term() < term_) {
+    if ((config_.check_quorum || config_.pre_vote) &&
+        (m.type() == raftpb::MSG_APPEND || m.type() == raftpb::MSG_HEARTBEAT ||
+         m.type() == raftpb::MSG_SNAPSHOT)) {
+      // A stale leader. Tell it our term so it steps down: with CheckQuorum/PreVote we might
+      // otherwise never disturb it (we ignore its campaigns' terms), and a partitioned node
+      // that raised its term could not rejoin (etcd-io/etcd#5451 and friends).
+      raftpb::Message reply;
+      reply.set_type(raftpb::MSG_APPEND_RESP);
+      reply.set_to(m.from());
+      Send(std::move(reply));
+    } else if (m.type() == raftpb::MSG_PRE_VOTE) {
+      // Reject with our term so a pre-candidate with a stale term catches up; otherwise a node
+      // whose log is ahead but whose term lags could never win (etcd-io/etcd#8501).
+      raftpb::Message reply;
+      reply.set_type(raftpb::MSG_PRE_VOTE_RESP);
+      reply.set_to(m.from());
+      reply.set_reject(true);
+      Send(std::move(reply));
+    }
+    return absl::OkStatus();
+  }
+
+  switch (m.type()) {
+    case raftpb::MSG_VOTE:
+    case raftpb::MSG_PRE_VOTE:
+      HandleVoteRequest(m);
+      return absl::OkStatus();
+    default:
+      break;
+  }
+  switch (role_) {
+    case Role::kLeader:
+      return StepLeader(m);
+    case Role::kCandidate:
+    case Role::kPreCandidate:
+      return StepCandidate(m);
+    case Role::kFollower:
+      return StepFollower(m);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Raft::StepCandidate(const raftpb::Message& m) {
+  switch (m.type()) {
+    case raftpb::MSG_APPEND:
+    case raftpb::MSG_HEARTBEAT:
+    case raftpb::MSG_SNAPSHOT:
+      // A leader exists in our term (for a pre-candidate: in the term it has not left).
+      BecomeFollower(m.term(), m.from());
+      return StepFollower(m);
+    case raftpb::MSG_VOTE_RESP:
+    case raftpb::MSG_PRE_VOTE_RESP:
+      HandleVoteResponse(m);
+      return absl::OkStatus();
+    default:
+      return absl::OkStatus();
+  }
+}
+
+absl::Status Raft::StepFollower(const raftpb::Message& m) {
+  switch (m.type()) {
+    case raftpb::MSG_APPEND:
+      election_elapsed_ = 0;
+      leader_ = m.from();
+      return HandleAppend(m);
+    case raftpb::MSG_HEARTBEAT:
+      election_elapsed_ = 0;
+      leader_ = m.from();
+      HandleHeartbeat(m);
+      return absl::OkStatus();
+    case raftpb::MSG_SNAPSHOT:
+      election_elapsed_ = 0;
+      leader_ = m.from();
+      HandleSnapshotChunk(m);
+      return absl::OkStatus();
+    case raftpb::MSG_TIMEOUT_NOW:
+      HandleTimeoutNow(m);
+      return absl::OkStatus();
+    case raftpb::MSG_READ_INDEX_RESP:
+      HandleReadIndexResponse(m);
+      return absl::OkStatus();
+    default:
+      return absl::OkStatus();
+  }
+}
+
+// --- Ready / Advance ---
+
+raftpb::HardState Raft::CurrentHardState() const {
+  raftpb::HardState hard_state;
+  hard_state.set_term(term_);
+  hard_state.set_vote(vote_);
+  hard_state.set_commit(log_.committed());
+  return hard_state;
+}
+
+bool Raft::HasReady() const {
+  KEEL_ASSERT(!ready_outstanding_);
+  const raftpb::HardState hard_state = CurrentHardState();
+  return !messages_.empty() || !messages_after_persist_.empty() || !read_states_.empty() ||
+         !pending_sends_.empty() || !log_.unstable_entries().empty() ||
+         log_.unstable_snapshot().has_value() || log_.HasNextCommittedEntries() ||
+         hard_state.term() != persisted_hard_state_.term() ||
+         hard_state.vote() != persisted_hard_state_.vote() ||
+         hard_state.commit() != persisted_hard_state_.commit() || role_ != reported_role_ ||
+         leader_ != reported_leader_;
+}
+
+Ready Raft::GetReady() {
+  KEEL_ASSERT(!ready_outstanding_);
+  FlushPendingSends();
+  Ready ready;
+  if (role_ != reported_role_ || leader_ != reported_leader_) {
+    ready.soft_state_changed = true;
+    reported_role_ = role_;
+    reported_leader_ = leader_;
+  }
+  ready.role = role_;
+  ready.leader = leader_;
+  const raftpb::HardState hard_state = CurrentHardState();
+  if (hard_state.term() != persisted_hard_state_.term() ||
+      hard_state.vote() != persisted_hard_state_.vote() ||
+      hard_state.commit() != persisted_hard_state_.commit()) {
+    ready.hard_state = hard_state;
+    persisted_hard_state_ = hard_state;
+  }
+  if (log_.unstable_snapshot()) {
+    ready.snapshot = SnapshotToInstall{*log_.unstable_snapshot(), log_.unstable_snapshot_data()};
+  }
+  ready.entries.assign(log_.unstable_entries().begin(), log_.unstable_entries().end());
+  ready.messages = std::move(messages_);
+  messages_.clear();
+  ready.messages_after_persist = std::move(messages_after_persist_);
+  messages_after_persist_.clear();
+  ready.committed_entries = log_.NextCommittedEntries(config_.max_committed_bytes_per_ready);
+  ready.read_states = std::move(read_states_);
+  read_states_.clear();
+  ready_outstanding_ = true;
+  return ready;
+}
+
+void Raft::Advance(const Ready& ready) {
+  KEEL_ASSERT(ready_outstanding_);
+  ready_outstanding_ = false;
+  if (ready.snapshot) log_.StableSnapshotTo(ready.snapshot->meta.index());
+  if (!ready.entries.empty()) {
+    OnSelfPersisted(ready.entries.back().index(), ready.entries.back().term());
+  }
+  if (!ready.committed_entries.empty()) {
+    log_.AppliedTo(ready.committed_entries.back().index());
+  }
+}
+
+RaftStatus Raft::Status() const {
+  RaftStatus status;
+  status.id = id_;
+  status.term = term_;
+  status.vote = vote_;
+  status.role = role_;
+  status.leader = leader_;
+  status.first_index = log_.FirstIndex();
+  status.last_index = log_.LastIndex();
+  status.commit = log_.committed();
+  status.applied = log_.applied();
+  status.lead_transferee = lead_transferee_;
+  for (const auto& [id, progress] : progress_) {
+    status.peers.push_back(PeerStatus{id, progress.match(), progress.next(), progress.state(),
+                                      progress.recent_active(), progress.inflights().count()});
+  }
+  return status;
+}
+
+}  // namespace keel

@@ -1,0 +1,220 @@
+// The Raft consensus core: a deterministic, sans-IO state machine (etcd-io/raft's design).
+//
+// It never reads a clock, touches a file or socket, starts a thread or draws randomness from
+// anywhere but a PRNG seeded through Config. Inputs are Tick(), Step() (a message from a peer),
+// Propose(), ReadIndex(), TransferLeadership() and Advance() (the previous Ready was carried
+// out). Outputs are Ready batches: see engine/ready.h for what the application must do with
+// them and in which order (the persistence contract).
+//
+// Implemented: leader election with randomised timeouts, PreVote and CheckQuorum (both on by
+// default), log replication with batching, pipelining bounded by in-flight messages and bytes,
+// probe/replicate/snapshot progress states and fast backtracking; commit by counting only
+// entries of the current term with a no-op on election; leader persistence in parallel with
+// replication; chunked, resumable InstallSnapshot; ReadIndex; leadership transfer.
+// Membership is fixed per snapshot/bootstrap (no membership changes yet).
+//
+// Not thread-safe: one owner drives it.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/btree_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "engine/config.h"
+#include "engine/prng.h"
+#include "engine/progress.h"
+#include "engine/raft_log.h"
+#include "engine/ready.h"
+#include "engine/read_only.h"
+#include "engine/snapshot_receiver.h"
+
+namespace keel {
+
+struct PeerStatus {
+  NodeId id = kNoNode;
+  Index match = 0;
+  Index next = 0;
+  ProgressState state = ProgressState::kProbe;
+  bool recent_active = false;
+  size_t inflight_msgs = 0;
+};
+
+struct RaftStatus {
+  NodeId id = kNoNode;
+  Term term = 0;
+  NodeId vote = kNoNode;
+  Role role = Role::kFollower;
+  NodeId leader = kNoNode;
+  Index first_index = 0;
+  Index last_index = 0;
+  Index commit = 0;
+  Index applied = 0;
+  NodeId lead_transferee = kNoNode;
+  std::vector<PeerStatus> peers;  // leader only, sorted by id, including itself
+  std::string ToString() const;
+};
+
+class Raft {
+ public:
+  // Creates a core that resumes from `storage` (hard state, snapshot, log). The storage must
+  // outlive the core. Fails if the config is invalid or the storage's state is inconsistent
+  // (e.g. this node is not in the membership, commit beyond the log).
+  static absl::StatusOr<std::unique_ptr<Raft>> Create(const Config& config, const LogStorage& storage);
+
+  // Advances logical time by one tick: election timeouts, heartbeats, CheckQuorum, snapshot
+  // resends and leadership-transfer timeouts are all counted in ticks.
+  void Tick();
+
+  // Handles a message from a peer. Invalid messages (malformed, from a non-member, addressed
+  // elsewhere, inconsistent entries) are rejected with kInvalidArgument and change nothing.
+  absl::Status Step(const raftpb::Message& message);
+
+  // Appends `data` to the log if this node is the leader. Returns where it landed; the entry is
+  // committed iff an entry with that index and term is later applied. Fails with
+  // kFailedPrecondition when not leader or while a leadership transfer is in progress.
+  absl::StatusOr<LogPosition> Propose(std::string data);
+
+  // Starts an election now (as if the election timeout fired), honouring PreVote.
+  // Used to bootstrap deterministic tests; a no-op on the leader.
+  void Campaign();
+
+  // Requests a linearizable read (dissertation §6.4). The resulting ReadState, carrying
+  // `context`, appears in a later Ready once the leader confirmed its leadership with a quorum.
+  // Fails if no leader is known.
+  absl::Status ReadIndex(std::string context);
+
+  // Asks the leader to hand leadership to `transferee` (dissertation §3.10): it brings the
+  // transferee's log up to date, then tells it to campaign immediately. Proposals are refused
+  // meanwhile; the transfer is abandoned after an election timeout.
+  absl::Status TransferLeadership(NodeId transferee);
+
+  // Whether a Ready has anything in it. Precondition for Ready(): no Ready is outstanding.
+  bool HasReady() const;
+  // Takes the pending outputs. Precondition: no Ready is outstanding (Advance was called).
+  Ready GetReady();
+  // The application carried out `ready` completely (ready.h). Precondition: `ready` is the
+  // outstanding Ready.
+  void Advance(const Ready& ready);
+
+  RaftStatus Status() const;
+
+  // Read access for the invariants checker and tests.
+  NodeId id() const { return id_; }
+  Term term() const { return term_; }
+  NodeId vote() const { return vote_; }
+  Role role() const { return role_; }
+  NodeId leader() const { return leader_; }
+  const RaftLog& log() const { return log_; }
+  const std::vector<NodeId>& voters() const { return voters_; }
+  const absl::btree_map<NodeId, Progress>& progress() const { return progress_; }
+  const Config& config() const { return config_; }
+  int election_elapsed() const { return election_elapsed_; }
+  int randomized_election_timeout() const { return randomized_election_timeout_; }
+  bool ready_outstanding() const { return ready_outstanding_; }
+
+ private:
+  Raft(const Config& config, const LogStorage& storage);
+  absl::Status Restore(const LogStorage& storage);
+
+  // --- roles (raft.cc) ---
+  void BecomeFollower(Term term, NodeId leader);
+  void BecomePreCandidate();
+  void BecomeCandidate();
+  void BecomeLeader();
+  void Reset(Term term);
+  void ResetRandomizedElectionTimeout();
+  bool PastElectionTimeout() const { return election_elapsed_ >= randomized_election_timeout_; }
+  bool IsVoter(NodeId id) const;
+  void TickElection();
+  void TickHeartbeat();
+  void Send(raftpb::Message message);
+  void SendAfterPersist(raftpb::Message message);
+  absl::Status ValidateMessage(const raftpb::Message& message) const;
+  absl::Status StepLeader(const raftpb::Message& message);
+  absl::Status StepCandidate(const raftpb::Message& message);
+  absl::Status StepFollower(const raftpb::Message& message);
+  raftpb::HardState CurrentHardState() const;
+
+  // --- elections (raft_election.cc) ---
+  void StartElection(bool transfer);
+  void HandleVoteRequest(const raftpb::Message& message);
+  void HandleVoteResponse(const raftpb::Message& message);
+  bool InLease() const;
+
+  // --- replication (raft_replication.cc) ---
+  absl::Status HandleAppend(const raftpb::Message& message);
+  absl::Status HandleAppendResponse(const raftpb::Message& message);
+  void HandleHeartbeat(const raftpb::Message& message);
+  void HandleHeartbeatResponse(const raftpb::Message& message);
+  bool MaybeSendAppend(NodeId to, bool send_if_empty);
+  // Marks every follower for an append at the next Ready (batched in FlushPendingSends).
+  void BroadcastAppend();
+  void FlushPendingSends();
+  void BroadcastHeartbeat(const std::string& context);
+  void SendHeartbeat(NodeId to, const std::string& context);
+  bool MaybeCommit();
+  Index AppendEntry(raftpb::Entry entry);
+  void OnSelfPersisted(Index index, Term term);
+  bool CheckQuorumActive();
+
+  // --- snapshots (raft_snapshot.cc) ---
+  void StartSnapshotTransfer(NodeId to);
+  void SendSnapshotChunk(NodeId to);
+  void HandleSnapshotChunk(const raftpb::Message& message);
+  void HandleSnapshotResponse(const raftpb::Message& message);
+  void InstallReceivedSnapshot(const raftpb::SnapshotMeta& meta, std::string data);
+  void TickSnapshotTransfers();
+
+  // --- reads and leadership transfer (raft_read.cc) ---
+  bool CommittedInCurrentTerm() const;
+  void HandleReadIndexRequest(NodeId from, std::string context);
+  void HandleReadIndexResponse(const raftpb::Message& message);
+  void ReleaseReadyReads(std::vector<ReadOnly::Request> released);
+  void HandleTimeoutNow(const raftpb::Message& message);
+  void SendTimeoutNow(NodeId to);
+  void AbortLeaderTransfer() { lead_transferee_ = kNoNode; }
+
+  const Config config_;
+  const NodeId id_;
+  const LogStorage& storage_;
+  Prng prng_;
+  RaftLog log_;
+
+  Term term_ = 0;
+  NodeId vote_ = kNoNode;
+  Role role_ = Role::kFollower;
+  NodeId leader_ = kNoNode;
+  std::vector<NodeId> voters_;  // sorted
+
+  // Leader: one Progress per voter, including itself (whose match is its durable last index).
+  absl::btree_map<NodeId, Progress> progress_;
+  // Candidate / pre-candidate: votes received.
+  absl::btree_map<NodeId, bool> votes_;
+
+  int election_elapsed_ = 0;
+  int heartbeat_elapsed_ = 0;
+  int randomized_election_timeout_ = 0;
+
+  NodeId lead_transferee_ = kNoNode;
+  ReadOnly read_only_;
+  // ReadIndex requests that arrived before the leader committed an entry of its term.
+  std::vector<std::pair<NodeId, std::string>> pending_reads_;
+  SnapshotReceiver snapshot_receiver_;
+  // Followers to send appends to at the next Ready; value: send even without new entries.
+  absl::btree_map<NodeId, bool> pending_sends_;
+
+  // Outputs accumulated for the next Ready.
+  std::vector<raftpb::Message> messages_;
+  std::vector<raftpb::Message> messages_after_persist_;
+  std::vector<ReadState> read_states_;
+  raftpb::HardState persisted_hard_state_;  // last hard state handed out in a Ready
+  Role reported_role_ = Role::kFollower;
+  NodeId reported_leader_ = kNoNode;
+  bool ready_outstanding_ = false;
+};
+
+}  // namespace keel

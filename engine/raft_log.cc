@@ -1,0 +1,200 @@
+#include "engine/raft_log.h"
+
+#include <algorithm>
+
+#include "engine/assert.h"
+
+namespace keel {
+
+RaftLog::RaftLog(const LogStorage& storage, Index committed) : storage_(storage) {
+  const Index snapshot_index = storage_.FirstIndex() - 1;
+  KEEL_ASSERT(committed <= storage_.LastIndex());
+  // A snapshot only covers applied, hence committed, entries.
+  committed_ = std::max(committed, snapshot_index);
+  applied_ = snapshot_index;
+}
+
+Index RaftLog::UnstableOffset() const {
+  KEEL_ASSERT(!unstable_.empty());
+  return unstable_.front().index();
+}
+
+Index RaftLog::FirstIndex() const {
+  if (unstable_snapshot_meta_) return unstable_snapshot_meta_->index() + 1;
+  return storage_.FirstIndex();
+}
+
+Index RaftLog::LastIndex() const {
+  if (!unstable_.empty()) return unstable_.back().index();
+  if (unstable_snapshot_meta_) return unstable_snapshot_meta_->index();
+  return storage_.LastIndex();
+}
+
+Term RaftLog::LastTerm() const {
+  const std::optional<Term> term = TermAt(LastIndex());
+  KEEL_ASSERT(term.has_value());
+  return *term;
+}
+
+std::optional<Term> RaftLog::TermAt(Index index) const {
+  if (index == 0) return 0;
+  if (!unstable_.empty() && index >= UnstableOffset()) {
+    if (index > unstable_.back().index()) return std::nullopt;
+    return unstable_[index - UnstableOffset()].term();
+  }
+  if (unstable_snapshot_meta_) {
+    // Everything before the unstable entries is replaced by the snapshot.
+    if (index == unstable_snapshot_meta_->index()) return unstable_snapshot_meta_->term();
+    return std::nullopt;
+  }
+  if (index + 1 < storage_.FirstIndex() || index > storage_.LastIndex()) return std::nullopt;
+  absl::StatusOr<Term> term = storage_.TermAt(index);
+  KEEL_ASSERT_MSG(term.ok(), "storage failed to return a term inside its own range");
+  return *term;
+}
+
+bool RaftLog::MatchTerm(Index index, Term term) const {
+  const std::optional<Term> existing = TermAt(index);
+  return existing.has_value() && *existing == term;
+}
+
+bool RaftLog::IsUpToDate(Index last_index, Term last_term) const {
+  const Term our_last_term = LastTerm();
+  return last_term > our_last_term || (last_term == our_last_term && last_index >= LastIndex());
+}
+
+Index RaftLog::Append(raftpb::Entry entry) {
+  std::vector<raftpb::Entry> entries;
+  entries.push_back(std::move(entry));
+  return Append(entries);
+}
+
+Index RaftLog::Append(const std::vector<raftpb::Entry>& entries) {
+  if (entries.empty()) return LastIndex();
+  const Index first = entries.front().index();
+  KEEL_ASSERT_MSG(first > committed_, "refusing to truncate committed entries");
+  KEEL_ASSERT(first <= LastIndex() + 1);
+  if (!unstable_.empty() && first >= UnstableOffset()) {
+    unstable_.resize(first - UnstableOffset());
+  } else {
+    // The new entries replace (part of) the persisted log: keep none of the unstable ones.
+    // The application truncates its storage when it persists them (Ready::entries contract).
+    unstable_.clear();
+  }
+  for (const raftpb::Entry& entry : entries) {
+    KEEL_ASSERT(unstable_.empty() || entry.index() == unstable_.back().index() + 1);
+    unstable_.push_back(entry);
+  }
+  KEEL_ASSERT(unstable_.front().index() == first);
+  return LastIndex();
+}
+
+std::optional<Index> RaftLog::MaybeAppend(
+    Index prev_index, Term prev_term, Index leader_commit,
+    const google::protobuf::RepeatedPtrField<raftpb::Entry>& entries) {
+  if (!MatchTerm(prev_index, prev_term)) return std::nullopt;
+  const Index last_new = prev_index + entries.size();
+  // Find the first entry that is new or conflicts; entries before it are already present.
+  int first_new = 0;
+  for (; first_new < entries.size(); ++first_new) {
+    const raftpb::Entry& entry = entries[first_new];
+    if (!MatchTerm(entry.index(), entry.term())) break;
+  }
+  if (first_new < entries.size()) {
+    KEEL_ASSERT_MSG(entries[first_new].index() > committed_,
+                    "a leader tried to overwrite a committed entry");
+    std::vector<raftpb::Entry> to_append(entries.begin() + first_new, entries.end());
+    Append(to_append);
+  }
+  CommitTo(std::min(leader_commit, last_new));
+  return last_new;
+}
+
+std::pair<Index, Term> RaftLog::FindConflictByTerm(Index index, Term term) const {
+  index = std::min(index, LastIndex());
+  for (;; --index) {
+    const std::optional<Term> our_term = TermAt(index);
+    // Below the compaction point we cannot tell; stop there (the snapshot index is committed,
+    // so the leader agrees on it).
+    if (!our_term.has_value()) return {index, 0};
+    if (*our_term <= term || index == 0) return {index, *our_term};
+  }
+}
+
+void RaftLog::CommitTo(Index index) {
+  if (index <= committed_) return;
+  KEEL_ASSERT_MSG(index <= LastIndex(), "commit index beyond the last log entry");
+  committed_ = index;
+}
+
+bool RaftLog::MaybeCommit(Index index, Term term) {
+  if (index > committed_ && MatchTerm(index, term)) {
+    CommitTo(index);
+    return true;
+  }
+  return false;
+}
+
+absl::Status RaftLog::Slice(Index lo, Index hi, uint64_t max_bytes,
+                            std::vector<raftpb::Entry>* out) const {
+  KEEL_ASSERT(lo < hi && hi <= LastIndex() + 1);
+  if (lo < FirstIndex()) return CompactedError(lo);
+  const size_t start_size = out->size();
+  uint64_t bytes = 0;
+  const Index unstable_start = unstable_.empty() ? LastIndex() + 1 : UnstableOffset();
+  if (lo < unstable_start) {
+    KEEL_ASSERT(!unstable_snapshot_meta_);
+    const Index stored_hi = std::min(hi, unstable_start);
+    absl::Status status = storage_.Entries(lo, stored_hi, max_bytes, out);
+    if (!status.ok()) return status;
+    for (size_t i = start_size; i < out->size(); ++i) bytes += EntryBytes((*out)[i]);
+    if (out->size() - start_size < stored_hi - lo) return absl::OkStatus();  // byte limit hit
+    lo = stored_hi;
+  }
+  for (Index i = lo; i < hi; ++i) {
+    const raftpb::Entry& entry = unstable_[i - unstable_start];
+    bytes += EntryBytes(entry);
+    if (out->size() > start_size && bytes > max_bytes) break;
+    out->push_back(entry);
+  }
+  return absl::OkStatus();
+}
+
+bool RaftLog::HasNextCommittedEntries() const { return committed_ > applied_; }
+
+std::vector<raftpb::Entry> RaftLog::NextCommittedEntries(uint64_t max_bytes) const {
+  std::vector<raftpb::Entry> out;
+  if (!HasNextCommittedEntries()) return out;
+  const absl::Status status = Slice(applied_ + 1, committed_ + 1, max_bytes, &out);
+  KEEL_ASSERT_MSG(status.ok(), "committed but unapplied entries must still be in the log");
+  return out;
+}
+
+void RaftLog::StableTo(Index index, Term term) {
+  if (unstable_.empty() || index < UnstableOffset() || index > unstable_.back().index()) return;
+  if (unstable_[index - UnstableOffset()].term() != term) return;
+  unstable_.erase(unstable_.begin(), unstable_.begin() + (index - UnstableOffset() + 1));
+}
+
+void RaftLog::StableSnapshotTo(Index index) {
+  if (unstable_snapshot_meta_ && unstable_snapshot_meta_->index() == index) {
+    unstable_snapshot_meta_.reset();
+    unstable_snapshot_data_.clear();
+  }
+}
+
+void RaftLog::AppliedTo(Index index) {
+  KEEL_ASSERT(index >= applied_ && index <= committed_);
+  applied_ = index;
+}
+
+void RaftLog::Restore(const raftpb::SnapshotMeta& meta, std::string data) {
+  KEEL_ASSERT(meta.index() > committed_);
+  unstable_.clear();
+  unstable_snapshot_meta_ = meta;
+  unstable_snapshot_data_ = std::move(data);
+  committed_ = meta.index();
+  applied_ = meta.index();
+}
+
+}  // namespace keel

@@ -1,0 +1,260 @@
+// Log replication and commitment (Raft §5.3, §5.4; dissertation §3.5 flow control).
+#include <algorithm>
+
+#include "engine/assert.h"
+#include "engine/quorum.h"
+#include "engine/raft.h"
+
+namespace keel {
+
+absl::StatusOr<LogPosition> Raft::Propose(std::string data) {
+  if (role_ != Role::kLeader) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("not the leader (leader is ", leader_, ")"));
+  }
+  if (lead_transferee_ != kNoNode) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("leadership is being transferred to ", lead_transferee_));
+  }
+  raftpb::Entry entry;
+  entry.set_type(raftpb::ENTRY_NORMAL);
+  entry.set_data(std::move(data));
+  const Index index = AppendEntry(std::move(entry));
+  BroadcastAppend();
+  return LogPosition{index, term_};
+}
+
+Index Raft::AppendEntry(raftpb::Entry entry) {
+  KEEL_ASSERT(role_ == Role::kLeader);
+  entry.set_term(term_);
+  entry.set_index(log_.LastIndex() + 1);
+  return log_.Append(std::move(entry));
+}
+
+void Raft::OnSelfPersisted(Index index, Term term) {
+  const bool still_ours = log_.MatchTerm(index, term);
+  log_.StableTo(index, term);
+  if (role_ != Role::kLeader || !still_ours) return;
+  // The leader's own durable log counts towards the quorum only now (§10.2.1).
+  if (progress_.at(id_).MaybeUpdate(index) && MaybeCommit()) BroadcastAppend();
+}
+
+void Raft::BroadcastAppend() {
+  for (NodeId voter : voters_) {
+    if (voter != id_) pending_sends_[voter] = true;
+  }
+}
+
+void Raft::FlushPendingSends() {
+  if (role_ != Role::kLeader) {
+    pending_sends_.clear();
+    return;
+  }
+  // Deferring sends to Ready time batches every proposal made since the previous Ready into as
+  // few MSG_APPENDs as the size and in-flight limits allow.
+  for (const auto& [to, send_if_empty] : pending_sends_) {
+    if (!MaybeSendAppend(to, send_if_empty)) continue;
+    while (MaybeSendAppend(to, /*send_if_empty=*/false)) {
+    }
+  }
+  pending_sends_.clear();
+}
+
+bool Raft::MaybeSendAppend(NodeId to, bool send_if_empty) {
+  Progress& progress = progress_.at(to);
+  if (progress.IsPaused()) return false;
+  const Index prev_index = progress.next() - 1;
+  const std::optional<Term> prev_term = log_.TermAt(prev_index);
+  if (!prev_term) {
+    StartSnapshotTransfer(to);
+    return false;
+  }
+  raftpb::Message message;
+  message.set_type(raftpb::MSG_APPEND);
+  message.set_to(to);
+  message.set_index(prev_index);
+  message.set_log_term(*prev_term);
+  message.set_commit(log_.committed());
+  uint64_t bytes = 0;
+  if (progress.next() <= log_.LastIndex()) {
+    std::vector<raftpb::Entry> entries;
+    const absl::Status status =
+        log_.Slice(progress.next(), log_.LastIndex() + 1, config_.max_msg_bytes, &entries);
+    if (IsCompacted(status)) {
+      StartSnapshotTransfer(to);
+      return false;
+    }
+    KEEL_ASSERT_MSG(status.ok(), "storage failed to read log entries");
+    for (raftpb::Entry& entry : entries) {
+      bytes += EntryBytes(entry);
+      *message.add_entries() = std::move(entry);
+    }
+  }
+  if (message.entries().empty() && !send_if_empty) return false;
+  const Index last_sent =
+      message.entries().empty() ? prev_index : message.entries().rbegin()->index();
+  progress.SentEntries(last_sent, bytes);
+  Send(std::move(message));
+  return true;
+}
+
+absl::Status Raft::HandleAppend(const raftpb::Message& m) {
+  raftpb::Message reply;
+  reply.set_type(raftpb::MSG_APPEND_RESP);
+  reply.set_to(m.from());
+  if (m.index() < log_.committed()) {
+    // Everything up to our commit index matches the leader's log (Leader Completeness).
+    reply.set_index(log_.committed());
+    Send(std::move(reply));
+    return absl::OkStatus();
+  }
+  // Safety net against a faulty peer: never let it overwrite committed entries.
+  for (const raftpb::Entry& entry : m.entries()) {
+    if (entry.index() > log_.committed()) break;
+    if (!log_.MatchTerm(entry.index(), entry.term())) {
+      return absl::DataLossError(absl::StrCat("MSG_APPEND from ", m.from(), " conflicts with committed entry ",
+                                              entry.index()));
+    }
+  }
+  if (std::optional<Index> last_new = log_.MaybeAppend(m.index(), m.log_term(), m.commit(), m.entries())) {
+    reply.set_index(*last_new);
+  } else {
+    // Fast backtracking: tell the leader the last index whose term is <= the term it probed
+    // with, so it skips a whole divergent term per round trip instead of one entry.
+    const auto [hint_index, hint_term] = log_.FindConflictByTerm(m.index(), m.log_term());
+    reply.set_reject(true);
+    reply.set_index(m.index());
+    reply.set_reject_hint(hint_index);
+    reply.set_log_term(hint_term);
+  }
+  Send(std::move(reply));
+  return absl::OkStatus();
+}
+
+absl::Status Raft::StepLeader(const raftpb::Message& m) {
+  switch (m.type()) {
+    case raftpb::MSG_APPEND_RESP:
+      return HandleAppendResponse(m);
+    case raftpb::MSG_HEARTBEAT_RESP:
+      HandleHeartbeatResponse(m);
+      return absl::OkStatus();
+    case raftpb::MSG_SNAPSHOT_RESP:
+      HandleSnapshotResponse(m);
+      return absl::OkStatus();
+    case raftpb::MSG_READ_INDEX:
+      HandleReadIndexRequest(m.from(), m.context());
+      return absl::OkStatus();
+    default:
+      return absl::OkStatus();
+  }
+}
+
+absl::Status Raft::HandleAppendResponse(const raftpb::Message& m) {
+  Progress& progress = progress_.at(m.from());
+  progress.set_recent_active(true);
+  if (m.reject()) {
+    Index next_probe = m.reject_hint();
+    if (m.log_term() > 0) {
+      // Skip our entries of terms the follower does not have at that point.
+      next_probe = log_.FindConflictByTerm(m.reject_hint(), m.log_term()).first;
+    }
+    if (progress.MaybeDecreaseTo(m.index(), next_probe)) {
+      if (progress.state() == ProgressState::kReplicate) progress.BecomeProbe();
+      pending_sends_[m.from()] = true;
+    }
+    return absl::OkStatus();
+  }
+  if (m.index() > log_.LastIndex()) {
+    return absl::InvalidArgumentError(absl::StrCat("MSG_APPEND_RESP from ", m.from(), " acks index ",
+                                                   m.index(), " beyond our last index ",
+                                                   log_.LastIndex()));
+  }
+  if (progress.MaybeUpdate(m.index())) {
+    switch (progress.state()) {
+      case ProgressState::kProbe:
+        progress.BecomeReplicate();
+        break;
+      case ProgressState::kSnapshot:
+        if (progress.match() >= progress.snapshot().meta.index()) {
+          progress.BecomeProbe();
+          progress.BecomeReplicate();
+        }
+        break;
+      case ProgressState::kReplicate:
+        break;
+    }
+    // Acked messages leave the window (a no-op outside replicate).
+    progress.FreeInflightsUpTo(m.index());
+    if (MaybeCommit()) BroadcastAppend();
+    // The ack may have opened the window (or ended a probe): send what is pending.
+    pending_sends_.try_emplace(m.from(), false);
+    if (m.from() == lead_transferee_ && progress.match() == log_.LastIndex()) {
+      SendTimeoutNow(m.from());
+    }
+  }
+  return absl::OkStatus();
+}
+
+bool Raft::MaybeCommit() {
+  std::vector<Index> matches;
+  matches.reserve(voters_.size());
+  for (NodeId voter : voters_) matches.push_back(progress_.at(voter).match());
+  // Figure 8: only an entry of the current term is committed by counting replicas.
+  if (!log_.MaybeCommit(QuorumIndex(std::move(matches)), term_)) return false;
+  if (!pending_reads_.empty() && CommittedInCurrentTerm()) {
+    auto pending = std::move(pending_reads_);
+    pending_reads_.clear();
+    for (auto& [from, context] : pending) HandleReadIndexRequest(from, std::move(context));
+  }
+  return true;
+}
+
+void Raft::BroadcastHeartbeat(const std::string& context) {
+  for (NodeId voter : voters_) {
+    if (voter != id_) SendHeartbeat(voter, context);
+  }
+}
+
+void Raft::SendHeartbeat(NodeId to, const std::string& context) {
+  // Never tell a follower to commit beyond what we know it holds: its log past match may
+  // still diverge from ours.
+  raftpb::Message message;
+  message.set_type(raftpb::MSG_HEARTBEAT);
+  message.set_to(to);
+  message.set_commit(std::min(progress_.at(to).match(), log_.committed()));
+  message.set_context(context);
+  Send(std::move(message));
+}
+
+void Raft::HandleHeartbeat(const raftpb::Message& m) {
+  if (m.commit() <= log_.LastIndex()) log_.CommitTo(m.commit());
+  raftpb::Message reply;
+  reply.set_type(raftpb::MSG_HEARTBEAT_RESP);
+  reply.set_to(m.from());
+  reply.set_context(m.context());
+  Send(std::move(reply));
+}
+
+void Raft::HandleHeartbeatResponse(const raftpb::Message& m) {
+  Progress& progress = progress_.at(m.from());
+  progress.set_recent_active(true);
+  progress.OnHeartbeatResponse();
+  if (progress.match() < log_.LastIndex() || progress.state() == ProgressState::kProbe) {
+    pending_sends_[m.from()] = true;
+  }
+  if (!m.context().empty()) {
+    ReleaseReadyReads(read_only_.Ack(m.from(), m.context(), QuorumSize(voters_.size())));
+  }
+}
+
+bool Raft::CheckQuorumActive() {
+  size_t active = 0;
+  for (NodeId voter : voters_) {
+    Progress& progress = progress_.at(voter);
+    if (voter == id_ || progress.recent_active()) ++active;
+    if (voter != id_) progress.set_recent_active(false);
+  }
+  return active >= QuorumSize(voters_.size());
+}
+
+}  // namespace keel

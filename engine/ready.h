@@ -1,0 +1,61 @@
+// The core's output: everything the application must do, batched. The core is sans-IO; the
+// application (engine/replica, the simulator, the tests) carries this out and then calls
+// Raft::Advance(). The order below is the persistence contract:
+//
+//   1. If `snapshot` is set: persist it and restore the state machine from it (the log before
+//      and including snapshot->meta.index() is replaced).
+//   2. Persist `entries` (first discarding any stored entries at or after
+//      entries.front().index()) and `hard_state` if set. Both must be durable (fsynced) before
+//      step 3. Entries and hard state may be written in one batch (one fsync).
+//   3. Send `messages_after_persist` (votes, append acks: they promise durable state).
+//   `messages` may be sent at any time, before or in parallel with step 2: they depend on
+//   nothing this Ready persists (a leader's appends to followers; dissertation §10.2.1).
+//   4. Apply `committed_entries` in order (they are committed: durable on a quorum).
+//   5. Serve `read_states` once the state machine has applied read_state.index.
+//   6. Call Raft::Advance(ready).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/raft.pb.h"
+#include "absl/strings/string_view.h"
+#include "engine/types.h"
+
+namespace keel {
+
+enum class Role { kFollower, kPreCandidate, kCandidate, kLeader };
+absl::string_view ToString(Role role);
+
+// A linearizable read may be served once the state machine has applied `index`
+// (dissertation §6.4). `context` identifies the request that asked for it.
+struct ReadState {
+  Index index = 0;
+  std::string context;
+};
+
+struct SnapshotToInstall {
+  raftpb::SnapshotMeta meta;
+  std::string data;
+};
+
+struct Ready {
+  // Changes of role or leader since the previous Ready (informational).
+  bool soft_state_changed = false;
+  Role role = Role::kFollower;
+  NodeId leader = kNoNode;
+
+  std::optional<raftpb::HardState> hard_state;
+  std::optional<SnapshotToInstall> snapshot;
+  std::vector<raftpb::Entry> entries;
+  std::vector<raftpb::Message> messages;
+  std::vector<raftpb::Message> messages_after_persist;
+  std::vector<raftpb::Entry> committed_entries;
+  std::vector<ReadState> read_states;
+
+  // True if step 2 has anything to make durable.
+  bool MustSync() const { return hard_state.has_value() || snapshot.has_value() || !entries.empty(); }
+};
+
+}  // namespace keel
