@@ -157,6 +157,11 @@ absl::Status ClusterSafetyChecker::Observe(const std::vector<const Raft*>& nodes
   return absl::OkStatus();
 }
 
+absl::Status ClusterSafetyChecker::OnRestart(NodeId node, Index applied) {
+  last_applied_[node] = applied;
+  return absl::OkStatus();
+}
+
 absl::Status ClusterSafetyChecker::OnApplied(NodeId node, const raftpb::Entry& entry) {
   Index& last = last_applied_[node];
   if (entry.index() <= last) {

@@ -35,6 +35,9 @@ class ClusterSafetyChecker {
   // snapshot covering up to `entry.index()` (then only the index/term are compared).
   absl::Status OnApplied(NodeId node, const raftpb::Entry& entry);
 
+  // `node` (re)started from, or installed, a snapshot at `applied`: it applies from there on.
+  absl::Status OnRestart(NodeId node, Index applied);
+
   size_t committed_entries_seen() const { return committed_.size(); }
 
  private:

@@ -190,7 +190,7 @@ void Raft::TickElection() {
   ++election_elapsed_;
   if (IsVoter(id_) && PastElectionTimeout()) {
     election_elapsed_ = 0;
-    StartElection(/*transfer=*/false);
+    StartElection(config_.pre_vote ? ElectionKind::kPreVote : ElectionKind::kVote);
   }
 }
 
@@ -215,7 +215,7 @@ void Raft::TickHeartbeat() {
 
 void Raft::Campaign() {
   if (role_ == Role::kLeader || !IsVoter(id_)) return;
-  StartElection(/*transfer=*/false);
+  StartElection(config_.pre_vote ? ElectionKind::kPreVote : ElectionKind::kVote);
 }
 
 // --- messages ---

@@ -140,7 +140,12 @@ class Raft {
   raftpb::HardState CurrentHardState() const;
 
   // --- elections (raft_election.cc) ---
-  void StartElection(bool transfer);
+  enum class ElectionKind {
+    kPreVote,   // ask first, without changing term (§9.6)
+    kVote,      // bump the term and ask for votes
+    kTransfer,  // like kVote, and receivers ignore their lease (MSG_TIMEOUT_NOW)
+  };
+  void StartElection(ElectionKind kind);
   void HandleVoteRequest(const raftpb::Message& message);
   void HandleVoteResponse(const raftpb::Message& message);
   bool InLease() const;

@@ -9,10 +9,11 @@ bool Raft::InLease() const {
   return config_.check_quorum && leader_ != kNoNode && election_elapsed_ < config_.election_tick;
 }
 
-void Raft::StartElection(bool transfer) {
+void Raft::StartElection(ElectionKind kind) {
   KEEL_ASSERT(role_ != Role::kLeader);
   KEEL_ASSERT(IsVoter(id_));
-  const bool pre_vote = config_.pre_vote && !transfer;
+  const bool pre_vote = kind == ElectionKind::kPreVote;
+  const bool transfer = kind == ElectionKind::kTransfer;
   Term campaign_term;
   if (pre_vote) {
     BecomePreCandidate();
@@ -25,7 +26,7 @@ void Raft::StartElection(bool transfer) {
   if (TallyVotes(voters_, votes_) == VoteResult::kWon) {
     // A single-voter cluster wins on its own vote.
     if (pre_vote) {
-      StartElection(/*transfer=*/false);  // pre_vote is still on: go through BecomeCandidate
+      StartElection(ElectionKind::kVote);
       return;
     }
     BecomeLeader();
@@ -76,7 +77,7 @@ void Raft::HandleVoteResponse(const raftpb::Message& m) {
   switch (TallyVotes(voters_, votes_)) {
     case VoteResult::kWon:
       if (is_pre_vote) {
-        StartElection(/*transfer=*/false);
+        StartElection(ElectionKind::kVote);
       } else {
         BecomeLeader();
       }

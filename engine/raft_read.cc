@@ -86,7 +86,7 @@ void Raft::SendTimeoutNow(NodeId to) {
 
 void Raft::HandleTimeoutNow(const raftpb::Message& m) {
   if (!IsVoter(id_)) return;
-  StartElection(/*transfer=*/true);
+  StartElection(ElectionKind::kTransfer);
 }
 
 }  // namespace keel

@@ -1,0 +1,276 @@
+#include "tests/harness/cluster.h"
+
+#include "absl/strings/str_cat.h"
+#include "engine/assert.h"
+
+namespace keel::testing {
+
+Cluster::Cluster(const ClusterOptions& options) : options_(options) {
+  std::vector<NodeId> voters;
+  for (int i = 1; i <= options_.nodes; ++i) voters.push_back(i);
+  for (NodeId id : voters) {
+    nodes_[id].storage = std::make_unique<MemoryStorage>(voters);
+    StartNode(id);
+  }
+}
+
+std::vector<NodeId> Cluster::ids() const {
+  std::vector<NodeId> out;
+  for (const auto& [id, node] : nodes_) out.push_back(id);
+  return out;
+}
+
+Raft& Cluster::raft(NodeId id) {
+  KEEL_ASSERT(IsUp(id));
+  return *nodes_.at(id).raft;
+}
+
+void Cluster::StartNode(NodeId id) {
+  Node& node = nodes_.at(id);
+  Config config;
+  config.id = id;
+  config.election_tick = options_.election_tick;
+  config.heartbeat_tick = options_.heartbeat_tick;
+  config.pre_vote = options_.pre_vote;
+  config.check_quorum = options_.check_quorum;
+  config.max_msg_bytes = options_.max_msg_bytes;
+  config.max_inflight_msgs = options_.max_inflight_msgs;
+  config.max_snapshot_chunk_bytes = options_.max_snapshot_chunk_bytes;
+  config.seed = options_.seed * 1000 + id;
+  absl::StatusOr<std::unique_ptr<Raft>> raft = Raft::Create(config, *node.storage);
+  KEEL_ASSERT_MSG(raft.ok(), raft.status().ToString().c_str());
+  node.raft = std::move(*raft);
+  node.state = DecodeState(node.storage->snapshot_data());
+  node.read_states.clear();
+  if (absl::Status status = checker_.OnRestart(id, node.storage->SnapshotMetadata().index());
+      !status.ok() && violation_.ok()) {
+    violation_ = status;
+  }
+}
+
+std::string Cluster::EncodeState(const std::vector<std::string>& state) {
+  std::string out;
+  for (const std::string& command : state) absl::StrAppend(&out, command.size(), ":", command);
+  return out;
+}
+
+std::vector<std::string> Cluster::DecodeState(const std::string& data) {
+  std::vector<std::string> state;
+  size_t pos = 0;
+  while (pos < data.size()) {
+    const size_t colon = data.find(':', pos);
+    KEEL_ASSERT(colon != std::string::npos);
+    const size_t length = std::stoul(data.substr(pos, colon - pos));
+    state.push_back(data.substr(colon + 1, length));
+    pos = colon + 1 + length;
+  }
+  return state;
+}
+
+void Cluster::Check() {
+  if (!violation_.ok()) return;
+  std::vector<const Raft*> live;
+  for (const auto& [id, node] : nodes_) {
+    if (node.raft) live.push_back(node.raft.get());
+  }
+  violation_ = checker_.Observe(live);
+}
+
+void Cluster::Tick(NodeId id) {
+  if (!IsUp(id)) return;
+  raft(id).Tick();
+  Check();
+}
+
+void Cluster::Enqueue(std::vector<raftpb::Message>& messages) {
+  for (raftpb::Message& message : messages) queue_.push_back(std::move(message));
+}
+
+bool Cluster::ProcessReady(NodeId id) {
+  if (!IsUp(id) || !raft(id).HasReady()) return false;
+  Node& node = nodes_.at(id);
+  Ready ready = node.raft->GetReady();
+  Enqueue(ready.messages);
+  if (ready.snapshot) {
+    node.storage->ApplySnapshot(ready.snapshot->meta, ready.snapshot->data);
+    node.state = DecodeState(ready.snapshot->data);
+    if (absl::Status status = checker_.OnRestart(id, ready.snapshot->meta.index());
+        !status.ok() && violation_.ok()) {
+      violation_ = status;
+    }
+  }
+  node.storage->Append(ready.entries);
+  if (ready.hard_state) node.storage->SetHardState(*ready.hard_state);
+  Enqueue(ready.messages_after_persist);
+  for (const raftpb::Entry& entry : ready.committed_entries) {
+    if (entry.type() == raftpb::ENTRY_NORMAL) node.state.push_back(entry.data());
+    if (absl::Status status = checker_.OnApplied(id, entry); !status.ok() && violation_.ok()) {
+      violation_ = status;
+    }
+  }
+  for (ReadState& read : ready.read_states) node.read_states.push_back(std::move(read));
+  node.raft->Advance(ready);
+  Check();
+  return true;
+}
+
+void Cluster::ProcessReadyThenCrashBeforePersist(NodeId id) {
+  if (!IsUp(id)) return;
+  Node& node = nodes_.at(id);
+  if (node.raft->HasReady()) {
+    Ready ready = node.raft->GetReady();
+    Enqueue(ready.messages);
+  }
+  Crash(id);
+}
+
+bool Cluster::DeliverOne() {
+  if (queue_.empty()) return false;
+  DeliverAt(0);
+  return true;
+}
+
+void Cluster::DeliverAt(size_t position) {
+  KEEL_ASSERT(position < queue_.size());
+  raftpb::Message message = std::move(queue_[position]);
+  queue_.erase(queue_.begin() + position);
+  if (!LinkUp(message.from(), message.to()) || !nodes_.contains(message.to()) || !IsUp(message.to())) {
+    return;
+  }
+  const absl::Status status = raft(message.to()).Step(message);
+  // Messages from correct peers are always valid; a rejection here is a bug.
+  if (!status.ok() && violation_.ok()) violation_ = status;
+  Check();
+}
+
+void Cluster::DropAt(size_t position) {
+  KEEL_ASSERT(position < queue_.size());
+  queue_.erase(queue_.begin() + position);
+}
+
+void Cluster::Stabilize() {
+  for (int round = 0; round < 10000; ++round) {
+    bool progress = false;
+    for (NodeId id : ids()) progress |= ProcessReady(id);
+    while (DeliverOne()) progress = true;
+    if (!progress) return;
+  }
+  KEEL_ASSERT_MSG(false, "cluster did not stabilize in 10000 rounds");
+}
+
+void Cluster::TickAllAndStabilize() {
+  for (NodeId id : ids()) Tick(id);
+  Stabilize();
+}
+
+void Cluster::Partition(const std::vector<std::set<NodeId>>& groups) {
+  Heal();
+  std::map<NodeId, int> group_of;
+  for (size_t g = 0; g < groups.size(); ++g) {
+    for (NodeId id : groups[g]) group_of[id] = static_cast<int>(g);
+  }
+  for (NodeId a : ids()) {
+    for (NodeId b : ids()) {
+      if (a == b) continue;
+      const auto ga = group_of.find(a);
+      const auto gb = group_of.find(b);
+      if (ga == group_of.end() || gb == group_of.end() || ga->second != gb->second) Cut(a, b);
+    }
+  }
+}
+
+void Cluster::Isolate(NodeId id) {
+  for (NodeId other : ids()) {
+    if (other == id) continue;
+    Cut(id, other);
+    Cut(other, id);
+  }
+}
+
+void Cluster::Heal() { cut_.clear(); }
+
+void Cluster::Crash(NodeId id) {
+  Node& node = nodes_.at(id);
+  node.raft.reset();
+  node.state.clear();
+  node.read_states.clear();
+}
+
+void Cluster::Restart(NodeId id) {
+  KEEL_ASSERT(!IsUp(id));
+  StartNode(id);
+  Check();
+}
+
+absl::StatusOr<LogPosition> Cluster::Propose(NodeId id, std::string data) {
+  if (!IsUp(id)) return absl::UnavailableError("node is down");
+  absl::StatusOr<LogPosition> result = raft(id).Propose(std::move(data));
+  Check();
+  return result;
+}
+
+bool Cluster::Compact(NodeId id, Index index) {
+  Node& node = nodes_.at(id);
+  KEEL_ASSERT(IsUp(id));
+  if (index > node.raft->log().applied()) return false;
+  // The state machine's state at `index`: the commands applied up to it. The harness applies
+  // every normal entry, so count back from the applied tail.
+  std::vector<std::string> state = node.state;
+  for (Index i = node.raft->log().applied(); i > index; --i) {
+    std::vector<raftpb::Entry> entry;
+    if (!node.raft->log().Slice(i, i + 1, UINT64_MAX, &entry).ok()) return false;
+    if (entry.front().type() == raftpb::ENTRY_NORMAL) state.pop_back();
+  }
+  raftpb::ConfState conf;
+  for (NodeId voter : node.raft->voters()) conf.add_voters(voter);
+  return node.storage->CreateSnapshot(index, conf, EncodeState(state));
+}
+
+NodeId Cluster::Leader() const {
+  NodeId leader = kNoNode;
+  Term best = 0;
+  for (const auto& [id, node] : nodes_) {
+    if (node.raft && node.raft->role() == Role::kLeader && node.raft->term() >= best) {
+      best = node.raft->term();
+      leader = id;
+    }
+  }
+  return leader;
+}
+
+std::string Cluster::DescribeNodes() const {
+  std::string out;
+  for (const auto& [id, node] : nodes_) {
+    if (!node.raft) {
+      absl::StrAppend(&out, id, ": down\n");
+      continue;
+    }
+    const Raft& r = *node.raft;
+    absl::StrAppend(&out, id, ": term=", r.term(), " vote=", r.vote(), " role=", ToString(r.role()),
+                    " leader=", r.leader(), " log=", r.log().FirstIndex(), "..", r.log().LastIndex(),
+                    " commit=", r.log().committed(), " applied=", r.log().applied(), "\n");
+  }
+  return out;
+}
+
+std::string Cluster::DescribeLog(NodeId id) const {
+  const Node& node = nodes_.at(id);
+  if (!node.raft) return "down\n";
+  const RaftLog& log = node.raft->log();
+  std::string out;
+  if (log.FirstIndex() > 1) {
+    absl::StrAppend(&out, "snapshot ", log.FirstIndex() - 1, "/", log.TermAt(log.FirstIndex() - 1).value_or(0), "\n");
+  }
+  if (log.FirstIndex() <= log.LastIndex()) {
+    std::vector<raftpb::Entry> entries;
+    KEEL_ASSERT(log.Slice(log.FirstIndex(), log.LastIndex() + 1, UINT64_MAX, &entries).ok());
+    for (const raftpb::Entry& entry : entries) {
+      absl::StrAppend(&out, entry.index(), "/", entry.term(), " ",
+                      entry.type() == raftpb::ENTRY_NOOP ? "noop" : entry.data(), "\n");
+    }
+  }
+  if (out.empty()) out = "empty\n";
+  return out;
+}
+
+}  // namespace keel::testing
