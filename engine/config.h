@@ -41,6 +41,10 @@ struct Config {
   // seed; production draws it once at start.
   uint64_t seed = 0;
 
+  // Bit set of PlantedBug (engine/planted_bugs.h). Honoured only by the keel_engine_planted
+  // library that tests and the simulator use; Validate() rejects it in production builds.
+  uint32_t planted_bugs = 0;
+
   // OK iff the configuration is usable; otherwise says which field is wrong.
   absl::Status Validate() const;
 };

@@ -30,7 +30,9 @@ absl::Status CheckNodeInvariants(const Raft& raft) {
   if (log.FirstIndex() > log.LastIndex() + 1) return Violation(raft, "first index > last index + 1");
   if (log.committed() > log.LastIndex()) return Violation(raft, "commit index past last index");
   if (log.applied() > log.committed()) return Violation(raft, "applied past commit");
-  if (log.applied() + 1 < log.FirstIndex()) return Violation(raft, "applied below the snapshot");
+  if (!log.unstable_snapshot() && log.applied() + 1 < log.FirstIndex()) {
+    return Violation(raft, "applied below the snapshot");
+  }
   const Index scan_from = std::max(log.FirstIndex(), log.LastIndex() > kMaxScan ? log.LastIndex() - kMaxScan : 1);
   Term previous = log.TermAt(scan_from - 1).value_or(0);
   for (Index i = scan_from; i <= log.LastIndex(); ++i) {
@@ -49,6 +51,9 @@ absl::Status CheckNodeInvariants(const Raft& raft) {
       if (raft.leader() != raft.id()) return Violation(raft, "leader does not lead itself");
       if (raft.vote() != raft.id()) return Violation(raft, "leader did not vote for itself");
       if (raft.progress().size() != raft.voters().size()) return Violation(raft, "progress/voters mismatch");
+      if (log.committed() > raft.commit_at_election() && log.TermAt(log.committed()) != raft.term()) {
+        return Violation(raft, "leader advanced its commit index to an entry of an older term");
+      }
       for (const auto& [id, progress] : raft.progress()) {
         if (progress.match() >= progress.next()) return Violation(raft, absl::StrCat("match >= next for ", id));
         if (progress.next() > log.LastIndex() + 1) return Violation(raft, absl::StrCat("next past last+1 for ", id));

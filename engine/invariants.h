@@ -15,7 +15,8 @@ namespace keel {
 // Checks one core's internal consistency: log bounds (first <= last + 1, applied <= commit <=
 // last), terms non-decreasing along the log and not above the current term, role-specific
 // state (a leader leads itself and voted for itself, tracks every voter with match < next <=
-// last + 1; a candidate voted for itself). Returns the first violation found.
+// last + 1, and advances its commit index only onto entries of its own term; a candidate voted
+// for itself). Returns the first violation found.
 absl::Status CheckNodeInvariants(const Raft& raft);
 
 // Checks Raft's safety properties (Figure 3) across a cluster, accumulating what it has seen

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/assert.h"
+#include "engine/planted_bugs.h"
 #include "engine/quorum.h"
 
 namespace keel {
@@ -32,6 +33,9 @@ absl::Status Config::Validate() const {
   if (max_inflight_bytes == 0) return absl::InvalidArgumentError("config: max_inflight_bytes must be > 0");
   if (max_snapshot_chunk_bytes == 0) {
     return absl::InvalidArgumentError("config: max_snapshot_chunk_bytes must be > 0");
+  }
+  if (planted_bugs != 0 && !kPlantedBugsCompiledIn) {
+    return absl::InvalidArgumentError("config: planted bugs requested, but this build has none");
   }
   return absl::OkStatus();
 }
@@ -154,6 +158,7 @@ void Raft::BecomeLeader() {
   Reset(term_);
   role_ = Role::kLeader;
   leader_ = id_;
+  commit_at_election_ = log_.committed();
   // Only what is durable counts towards our own match; unstable entries are acked in Advance().
   const Index durable_last = log_.unstable_entries().empty()
                                  ? log_.LastIndex()
@@ -238,6 +243,9 @@ void Raft::Send(raftpb::Message message) {
     case raftpb::MSG_PRE_VOTE:
     case raftpb::MSG_READ_INDEX:
       immediate = true;  // promise nothing
+      break;
+    case raftpb::MSG_APPEND_RESP:
+      immediate = KEEL_PLANTED_BUG(kBugAckBeforeFsync);
       break;
     default:
       // Votes and acknowledgements promise durable state: they wait for the persist.

@@ -115,6 +115,9 @@ class Raft {
   int election_elapsed() const { return election_elapsed_; }
   int randomized_election_timeout() const { return randomized_election_timeout_; }
   bool ready_outstanding() const { return ready_outstanding_; }
+  // Leader only: the commit index when this node became leader. Past it, the leader commits
+  // only by counting replicas of entries of its own term (Figure 8).
+  Index commit_at_election() const { return commit_at_election_; }
 
  private:
   Raft(const Config& config, const LogStorage& storage);
@@ -204,6 +207,7 @@ class Raft {
   int heartbeat_elapsed_ = 0;
   int randomized_election_timeout_ = 0;
 
+  Index commit_at_election_ = 0;
   NodeId lead_transferee_ = kNoNode;
   ReadOnly read_only_;
   // ReadIndex requests that arrived before the leader committed an entry of its term.

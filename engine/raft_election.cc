@@ -1,5 +1,6 @@
 // Leader election (Raft §5.2, dissertation §9.6 PreVote, §6.2 CheckQuorum lease).
 #include "engine/assert.h"
+#include "engine/planted_bugs.h"
 #include "engine/quorum.h"
 #include "engine/raft.h"
 
@@ -50,7 +51,8 @@ void Raft::HandleVoteRequest(const raftpb::Message& m) {
   // We can vote for m.from if we already did (a retransmission), or have not voted and know no
   // leader in this term, or it is a pre-vote for a later term (granting it promises nothing).
   const bool can_vote = vote_ == m.from() || (vote_ == kNoNode && leader_ == kNoNode) ||
-                        (is_pre_vote && m.term() > term_);
+                        (is_pre_vote && m.term() > term_) ||
+                        (!is_pre_vote && KEEL_PLANTED_BUG(kBugDoubleVote));
   raftpb::Message reply;
   reply.set_type(is_pre_vote ? raftpb::MSG_PRE_VOTE_RESP : raftpb::MSG_VOTE_RESP);
   reply.set_to(m.from());

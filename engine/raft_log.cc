@@ -85,7 +85,7 @@ Index RaftLog::Append(const std::vector<raftpb::Entry>& entries) {
     KEEL_ASSERT(unstable_.empty() || entry.index() == unstable_.back().index() + 1);
     unstable_.push_back(entry);
   }
-  KEEL_ASSERT(unstable_.front().index() == first);
+  KEEL_ASSERT(unstable_.front().index() <= first && unstable_.back().index() == entries.back().index());
   return LastIndex();
 }
 
@@ -160,7 +160,11 @@ absl::Status RaftLog::Slice(Index lo, Index hi, uint64_t max_bytes,
   return absl::OkStatus();
 }
 
-bool RaftLog::HasNextCommittedEntries() const { return committed_ > applied_; }
+bool RaftLog::HasNextCommittedEntries() const {
+  // While a received snapshot waits to be installed, the entries it covers are gone from the
+  // log; application resumes after it.
+  return !unstable_snapshot_meta_ && committed_ > applied_;
+}
 
 std::vector<raftpb::Entry> RaftLog::NextCommittedEntries(uint64_t max_bytes) const {
   std::vector<raftpb::Entry> out;
@@ -178,14 +182,16 @@ void RaftLog::StableTo(Index index, Term term) {
 
 void RaftLog::StableSnapshotTo(Index index) {
   if (unstable_snapshot_meta_ && unstable_snapshot_meta_->index() == index) {
+    // Installing the snapshot restored the state machine up to its index.
+    applied_ = std::max(applied_, index);
     unstable_snapshot_meta_.reset();
     unstable_snapshot_data_.clear();
   }
 }
 
 void RaftLog::AppliedTo(Index index) {
-  KEEL_ASSERT(index >= applied_ && index <= committed_);
-  applied_ = index;
+  KEEL_ASSERT(index <= committed_);
+  applied_ = std::max(applied_, index);
 }
 
 void RaftLog::Restore(const raftpb::SnapshotMeta& meta, std::string data) {
@@ -194,7 +200,6 @@ void RaftLog::Restore(const raftpb::SnapshotMeta& meta, std::string data) {
   unstable_snapshot_meta_ = meta;
   unstable_snapshot_data_ = std::move(data);
   committed_ = meta.index();
-  applied_ = meta.index();
 }
 
 }  // namespace keel

@@ -67,12 +67,14 @@ class RaftLog {
   // The application persisted entries up to (index, term): drop them from memory if the entry
   // at index still has that term (it may have been truncated since).
   void StableTo(Index index, Term term);
-  // The application installed the unstable snapshot with this index.
+  // The application installed the unstable snapshot with this index (and restored its state
+  // machine from it): applied() moves up to it.
   void StableSnapshotTo(Index index);
-  // The application applied entries up to `index`. Precondition: applied() <= index <= committed().
+  // The application applied entries up to `index`. Precondition: index <= committed().
   void AppliedTo(Index index);
 
   // Replaces the whole log with a snapshot received from the leader (Figure 13 rule 7).
+  // applied() stays where it is until the application installs it (StableSnapshotTo).
   void Restore(const raftpb::SnapshotMeta& meta, std::string data);
 
  private:

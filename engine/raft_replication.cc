@@ -1,7 +1,9 @@
 // Log replication and commitment (Raft §5.3, §5.4; dissertation §3.5 flow control).
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
 #include "engine/assert.h"
+#include "engine/planted_bugs.h"
 #include "engine/quorum.h"
 #include "engine/raft.h"
 
@@ -116,6 +118,18 @@ absl::Status Raft::HandleAppend(const raftpb::Message& m) {
                                               entry.index()));
     }
   }
+  if (KEEL_PLANTED_BUG(kBugSkipLogMatching) && !log_.MatchTerm(m.index(), m.log_term()) &&
+      m.index() <= log_.LastIndex() && m.index() > log_.committed()) {
+    // Wrong: accept the entries without checking that our log matches the leader's at
+    // m.index(); the entries before it keep whatever (possibly divergent) terms they had.
+    std::vector<raftpb::Entry> entries(m.entries().begin(), m.entries().end());
+    if (!entries.empty()) log_.Append(entries);
+    const Index last_new = m.index() + m.entries_size();
+    log_.CommitTo(std::min(m.commit(), last_new));
+    reply.set_index(last_new);
+    Send(std::move(reply));
+    return absl::OkStatus();
+  }
   if (std::optional<Index> last_new = log_.MaybeAppend(m.index(), m.log_term(), m.commit(), m.entries())) {
     reply.set_index(*last_new);
   } else {
@@ -199,8 +213,12 @@ bool Raft::MaybeCommit() {
   std::vector<Index> matches;
   matches.reserve(voters_.size());
   for (NodeId voter : voters_) matches.push_back(progress_.at(voter).match());
+  const Index quorum_index = QuorumIndex(std::move(matches));
+  if (KEEL_PLANTED_BUG(kBugCommitOldTerm) && quorum_index > log_.committed()) {
+    log_.CommitTo(quorum_index);  // wrong: ignores the term of the entry (Figure 8)
+  }
   // Figure 8: only an entry of the current term is committed by counting replicas.
-  if (!log_.MaybeCommit(QuorumIndex(std::move(matches)), term_)) return false;
+  if (!log_.MaybeCommit(quorum_index, term_)) return false;
   if (!pending_reads_.empty() && CommittedInCurrentTerm()) {
     auto pending = std::move(pending_reads_);
     pending_reads_.clear();

@@ -37,6 +37,7 @@ void Cluster::StartNode(NodeId id) {
   config.max_inflight_msgs = options_.max_inflight_msgs;
   config.max_snapshot_chunk_bytes = options_.max_snapshot_chunk_bytes;
   config.seed = options_.seed * 1000 + id;
+  config.planted_bugs = options_.planted_bugs;
   absl::StatusOr<std::unique_ptr<Raft>> raft = Raft::Create(config, *node.storage);
   KEEL_ASSERT_MSG(raft.ok(), raft.status().ToString().c_str());
   node.raft = std::move(*raft);
@@ -74,6 +75,36 @@ void Cluster::Check() {
     if (node.raft) live.push_back(node.raft.get());
   }
   violation_ = checker_.Observe(live);
+  if (violation_.ok()) violation_ = CheckDurableQuorum();
+}
+
+absl::Status Cluster::CheckDurableQuorum() const {
+  // Every committed entry must be durable on a quorum (crashed nodes' disks count): otherwise a
+  // crash could lose an acknowledged write.
+  Index commit = 0;
+  Term commit_term = 0;
+  for (const auto& [id, node] : nodes_) {
+    if (node.raft && node.raft->log().committed() > commit) {
+      commit = node.raft->log().committed();
+      commit_term = node.raft->log().TermAt(commit).value_or(0);
+    }
+  }
+  if (commit == 0) return absl::OkStatus();
+  size_t durable = 0;
+  for (const auto& [id, node] : nodes_) {
+    const MemoryStorage& storage = *node.storage;
+    if (storage.FirstIndex() > commit) {
+      ++durable;  // compacted into a snapshot, which only covers committed entries
+    } else if (storage.LastIndex() >= commit && storage.TermAt(commit).value_or(0) == commit_term) {
+      ++durable;
+    }
+  }
+  if (durable < nodes_.size() / 2 + 1) {
+    return absl::InternalError(absl::StrCat("durability violated: commit index ", commit,
+                                            " is durable on only ", durable, " of ", nodes_.size(),
+                                            " nodes\n", DescribeNodes()));
+  }
+  return absl::OkStatus();
 }
 
 void Cluster::Tick(NodeId id) {
@@ -148,6 +179,11 @@ void Cluster::DropAt(size_t position) {
   queue_.erase(queue_.begin() + position);
 }
 
+void Cluster::DuplicateAt(size_t position) {
+  KEEL_ASSERT(position < queue_.size());
+  queue_.push_back(queue_[position]);
+}
+
 void Cluster::Stabilize() {
   for (int round = 0; round < 10000; ++round) {
     bool progress = false;
@@ -155,7 +191,10 @@ void Cluster::Stabilize() {
     while (DeliverOne()) progress = true;
     if (!progress) return;
   }
-  KEEL_ASSERT_MSG(false, "cluster did not stabilize in 10000 rounds");
+  if (violation_.ok()) {
+    violation_ = absl::InternalError(absl::StrCat("cluster did not quiesce in 10000 rounds; queue: ",
+                                                  queue_.size(), "\n", DescribeNodes()));
+  }
 }
 
 void Cluster::TickAllAndStabilize() {

@@ -28,6 +28,7 @@ struct ClusterOptions {
   uint64_t max_msg_bytes = 1 << 20;
   size_t max_inflight_msgs = 256;
   uint64_t max_snapshot_chunk_bytes = 1 << 20;
+  uint32_t planted_bugs = 0;  // only with the planted-bug engine (engine/planted_bugs.h)
 };
 
 class Cluster {
@@ -57,7 +58,10 @@ class Cluster {
   // Delivers the queued message at `position` (for reordering).
   void DeliverAt(size_t position);
   void DropAt(size_t position);
-  // Processes Readys and delivers messages until nothing is left to do (bounded).
+  // Queues a second copy of the message at `position` (the network duplicated it).
+  void DuplicateAt(size_t position);
+  // Processes Readys and delivers messages until nothing is left to do. Records a violation if
+  // that takes more than 10,000 rounds (a livelock: something keeps sending without ticks).
   void Stabilize();
   // Ticks every live node once, then stabilizes.
   void TickAllAndStabilize();
@@ -103,6 +107,7 @@ class Cluster {
   void StartNode(NodeId id);
   void Enqueue(std::vector<raftpb::Message>& messages);
   void Check();
+  absl::Status CheckDurableQuorum() const;
 
   ClusterOptions options_;
   std::map<NodeId, Node> nodes_;

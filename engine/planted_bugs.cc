@@ -1,0 +1,22 @@
+#include "engine/planted_bugs.h"
+
+namespace keel {
+
+const std::vector<PlantedBugInfo>& AllPlantedBugs() {
+  static const std::vector<PlantedBugInfo> bugs = {
+      {"double-vote", kBugDoubleVote, "grant two votes in one term"},
+      {"ack-before-fsync", kBugAckBeforeFsync, "acknowledge appended entries before they are durable"},
+      {"commit-old-term", kBugCommitOldTerm, "commit a previous-term entry by counting replicas"},
+      {"skip-log-matching", kBugSkipLogMatching, "accept AppendEntries without the prev-entry check"},
+  };
+  return bugs;
+}
+
+std::optional<PlantedBug> PlantedBugByName(absl::string_view name) {
+  for (const PlantedBugInfo& info : AllPlantedBugs()) {
+    if (info.name == name) return info.bug;
+  }
+  return std::nullopt;
+}
+
+}  // namespace keel

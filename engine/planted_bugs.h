@@ -1,0 +1,40 @@
+// Known bugs that tests and the simulator can switch on to prove that their checkers catch
+// them ("a simulator that cannot fail proves nothing"). They exist only in builds compiled with
+// KEEL_PLANTED_BUGS (the keel_engine_planted library); in the production library every
+// KEEL_PLANTED_BUG(...) test is the constant false and the compiler removes the buggy branch.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+
+namespace keel {
+
+enum PlantedBug : uint32_t {
+  kBugDoubleVote = 1u << 0,       // grant a second vote in the same term
+  kBugAckBeforeFsync = 1u << 1,   // send append acks before the entries are durable
+  kBugCommitOldTerm = 1u << 2,    // commit a previous-term entry by counting replicas (Fig. 8)
+  kBugSkipLogMatching = 1u << 3,  // accept AppendEntries without the prev-entry check
+};
+
+struct PlantedBugInfo {
+  absl::string_view name;
+  PlantedBug bug;
+  absl::string_view description;
+};
+const std::vector<PlantedBugInfo>& AllPlantedBugs();
+std::optional<PlantedBug> PlantedBugByName(absl::string_view name);
+
+#ifdef KEEL_PLANTED_BUGS
+inline constexpr bool kPlantedBugsCompiledIn = true;
+#else
+inline constexpr bool kPlantedBugsCompiledIn = false;
+#endif
+
+}  // namespace keel
+
+// True iff `bug` is switched on in this core's config (always false in production builds).
+#define KEEL_PLANTED_BUG(bug) (::keel::kPlantedBugsCompiledIn && (config_.planted_bugs & (bug)) != 0)
