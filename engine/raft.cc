@@ -183,7 +183,13 @@ void Raft::BecomeLeader() {
 
 // --- ticks ---
 
+void Raft::Fail(const absl::Status& status) {
+  KEEL_ASSERT(!status.ok());
+  if (fatal_.ok()) fatal_ = status;
+}
+
 void Raft::Tick() {
+  if (!fatal_.ok()) return;
   if (role_ == Role::kLeader) {
     TickHeartbeat();
   } else {
@@ -219,6 +225,7 @@ void Raft::TickHeartbeat() {
 }
 
 void Raft::Campaign() {
+  if (!fatal_.ok()) return;
   if (role_ == Role::kLeader || !IsVoter(id_)) return;
   StartElection(config_.pre_vote ? ElectionKind::kPreVote : ElectionKind::kVote);
 }
@@ -319,6 +326,7 @@ absl::Status Raft::ValidateMessage(const raftpb::Message& m) const {
 }
 
 absl::Status Raft::Step(const raftpb::Message& m) {
+  if (!fatal_.ok()) return fatal_;
   if (absl::Status status = ValidateMessage(m); !status.ok()) return status;
 
   if (m.term() > term_) {
@@ -439,6 +447,7 @@ raftpb::HardState Raft::CurrentHardState() const {
 
 bool Raft::HasReady() const {
   KEEL_ASSERT(!ready_outstanding_);
+  if (!fatal_.ok()) return false;
   const raftpb::HardState hard_state = CurrentHardState();
   return !messages_.empty() || !messages_after_persist_.empty() || !read_states_.empty() ||
          !pending_sends_.empty() || !log_.unstable_entries().empty() ||
@@ -475,7 +484,13 @@ Ready Raft::GetReady() {
   messages_.clear();
   ready.messages_after_persist = std::move(messages_after_persist_);
   messages_after_persist_.clear();
-  ready.committed_entries = log_.NextCommittedEntries(config_.max_committed_bytes_per_ready);
+  absl::StatusOr<std::vector<raftpb::Entry>> committed =
+      log_.NextCommittedEntries(config_.max_committed_bytes_per_ready);
+  if (committed.ok()) {
+    ready.committed_entries = std::move(*committed);
+  } else {
+    Fail(committed.status());
+  }
   ready.read_states = std::move(read_states_);
   read_states_.clear();
   ready_outstanding_ = true;

@@ -102,6 +102,10 @@ class Raft {
 
   RaftStatus Status() const;
 
+  // A storage read failed (e.g. a corrupt record): the core stopped and every input is refused
+  // with this error. The application must stop the node; it must not serve from this log.
+  const absl::Status& fatal_error() const { return fatal_; }
+
   // Read access for the invariants checker and tests.
   NodeId id() const { return id_; }
   Term term() const { return term_; }
@@ -185,6 +189,8 @@ class Raft {
   void HandleTimeoutNow(const raftpb::Message& message);
   void SendTimeoutNow(NodeId to);
   void AbortLeaderTransfer() { lead_transferee_ = kNoNode; }
+  // Records a storage failure and stops the core (see fatal_error()).
+  void Fail(const absl::Status& status);
 
   const Config config_;
   const NodeId id_;
@@ -224,6 +230,7 @@ class Raft {
   Role reported_role_ = Role::kFollower;
   NodeId reported_leader_ = kNoNode;
   bool ready_outstanding_ = false;
+  absl::Status fatal_;
 };
 
 }  // namespace keel

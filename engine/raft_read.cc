@@ -11,6 +11,7 @@ bool Raft::CommittedInCurrentTerm() const {
 }
 
 absl::Status Raft::ReadIndex(std::string context) {
+  if (!fatal_.ok()) return fatal_;
   if (role_ == Role::kLeader) {
     HandleReadIndexRequest(id_, std::move(context));
     return absl::OkStatus();
@@ -61,6 +62,7 @@ void Raft::HandleReadIndexResponse(const raftpb::Message& m) {
 }
 
 absl::Status Raft::TransferLeadership(NodeId transferee) {
+  if (!fatal_.ok()) return fatal_;
   if (role_ != Role::kLeader) return absl::FailedPreconditionError("not the leader");
   if (transferee == id_) return absl::InvalidArgumentError("already the leader");
   if (!IsVoter(transferee)) {

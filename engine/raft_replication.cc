@@ -10,6 +10,7 @@
 namespace keel {
 
 absl::StatusOr<LogPosition> Raft::Propose(std::string data) {
+  if (!fatal_.ok()) return fatal_;
   if (role_ != Role::kLeader) {
     return absl::FailedPreconditionError(
         absl::StrCat("not the leader (leader is ", leader_, ")"));
@@ -86,7 +87,10 @@ bool Raft::MaybeSendAppend(NodeId to, bool send_if_empty) {
       StartSnapshotTransfer(to);
       return false;
     }
-    KEEL_ASSERT_MSG(status.ok(), "storage failed to read log entries");
+    if (!status.ok()) {
+      Fail(status);
+      return false;
+    }
     for (raftpb::Entry& entry : entries) {
       bytes += EntryBytes(entry);
       *message.add_entries() = std::move(entry);

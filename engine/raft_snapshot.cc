@@ -25,7 +25,10 @@ void Raft::SendSnapshotChunk(NodeId to) {
     progress.BecomeSnapshot(storage_.SnapshotMetadata());
     chunk = storage_.ReadSnapshotChunk(transfer.meta, 0, config_.max_snapshot_chunk_bytes);
   }
-  KEEL_ASSERT_MSG(chunk.ok(), "storage failed to read the snapshot");
+  if (!chunk.ok()) {
+    Fail(chunk.status());
+    return;
+  }
   raftpb::Message message;
   message.set_type(raftpb::MSG_SNAPSHOT);
   message.set_to(to);

@@ -1,0 +1,95 @@
+#include "engine/storage/durable_storage.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "engine/assert.h"
+
+namespace keel {
+
+absl::StatusOr<std::unique_ptr<DurableStorage>> DurableStorage::Open(FileSystem& fs, const std::string& dir,
+                                                                     const std::vector<NodeId>& voters,
+                                                                     const StorageOptions& options) {
+  std::unique_ptr<DurableStorage> storage(new DurableStorage());
+  absl::StatusOr<std::unique_ptr<SnapshotStore>> snapshots = SnapshotStore::Open(fs, JoinPath(dir, "snap"));
+  if (!snapshots.ok()) return snapshots.status();
+  storage->snapshots_ = std::move(*snapshots);
+  raftpb::ConfState bootstrap;
+  std::vector<NodeId> sorted = voters;
+  std::sort(sorted.begin(), sorted.end());
+  for (NodeId id : sorted) bootstrap.add_voters(id);
+  absl::StatusOr<std::unique_ptr<Wal>> wal = Wal::Open(fs, JoinPath(dir, "wal"), options.wal, bootstrap);
+  if (!wal.ok()) return wal.status();
+  storage->wal_ = std::move(*wal);
+  const raftpb::SnapshotMeta& meta = storage->snapshots_->meta();
+  if (absl::Status status = storage->wal_->ReconcileWithSnapshot(meta.index(), meta.term()); !status.ok()) {
+    return status;
+  }
+  if (storage->wal_->hard_state().commit() > storage->wal_->last_index()) {
+    return absl::DataLossError(absl::StrCat("storage ", dir, ": hard state commit ",
+                                            storage->wal_->hard_state().commit(),
+                                            " is past the last durable entry ", storage->wal_->last_index()));
+  }
+  return storage;
+}
+
+raftpb::ConfState DurableStorage::InitialConfState() const {
+  if (snapshots_->meta().index() > 0) return snapshots_->meta().conf_state();
+  return wal_->bootstrap_conf();
+}
+
+absl::StatusOr<Term> DurableStorage::TermAt(Index index) const {
+  if (index < wal_->base_index()) return CompactedError(index);
+  if (index > wal_->last_index()) return UnavailableError(index);
+  return *wal_->TermAt(index);
+}
+
+absl::Status DurableStorage::Entries(Index lo, Index hi, uint64_t max_bytes,
+                                     std::vector<raftpb::Entry>* out) const {
+  if (lo <= wal_->base_index()) return CompactedError(lo);
+  if (hi > wal_->last_index() + 1) return UnavailableError(hi - 1);
+  return wal_->ReadEntries(lo, hi, max_bytes, out);
+}
+
+absl::StatusOr<std::string> DurableStorage::ReadSnapshotChunk(const raftpb::SnapshotMeta& meta, uint64_t offset,
+                                                              uint64_t max_bytes) const {
+  if (meta.index() != snapshots_->meta().index() || meta.term() != snapshots_->meta().term()) {
+    return absl::OutOfRangeError("snapshot was replaced by a newer one");
+  }
+  return snapshots_->ReadData(offset, max_bytes);
+}
+
+absl::Status DurableStorage::SaveReady(const Ready& ready) {
+  std::optional<walpb::LogReset> reset;
+  if (ready.snapshot) {
+    const raftpb::SnapshotMeta& meta = ready.snapshot->meta;
+    if (absl::Status status = snapshots_->Save(meta, ready.snapshot->data); !status.ok()) return status;
+    reset.emplace();
+    reset->set_index(meta.index());
+    reset->set_term(meta.term());
+  }
+  const raftpb::HardState* hard_state = ready.hard_state ? &*ready.hard_state : nullptr;
+  if (absl::Status status = wal_->Write(reset, ready.entries, hard_state); !status.ok()) return status;
+  if (ready.snapshot) {
+    // Segments holding only entries the snapshot replaced can go.
+    return wal_->CompactTo(ready.snapshot->meta.index(), ready.snapshot->meta.term());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DurableStorage::CreateSnapshot(Index index, const raftpb::ConfState& conf_state,
+                                            const std::string& data) {
+  if (index <= snapshots_->meta().index()) return absl::OkStatus();
+  if (index <= wal_->base_index() || index > wal_->last_index()) {
+    return absl::InvalidArgumentError(absl::StrCat("snapshot index ", index, " outside the log (",
+                                                   wal_->base_index(), ", ", wal_->last_index(), "]"));
+  }
+  raftpb::SnapshotMeta meta;
+  meta.set_index(index);
+  meta.set_term(*wal_->TermAt(index));
+  *meta.mutable_conf_state() = conf_state;
+  if (absl::Status status = snapshots_->Save(meta, data); !status.ok()) return status;
+  return wal_->CompactTo(index, meta.term());
+}
+
+}  // namespace keel

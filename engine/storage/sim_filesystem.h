@@ -1,0 +1,72 @@
+// An in-memory filesystem with crash semantics, for tests and the simulator:
+// - bytes appended but not Sync()ed are lost on Crash(); the last unsynced write may survive
+//   partially (torn at any byte: a prefix of it is kept);
+// - directory operations (create, rename, remove) not followed by SyncDir() are undone by
+//   Crash();
+// - Sync() can be made to fail (EIO); after that the file refuses further writes;
+// - reads can return a flipped bit (latent corruption) with a configured probability;
+// - writes fail with ENOSPC once the configured capacity is used.
+// All randomness comes from the Prng it was given, so a seed replays exactly.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "engine/env.h"
+#include "engine/prng.h"
+
+namespace keel {
+
+struct SimDiskFaults {
+  double sync_failure_probability = 0;  // each Sync() fails with EIO
+  double read_bit_flip_probability = 0;  // each Read() returns one flipped bit
+  double torn_write_probability = 0.5;   // on Crash(), keep a random prefix of unsynced bytes
+  uint64_t capacity_bytes = UINT64_MAX;  // total bytes of file data before ENOSPC
+};
+
+class SimFileSystem final : public FileSystem {
+ public:
+  explicit SimFileSystem(uint64_t seed, SimDiskFaults faults = {});
+  ~SimFileSystem() override;
+
+  absl::StatusOr<std::unique_ptr<File>> Open(const std::string& path, OpenMode mode) override;
+  absl::Status Rename(const std::string& from, const std::string& to) override;
+  absl::Status Remove(const std::string& path) override;
+  absl::StatusOr<std::vector<std::string>> List(const std::string& dir) override;
+  absl::Status MakeDirs(const std::string& dir) override;
+  absl::Status SyncDir(const std::string& dir) override;
+  absl::StatusOr<uint64_t> FreeSpace(const std::string& dir) override;
+
+  // Simulates power loss: unsynced data and directory changes are lost (see above). Files
+  // opened before the crash become unusable (every call fails).
+  void Crash();
+  SimDiskFaults& faults() { return faults_; }
+  // Test helpers: raw access to durable-or-not contents, and corruption at rest.
+  std::string Contents(const std::string& path) const;
+  void CorruptByte(const std::string& path, uint64_t offset);
+  void SetContents(const std::string& path, std::string contents);
+  uint64_t crashes() const { return crashes_; }
+
+ private:
+  friend class SimFile;
+  struct Inode {
+    std::string data;
+    std::string synced_data;    // the durable contents (differs after truncate/overwrite)
+    bool failed = false;        // a Sync failed: the file is poisoned
+  };
+  // The namespace: path -> inode. `durable_names_` is what survives a crash.
+  std::map<std::string, std::shared_ptr<Inode>> names_;
+  std::map<std::string, std::shared_ptr<Inode>> durable_names_;
+  std::set<std::string> dirs_;
+  uint64_t UsedBytes() const;
+  static std::string DirOf(const std::string& path);
+
+  Prng prng_;
+  SimDiskFaults faults_;
+  uint64_t generation_ = 0;  // bumped on Crash: handles from before stop working
+  uint64_t crashes_ = 0;
+};
+
+}  // namespace keel

@@ -1,0 +1,115 @@
+// Segmented write-ahead log of Raft entries and hard state (engine/storage/record_format.h
+// frames every record with a CRC-32C).
+//
+// - Each Write() is one batch: one append and one fsync (group commit), however many entries.
+// - An entry whose index is at or below the last one replaces the suffix from there (conflict
+//   truncation), both in memory and, on recovery, by replay order.
+// - A LogReset record voids everything before it (a snapshot from the leader replaced the log).
+// - Segments roll over at max_segment_bytes; each starts with a header and the current hard
+//   state, so deleting older segments never loses the latest hard state.
+// - Recovery verifies every record. A torn or partial record at the very end of the last
+//   segment was never acknowledged (its fsync did not complete) and is truncated away;
+//   anything else that fails verification is a DataLoss error naming the file and offset.
+// - After a failed write or fsync the WAL refuses all further writes (fsyncgate).
+#pragma once
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/env.h"
+#include "engine/raft.pb.h"
+#include "engine/storage/wal.pb.h"
+
+namespace keel {
+
+struct WalOptions {
+  uint64_t max_segment_bytes = 64ULL << 20;
+  uint64_t cache_bytes = 8ULL << 20;  // recent entries kept in memory for replication reads
+};
+
+class Wal {
+ public:
+  // Opens the WAL in `dir` (created if missing) and recovers it. `bootstrap_conf` is recorded
+  // in the segments of a new WAL; a recovered WAL reports the one it recorded.
+  static absl::StatusOr<std::unique_ptr<Wal>> Open(FileSystem& fs, const std::string& dir,
+                                                   const WalOptions& options,
+                                                   const raftpb::ConfState& bootstrap_conf);
+  ~Wal();
+
+  const raftpb::HardState& hard_state() const { return hard_state_; }
+  const raftpb::ConfState& bootstrap_conf() const { return bootstrap_conf_; }
+  // The log is (base_index, base_term) followed by entries [base_index + 1, last_index()].
+  Index base_index() const { return base_index_; }
+  Term base_term() const { return base_term_; }
+  Index last_index() const { return base_index_ + entries_.size(); }
+  // Term of `index` for index in [base_index, last_index]; nullopt outside.
+  std::optional<Term> TermAt(Index index) const;
+  // Appends entries [lo, hi) bounded by max_bytes (at least one) to `out`, verifying each
+  // record read from disk. Precondition: base_index < lo < hi <= last_index + 1.
+  absl::Status ReadEntries(Index lo, Index hi, uint64_t max_bytes, std::vector<raftpb::Entry>* out);
+
+  // Durably writes one batch: an optional log reset, then entries (contiguous; the first may
+  // be at or below last_index to replace a suffix), then an optional hard state. Returns only
+  // once the batch is fsynced. Precondition: the first entry's index is in
+  // (base_index, last_index + 1] (after the reset, if any).
+  absl::Status Write(const std::optional<walpb::LogReset>& reset,
+                     const std::vector<raftpb::Entry>& entries, const raftpb::HardState* hard_state);
+
+  // Entries up to `index` are in a snapshot: forget them and delete every segment (but the one
+  // being written) holding no entry above `index`. Precondition: index <= last_index, or the
+  // log was reset to it.
+  absl::Status CompactTo(Index index, Term term);
+
+  // Reconciles the recovered log with the newest snapshot (index, term): keeps the suffix after
+  // it if the log holds the snapshot's last entry (Figure 13 rule 6), otherwise drops every
+  // entry. Fails if the log begins after the snapshot's index + 1 (entries are missing).
+  absl::Status ReconcileWithSnapshot(Index index, Term term);
+
+  size_t segment_count() const { return segments_.size(); }
+  // The first error of a failed write, after which every call fails; OK otherwise.
+  const absl::Status& poisoned() const { return poisoned_; }
+
+ private:
+  struct Location {
+    Term term;
+    uint64_t segment;
+    uint64_t offset;
+    uint32_t frame_bytes;
+  };
+  struct Segment {
+    std::string path;
+    std::unique_ptr<File> file;  // opened lazily for reads; always open for the active one
+    Index max_index = 0;         // highest entry index recorded in it
+  };
+
+  Wal(FileSystem& fs, std::string dir, const WalOptions& options);
+  absl::Status Recover(const raftpb::ConfState& bootstrap_conf);
+  absl::Status RecoverSegment(uint64_t sequence, bool last);
+  absl::Status ApplyEntry(const raftpb::Entry& entry, uint64_t segment, uint64_t offset,
+                          uint32_t frame_bytes, const std::string& where);
+  absl::Status StartSegment(uint64_t sequence);
+  absl::StatusOr<File*> SegmentFile(uint64_t sequence);
+  void TruncateCacheAfter(Index index);
+  void Poison(const absl::Status& status);
+
+  FileSystem& fs_;
+  const std::string dir_;
+  const WalOptions options_;
+  std::map<uint64_t, Segment> segments_;  // by sequence; the last one is written
+  raftpb::HardState hard_state_;
+  raftpb::ConfState bootstrap_conf_;
+  Index base_index_ = 0;
+  Term base_term_ = 0;
+  bool base_known_ = false;  // false until a reset or the first entry fixes the base (recovery)
+  std::deque<Location> entries_;
+  std::deque<raftpb::Entry> cache_;  // the most recent entries, ending at last_index()
+  uint64_t cache_bytes_ = 0;
+  absl::Status poisoned_;
+};
+
+}  // namespace keel
