@@ -23,9 +23,40 @@ constexpr std::array<std::array<uint32_t, 256>, 8> MakeTables() {
 
 constexpr auto kTables = MakeTables();
 
+#if defined(__x86_64__)
+// The SSE4.2 crc32 instruction computes CRC-32C directly: ~10x faster than the tables, which
+// matters for WAL appends and recovery (every byte on disk is checksummed).
+__attribute__((target("sse4.2"))) uint32_t Crc32cHardware(uint32_t crc, const unsigned char* p, size_t size) {
+  uint64_t c = ~crc;
+  while (size >= 8) {
+    uint64_t word;
+    __builtin_memcpy(&word, p, 8);
+    c = __builtin_ia32_crc32di(c, word);
+    p += 8;
+    size -= 8;
+  }
+  uint32_t c32 = static_cast<uint32_t>(c);
+  while (size-- > 0) c32 = __builtin_ia32_crc32qi(c32, *p++);
+  return ~c32;
+}
+
+const bool kHaveHardwareCrc = __builtin_cpu_supports("sse4.2");
+#endif
+
+uint32_t Crc32cSoftware(uint32_t crc, const void* data, size_t size);
+
 }  // namespace
 
 uint32_t Crc32cExtend(uint32_t crc, const void* data, size_t size) {
+#if defined(__x86_64__)
+  if (kHaveHardwareCrc) return Crc32cHardware(crc, static_cast<const unsigned char*>(data), size);
+#endif
+  return Crc32cSoftware(crc, data, size);
+}
+
+namespace {
+
+uint32_t Crc32cSoftware(uint32_t crc, const void* data, size_t size) {
   const auto* p = static_cast<const unsigned char*>(data);
   uint32_t c = ~crc;
   while (size >= 8) {
@@ -39,6 +70,12 @@ uint32_t Crc32cExtend(uint32_t crc, const void* data, size_t size) {
   }
   while (size-- > 0) c = (c >> 8) ^ kTables[0][(c ^ *p++) & 0xFF];
   return ~c;
+}
+
+}  // namespace
+
+uint32_t Crc32cSoftwareForTest(uint32_t crc, const void* data, size_t size) {
+  return Crc32cSoftware(crc, data, size);
 }
 
 }  // namespace keel
