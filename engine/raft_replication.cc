@@ -168,6 +168,12 @@ absl::Status Raft::StepLeader(const raftpb::Message& m) {
 }
 
 absl::Status Raft::HandleAppendResponse(const raftpb::Message& m) {
+  // Validate before touching any state: an invalid ack must not even count as a sign of life.
+  if (!m.reject() && m.index() > log_.LastIndex()) {
+    return absl::InvalidArgumentError(absl::StrCat("MSG_APPEND_RESP from ", m.from(), " acks index ",
+                                                   m.index(), " beyond our last index ",
+                                                   log_.LastIndex()));
+  }
   Progress& progress = progress_.at(m.from());
   progress.set_recent_active(true);
   if (m.reject()) {
@@ -181,11 +187,6 @@ absl::Status Raft::HandleAppendResponse(const raftpb::Message& m) {
       pending_sends_[m.from()] = true;
     }
     return absl::OkStatus();
-  }
-  if (m.index() > log_.LastIndex()) {
-    return absl::InvalidArgumentError(absl::StrCat("MSG_APPEND_RESP from ", m.from(), " acks index ",
-                                                   m.index(), " beyond our last index ",
-                                                   log_.LastIndex()));
   }
   if (progress.MaybeUpdate(m.index())) {
     switch (progress.state()) {
