@@ -128,6 +128,9 @@ absl::StatusOr<std::vector<std::string>> PosixFileSystem::List(const std::string
   while (struct dirent* entry = ::readdir(handle)) {
     const std::string name = entry->d_name;
     if (name == "." || name == "..") continue;
+    // Files only, as FileSystem::List promises (and the simulated filesystem does).
+    struct stat st;
+    if (::stat(JoinPath(dir, name).c_str(), &st) == 0 && S_ISDIR(st.st_mode)) continue;
     names.push_back(name);
   }
   ::closedir(handle);

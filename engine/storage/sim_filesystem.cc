@@ -104,6 +104,7 @@ absl::StatusOr<std::unique_ptr<File>> SimFileSystem::Open(const std::string& pat
   if (!dirs_.contains(DirOf(path))) {
     return absl::NotFoundError(absl::StrCat(path, ": no such directory"));
   }
+  if (dirs_.contains(path)) return absl::FailedPreconditionError(absl::StrCat(path, ": is a directory"));
   auto it = names_.find(path);
   switch (mode) {
     case OpenMode::kCreateNew:

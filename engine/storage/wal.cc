@@ -31,18 +31,30 @@ std::optional<uint64_t> ParseSegmentName(absl::string_view name) {
   return sequence;
 }
 
+// How far past a bad record recovery looks for an intact one before calling it a torn tail.
+constexpr size_t kTornTailScanBytes = 1 << 20;
+
 // Whether a record that failed to parse at `offset` is a torn final write rather than
-// corruption: it runs to the end of the file, or only zeros follow.
+// corruption. A torn write is a prefix of the last batch: the bad record runs to the end of
+// the file (or only zeros follow), and no intact record follows it. The second condition keeps
+// a flipped bit in an earlier record's length field (which also "runs past the end") from
+// silently cutting off acknowledged records behind it.
 bool IsTornTail(absl::string_view buffer, size_t offset, wal::ParseStatus status) {
   absl::string_view rest = buffer.substr(offset);
-  if (status == wal::ParseStatus::kTruncated) return true;
   if (std::all_of(rest.begin(), rest.end(), [](char c) { return c == 0; })) return true;
+  bool runs_to_end = status == wal::ParseStatus::kTruncated;
   if (status == wal::ParseStatus::kBadCrc && rest.size() >= wal::kRecordHeaderBytes) {
     uint32_t length = 0;
     for (int i = 0; i < 4; ++i) length |= uint32_t{static_cast<unsigned char>(rest[i])} << (8 * i);
-    return wal::kRecordHeaderBytes + length == rest.size();
+    runs_to_end = wal::kRecordHeaderBytes + length == rest.size();
   }
-  return false;
+  if (!runs_to_end) return false;
+  const size_t limit = std::min(rest.size(), kTornTailScanBytes);
+  for (size_t skip = 1; skip < limit; ++skip) {
+    wal::ParsedRecord record;
+    if (wal::ParseRecord(rest.substr(skip), &record) == wal::ParseStatus::kOk) return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -360,18 +372,20 @@ absl::Status Wal::ReadEntries(Index lo, Index hi, uint64_t max_bytes, std::vecto
 
 absl::Status Wal::CompactTo(Index index, Term term) {
   if (!poisoned_.ok()) return poisoned_;
-  if (index <= base_index_) return absl::OkStatus();
-  if (index > last_index()) {
-    entries_.clear();
-  } else {
-    entries_.erase(entries_.begin(), entries_.begin() + (index - base_index_));
+  if (index > base_index_) {
+    if (index > last_index()) {
+      entries_.clear();
+    } else {
+      entries_.erase(entries_.begin(), entries_.begin() + (index - base_index_));
+    }
+    base_index_ = index;
+    base_term_ = term;
+    while (!cache_.empty() && cache_.front().index() <= index) {
+      cache_bytes_ -= cache_.front().ByteSizeLong();
+      cache_.pop_front();
+    }
   }
-  base_index_ = index;
-  base_term_ = term;
-  while (!cache_.empty() && cache_.front().index() <= index) {
-    cache_bytes_ -= cache_.front().ByteSizeLong();
-    cache_.pop_front();
-  }
+  // Also after a log reset to `index` (base already there): the segments it voided can go.
   bool removed = false;
   while (segments_.size() > 1 && segments_.begin()->second.max_index <= index) {
     const std::string path = segments_.begin()->second.path;
@@ -399,7 +413,14 @@ absl::Status Wal::ReconcileWithSnapshot(Index index, Term term) {
   }
   const std::optional<Term> term_there = TermAt(index);
   if (index > last_index() || (term_there.has_value() && *term_there != term && index > base_index_)) {
-    entries_.clear();  // the log does not contain the snapshot: it is replaced whole (rule 7)
+    // The log does not contain the snapshot: it is replaced whole (rule 7). This happens when
+    // a crash fell between saving a received snapshot and logging its reset; log the reset
+    // now, or entries appended after this restart would replay behind the stale ones.
+    walpb::LogReset reset;
+    reset.set_index(index);
+    reset.set_term(term);
+    base_known_ = true;
+    return Write(reset, {}, nullptr);
   } else if (index == base_index_ && base_term_ != 0 && base_term_ != term) {
     return absl::DataLossError(absl::StrCat("wal ", dir_, ": log reset to ", base_index_, "/",
                                             base_term_, " disagrees with snapshot ", index, "/", term));

@@ -67,7 +67,8 @@ class Wal {
 
   // Reconciles the recovered log with the newest snapshot (index, term): keeps the suffix after
   // it if the log holds the snapshot's last entry (Figure 13 rule 6), otherwise drops every
-  // entry. Fails if the log begins after the snapshot's index + 1 (entries are missing).
+  // entry and durably logs a reset to the snapshot. Fails if the log begins after the
+  // snapshot's index + 1 (entries are missing).
   absl::Status ReconcileWithSnapshot(Index index, Term term);
 
   size_t segment_count() const { return segments_.size(); }
