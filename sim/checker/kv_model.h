@@ -1,0 +1,44 @@
+// Sequential model of a key-value store whose every key starts as "":
+//   {:f :get,    :key k}            the :ok :value is the key's string value
+//   {:f :put,    :key k, :value v}  sets the key to the string v
+//   {:f :append, :key k, :value v}  appends the string v to the key's value
+// Keys are strings, integers or keywords; values are strings. Keys never constrain each other,
+// so the checker splits the history by :key and checks each key on its own.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "sim/checker/model.h"
+
+namespace keel::checker {
+
+class KvModel {
+ public:
+  // (key, value) pairs sorted by key, holding only keys whose value is not "": one state, one
+  // representation, so operator== is equality of stores. A key is its EDN text ("\"k1\"", "7").
+  using State = std::vector<std::pair<std::string, std::string>>;
+  struct Input {
+    enum class Kind : uint8_t { kGet, kPut, kAppend };
+    Kind kind = Kind::kGet;
+    std::string key;
+    std::string value;  // :put's and :append's argument
+  };
+  using Output = std::string;  // what a :get returned; unused by :put and :append
+
+  State Init() const { return {}; }
+  absl::StatusOr<Call<KvModel>> Decode(const Operation& op) const;
+  std::string PartitionKey(const Operation& op) const;
+  std::optional<State> Step(const State& state, const Input& input,
+                            const std::optional<Output>& output) const;
+  uint64_t Hash(const State& state) const;
+  std::string Describe(const State& state) const;
+};
+
+static_assert(SequentialModel<KvModel>);
+
+}  // namespace keel::checker

@@ -1,0 +1,44 @@
+#include "sim/checker/models.h"
+
+#include "sim/checker/kv_model.h"
+#include "sim/checker/register_model.h"
+#include "sim/checker/typed_check.h"
+
+namespace keel::checker {
+namespace {
+
+absl::StatusOr<CheckResult> CheckRegister(const History& history, const CheckOptions& options) {
+  return CheckHistory(RegisterModel(/*with_cas=*/false), history, options);
+}
+
+absl::StatusOr<CheckResult> CheckCasRegister(const History& history, const CheckOptions& options) {
+  return CheckHistory(RegisterModel(/*with_cas=*/true), history, options);
+}
+
+absl::StatusOr<CheckResult> CheckKv(const History& history, const CheckOptions& options) {
+  return CheckHistory(KvModel(), history, options);
+}
+
+}  // namespace
+
+const std::vector<ModelInfo>& Models() {
+  static const std::vector<ModelInfo> models = {
+      {"register", "one integer register, nil at first: :read (result in :ok :value), :write v",
+       &CheckRegister},
+      {"cas-register",
+       "register plus :cas [old new] (an :ok cas succeeded; a mismatch completes :fail)",
+       &CheckCasRegister},
+      {"kv", "string values per :key, \"\" at first: :get, :put v, :append v (checked key by key)",
+       &CheckKv},
+  };
+  return models;
+}
+
+const ModelInfo* FindModel(absl::string_view name) {
+  for (const ModelInfo& model : Models()) {
+    if (model.name == name) return &model;
+  }
+  return nullptr;
+}
+
+}  // namespace keel::checker

@@ -1,0 +1,90 @@
+// CheckHistory<M>: checks a whole history against a SequentialModel M. Decodes every
+// operation, drops :fail ones and unseen reads, splits the rest by the model's partition key
+// (P-compositionality), searches each partition in key order with a memo of (linearized set,
+// model state), and stops at the first partition that is not linearizable.
+//
+// A template so that a model's State is a concrete type inside the memo; models.cc
+// instantiates it once per registered model, and tests instantiate it for their own models.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/btree_map.h"
+#include "absl/status/statusor.h"
+#include "engine/assert.h"
+#include "sim/checker/check.h"
+#include "sim/checker/explain_failure.h"
+#include "sim/checker/history.h"
+#include "sim/checker/model.h"
+#include "sim/checker/partition_problem.h"
+#include "sim/checker/search.h"
+
+namespace keel::checker {
+
+// Checks `history` against `model`. Errors: the model's Decode rejected an operation (an input
+// error, InvalidArgument with the line). Otherwise the verdict is kNotLinearizable as soon as
+// one partition is (with `failure` describing it), kUnknown if the budget stopped some
+// partition and none failed, else kLinearizable. Deterministic given max_steps; with
+// should_stop, only where it stops depends on when it returns true.
+template <SequentialModel M>
+absl::StatusOr<CheckResult> CheckHistory(const M& model, const History& history,
+                                         const CheckOptions& options) {
+  CheckResult result;
+  std::vector<std::optional<Call<M>>> calls(history.ops.size());
+  // Key order, not hash order: which partition fails first must not depend on the process.
+  absl::btree_map<std::string, std::vector<int>> partitions;  // members in invocation order
+  for (size_t i = 0; i < history.ops.size(); ++i) {
+    const Operation& op = history.ops[i];
+    switch (op.outcome) {
+      case Outcome::kOk:
+        ++result.ops_ok;
+        break;
+      case Outcome::kFail:
+        ++result.ops_fail;
+        continue;  // did not happen
+      case Outcome::kInfo:
+        ++result.ops_info;
+        break;
+    }
+    absl::StatusOr<Call<M>> call = model.Decode(op);
+    if (!call.ok()) return call.status();
+    KEEL_ASSERT_MSG(call->output.has_value() == (op.outcome == Outcome::kOk),
+                    "a model's Decode must leave the output unknown exactly for :info");
+    if (call->read_only && !call->output.has_value()) {
+      ++result.ops_unseen_reads;  // constrains nothing
+      continue;
+    }
+    partitions[model.PartitionKey(op)].push_back(static_cast<int>(i));
+    calls[i] = *std::move(call);
+  }
+  result.partitions = static_cast<int>(partitions.size());
+
+  StepBudget budget(options);
+  for (const auto& [key, members] : partitions) {
+    const PartitionProblem<M> problem = BuildProblem(history, members, calls);
+    const SearchResult found = Solve(model, problem, budget);
+    switch (found.verdict) {
+      case Verdict::kLinearizable:
+        ++result.partitions_checked;
+        break;
+      case Verdict::kUnknown:
+        result.partitions_unknown.push_back(key);
+        break;
+      case Verdict::kNotLinearizable:
+        ++result.partitions_checked;
+        result.verdict = Verdict::kNotLinearizable;
+        result.failure =
+            internal::ExplainFailure(model, history, key, members, calls, problem, found, budget);
+        result.steps = budget.steps();
+        return result;
+    }
+  }
+  result.verdict = result.partitions_unknown.empty() ? Verdict::kLinearizable : Verdict::kUnknown;
+  result.steps = budget.steps();
+  return result;
+}
+
+}  // namespace keel::checker
