@@ -1,0 +1,130 @@
+// Network: faults are decided when a message is sent (cut, drop, duplicate, clog), except for
+// the destination being attached, which is checked again at delivery time so a node that
+// crashes while a message is in flight never sees it. Every random draw comes from prng_ in
+// program order, so a seed fixes the whole run.
+//
+// Scheduled deliveries capture `this`: the Network must outlive the scheduler events it queued
+// (in the simulator both live for the whole run).
+#include "sim/network.h"
+
+#include <cmath>
+#include <cstddef>
+#include <limits>
+
+#include "engine/assert.h"
+
+namespace keel::sim {
+
+Network::Network(Scheduler& scheduler, Prng prng, NetworkOptions options)
+    : scheduler_(scheduler), prng_(prng), options_(options) {}
+
+void Network::Attach(NodeId id, Deliver deliver) {
+  KEEL_ASSERT(deliver != nullptr);
+  nodes_[id] = std::move(deliver);
+  known_.insert(id);
+}
+
+void Network::Detach(NodeId id) {
+  nodes_.erase(id);
+}
+
+void Network::Send(const raftpb::Message& message) {
+  ++sent_;
+  const std::pair<NodeId, NodeId> link{message.from(), message.to()};
+  if (cut_.contains(link) || !nodes_.contains(message.to())) {
+    ++dropped_;
+    return;
+  }
+  // Probabilities of 0 draw nothing, so switching a fault off leaves the other draws alone.
+  if (options_.drop_probability > 0 && prng_.NextDouble() < options_.drop_probability) {
+    ++dropped_;
+    return;
+  }
+  const bool duplicate =
+      options_.duplicate_probability > 0 && prng_.NextDouble() < options_.duplicate_probability;
+  for (int copy = 0; copy < (duplicate ? 2 : 1); ++copy) {
+    if (clogged_.contains(link)) {
+      held_[link].push_back(message);
+    } else {
+      Schedule(message);
+    }
+  }
+}
+
+void Network::Cut(NodeId from, NodeId to) {
+  cut_.insert({from, to});
+}
+
+void Network::Partition(const std::vector<std::set<NodeId>>& groups) {
+  constexpr size_t kNoGroup = std::numeric_limits<size_t>::max();
+  std::map<NodeId, size_t> group_of;
+  std::set<NodeId> nodes = known_;
+  for (size_t group = 0; group < groups.size(); ++group) {
+    for (NodeId id : groups[group]) {
+      KEEL_ASSERT_MSG(group_of.emplace(id, group).second, "Partition: a node in two groups");
+      nodes.insert(id);
+    }
+  }
+  auto group = [&](NodeId id) {
+    auto it = group_of.find(id);
+    return it == group_of.end() ? kNoGroup : it->second;
+  };
+  // Adds cuts; links cut before stay cut (HealAll first for a fresh shape).
+  for (NodeId a : nodes) {
+    for (NodeId b : nodes) {
+      if (a == b) continue;
+      if (group(a) == kNoGroup || group(a) != group(b)) cut_.insert({a, b});
+    }
+  }
+}
+
+void Network::Clog(NodeId from, NodeId to) {
+  clogged_.insert({from, to});
+}
+
+void Network::Unclog(NodeId from, NodeId to) {
+  const std::pair<NodeId, NodeId> link{from, to};
+  clogged_.erase(link);
+  auto it = held_.find(link);
+  if (it == held_.end()) return;
+  std::vector<raftpb::Message> released = std::move(it->second);
+  held_.erase(it);
+  for (const raftpb::Message& message : released) Schedule(message);
+}
+
+void Network::HealAll() {
+  cut_.clear();
+  clogged_.clear();
+  // Links in (from, to) order, each in send order: deterministic.
+  auto held = std::move(held_);
+  held_.clear();
+  for (const auto& [link, messages] : held) {
+    for (const raftpb::Message& message : messages) Schedule(message);
+  }
+}
+
+int64_t Network::DrawLatency() {
+  if (options_.mean_tail_nanos <= 0) return options_.min_latency_nanos;
+  // Inverse-CDF sampling of an exponential; 1 - u is in (0, 1], so the log is finite.
+  const double u = prng_.NextDouble();
+  const double tail = -static_cast<double>(options_.mean_tail_nanos) * std::log(1.0 - u);
+  return options_.min_latency_nanos + static_cast<int64_t>(tail);
+}
+
+void Network::Schedule(const raftpb::Message& message) {
+  scheduler_.At(scheduler_.now() + DrawLatency(), [this, message] { DeliverNow(message); });
+}
+
+void Network::DeliverNow(const raftpb::Message& message) {
+  auto it = nodes_.find(message.to());
+  if (it == nodes_.end()) {  // detached while the message was in flight
+    ++dropped_;
+    return;
+  }
+  ++delivered_;
+  // A copy: the callback may detach or re-attach its own node.
+  const Deliver deliver = it->second;
+  deliver(message);
+}
+
+}  // namespace keel::sim
