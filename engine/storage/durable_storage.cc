@@ -25,6 +25,13 @@ absl::StatusOr<std::unique_ptr<DurableStorage>> DurableStorage::Open(FileSystem&
   if (absl::Status status = storage->wal_->ReconcileWithSnapshot(meta.index(), meta.term()); !status.ok()) {
     return status;
   }
+  if (storage->wal_->hard_state().commit() > storage->wal_->last_index() &&
+      storage->wal_->truncated_torn_tail()) {
+    // The torn batch held both a hard state and (some of) the entries it committed; those
+    // entries were never acknowledged by this node, and are durable on the quorum that
+    // committed them. The commit index is only a hint: lower it to what survived.
+    storage->wal_->ClampCommit(storage->wal_->last_index());
+  }
   if (storage->wal_->hard_state().commit() > storage->wal_->last_index()) {
     return absl::DataLossError(absl::StrCat("storage ", dir, ": hard state commit ",
                                             storage->wal_->hard_state().commit(),

@@ -123,6 +123,7 @@ absl::Status Wal::RecoverSegment(uint64_t sequence, bool last) {
     if (status != wal::ParseStatus::kOk) {
       if (last && IsTornTail(buffer, offset, status)) {
         // Never acknowledged: its fsync did not return. Cut it off durably.
+        truncated_torn_tail_ = true;
         if (absl::Status s = (*file)->Truncate(offset); !s.ok()) return s;
         if (absl::Status s = (*file)->Sync(); !s.ok()) return s;
         break;
@@ -252,6 +253,9 @@ absl::Status Wal::Write(const std::optional<walpb::LogReset>& reset,
   const uint64_t start = active.file->Size();
   std::string buffer;
   if (reset) wal::AppendRecord(wal::RecordType::kLogReset, reset->SerializeAsString(), &buffer);
+  // The hard state goes before the entries: a torn batch then never leaves entries of a term
+  // above the durable term (the hard state is at least as new as every entry in its batch).
+  if (hard_state) wal::AppendRecord(wal::RecordType::kHardState, hard_state->SerializeAsString(), &buffer);
   std::vector<std::pair<uint64_t, uint32_t>> frames;  // offset, size of each entry record
   frames.reserve(entries.size());
   std::string payload;
@@ -262,7 +266,6 @@ absl::Status Wal::Write(const std::optional<walpb::LogReset>& reset,
     wal::AppendRecord(wal::RecordType::kEntry, payload, &buffer);
     frames.emplace_back(start + before, static_cast<uint32_t>(buffer.size() - before));
   }
-  if (hard_state) wal::AppendRecord(wal::RecordType::kHardState, hard_state->SerializeAsString(), &buffer);
   if (buffer.empty()) return absl::OkStatus();
   if (absl::Status status = active.file->Append(buffer); !status.ok()) {
     Poison(status);

@@ -344,7 +344,8 @@ TEST(WalRecoveryTest, TornTailAtEveryByteOfTheLastBatch) {
   const std::string full = fs.Contents(SegmentPath(1));
   const std::vector<size_t> starts = RecordStarts(full);
   ASSERT_EQ(starts.back(), full.size());
-  // The last batch is three entry records and a hard state record.
+  // The last batch is a hard state record, then three entry records (the hard state goes
+  // first so that a torn batch never leaves entries of a term above the durable term).
   std::vector<size_t> batch_starts;
   for (size_t start : starts) {
     if (start >= start_c) batch_starts.push_back(start);
@@ -356,7 +357,8 @@ TEST(WalRecoveryTest, TornTailAtEveryByteOfTheLastBatch) {
     SCOPED_TRACE(absl::StrCat("segment cut at ", cut, " of ", full.size(), " (last batch starts at ", start_c, ")"));
     fs.SetContents(SegmentPath(1), full.substr(0, cut));
     size_t whole_entries = 0;
-    for (size_t k = 0; k < 3; ++k) whole_entries += batch_starts[k + 1] <= cut ? 1 : 0;
+    for (size_t k = 0; k < 3; ++k) whole_entries += batch_starts[k + 2] <= cut ? 1 : 0;
+    const bool hard_state_survived = batch_starts[1] <= cut;
     size_t boundary = 0;
     for (size_t start : starts) {
       if (start <= cut) boundary = start;
@@ -367,7 +369,7 @@ TEST(WalRecoveryTest, TornTailAtEveryByteOfTheLastBatch) {
       absl::StatusOr<std::unique_ptr<Wal>> wal = OpenWal(fs);
       ASSERT_OK(wal);
       ExpectLog(**wal, expected);
-      EXPECT_EQ(Show((*wal)->hard_state()), Show(cut == full.size() ? Hs(2, 2, 4) : Hs(1, 1, 2)));
+      EXPECT_EQ(Show((*wal)->hard_state()), Show(hard_state_survived ? Hs(2, 2, 4) : Hs(1, 1, 2)));
       EXPECT_EQ(fs.Contents(SegmentPath(1)).size(), boundary) << "the torn record must be cut off";
       // The WAL goes on from the boundary, and both the cut and the new batch are durable.
       ASSERT_OK(Write(**wal, {MakeEntry(expected.size() + 1, 3)}, Hs(3, 0, 4)));
@@ -399,13 +401,14 @@ TEST(WalRecoveryTest, TornTailAtEveryByteOfAFreshSegment) {
     full = fs.Contents(SegmentPath(3));
   }
   const std::vector<size_t> starts = RecordStarts(full);
-  ASSERT_EQ(starts.size(), 6u);  // header, hard state, 2 entries, hard state, end
+  ASSERT_EQ(starts.size(), 6u);  // header, carried hard state, batch hard state, 2 entries, end
   for (size_t cut = 0; cut <= full.size(); ++cut) {
     SCOPED_TRACE(absl::StrCat("segment 3 cut at ", cut, " of ", full.size()));
     SimFileSystem fs(1, NoTornWrites());
     build(fs);
     fs.SetContents(SegmentPath(3), full.substr(0, cut));
-    const size_t whole_entries = (starts[3] <= cut ? 1 : 0) + (starts[4] <= cut ? 1 : 0);
+    const size_t whole_entries = (starts[4] <= cut ? 1 : 0) + (starts[5] <= cut ? 1 : 0);
+    const bool hard_state_survived = starts[3] <= cut;
     const Entries expected =
         Concat({batch_a, Entries(batch_b.begin(), batch_b.begin() + static_cast<long>(whole_entries))});
     size_t boundary = 0;
@@ -416,7 +419,7 @@ TEST(WalRecoveryTest, TornTailAtEveryByteOfAFreshSegment) {
       absl::StatusOr<std::unique_ptr<Wal>> wal = OpenWal(fs, SegmentPerBatch());
       ASSERT_OK(wal);
       ExpectLog(**wal, expected);
-      EXPECT_EQ(Show((*wal)->hard_state()), Show(cut == full.size() ? Hs(2, 2, 3) : Hs(1, 1, 1)));
+      EXPECT_EQ(Show((*wal)->hard_state()), Show(hard_state_survived ? Hs(2, 2, 3) : Hs(1, 1, 1)));
       if (boundary == 0) {
         // Not even the header survived: the empty segment is dropped.
         EXPECT_EQ(WalFiles(fs), (Strings{SegmentName(1), SegmentName(2)}));
@@ -516,7 +519,8 @@ TEST(WalRecoveryTest, CorruptLengthFieldOfAnEarlierRecordIsDataLossNotATornTail)
 }
 
 TEST(WalRecoveryTest, CorruptionInTheLastRecordOfANonLastSegmentIsDataLoss) {
-  // Two shapes of segment 2: ending with a hard state record, and ending with an entry record.
+  // Two shapes of segment 2: a batch with a hard state record (written before its entries) and
+  // one without; both end with an entry record.
   for (bool with_hard_state : {true, false}) {
     SCOPED_TRACE(with_hard_state ? "segment ends with hard state" : "segment ends with an entry");
     SimFileSystem fs(1, NoTornWrites());
@@ -532,7 +536,7 @@ TEST(WalRecoveryTest, CorruptionInTheLastRecordOfANonLastSegmentIsDataLoss) {
     const std::vector<size_t> starts = RecordStarts(good);
     ASSERT_EQ(starts.back(), good.size());
     const size_t last_record = starts[starts.size() - 2];
-    ASSERT_EQ(RecordTypes(good).back(), with_hard_state ? wal::RecordType::kHardState : wal::RecordType::kEntry);
+    ASSERT_EQ(RecordTypes(good).back(), wal::RecordType::kEntry);
     for (size_t at : {last_record + 4, last_record + wal::kRecordHeaderBytes, good.size() - 1}) {
       SCOPED_TRACE(absl::StrCat("byte ", at));
       fs.SetContents(SegmentPath(2), good);
