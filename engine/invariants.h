@@ -17,7 +17,8 @@ namespace keel {
 // state (a leader leads itself and voted for itself, tracks every voter with match < next <=
 // last + 1, and advances its commit index only onto entries of its own term; a candidate voted
 // for itself). Returns the first violation found.
-absl::Status CheckNodeInvariants(const Raft& raft);
+// `window`: how many of the most recent entries the term scan covers.
+absl::Status CheckNodeInvariants(const Raft& raft, Index window = 4096);
 
 // Checks Raft's safety properties (Figure 3) across a cluster, accumulating what it has seen
 // over the whole run:
@@ -31,7 +32,10 @@ absl::Status CheckNodeInvariants(const Raft& raft);
 class ClusterSafetyChecker {
  public:
   // Observes the current state of every node (any order). Returns the first violation.
-  absl::Status Observe(const std::vector<const Raft*>& nodes);
+  // `thorough` compares the last 4,096 entries of every pair of logs, data included; the
+  // default compares the terms of the last 64 (cheap enough for every simulation step). Both
+  // check everything else in full; committed entries' data is compared as they commit.
+  absl::Status Observe(const std::vector<const Raft*>& nodes, bool thorough = false);
   // Records that `node` applied `entry` (from Ready::committed_entries), or installed a
   // snapshot covering up to `entry.index()` (then only the index/term are compared).
   absl::Status OnApplied(NodeId node, const raftpb::Entry& entry);
@@ -48,12 +52,15 @@ class ClusterSafetyChecker {
     raftpb::EntryType type = raftpb::ENTRY_NORMAL;
     Term observed_in_term = 0;  // the observer's term when it was first seen committed
   };
-  absl::Status CheckLogMatching(const Raft& a, const Raft& b) const;
+  absl::Status CheckLogMatching(const Raft& a, const Raft& b, Index window, bool compare_data) const;
 
   absl::btree_map<Term, NodeId> leaders_;        // term -> leader seen
   absl::btree_map<Index, CommittedEntry> committed_;
   absl::btree_map<NodeId, Index> last_applied_;  // per node
   absl::btree_map<NodeId, Index> scanned_commit_;  // per node: committed entries recorded up to
+  // Leader Completeness verified up to this index, per (leader, term): a leader's log below
+  // what it already contained never changes during its term.
+  absl::btree_map<std::pair<NodeId, Term>, Index> completeness_checked_;
 };
 
 }  // namespace keel

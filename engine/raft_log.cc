@@ -71,6 +71,7 @@ Index RaftLog::Append(raftpb::Entry entry) {
 
 Index RaftLog::Append(const std::vector<raftpb::Entry>& entries) {
   if (entries.empty()) return LastIndex();
+  ++version_;
   const Index first = entries.front().index();
   KEEL_ASSERT_MSG(first > committed_, "refusing to truncate committed entries");
   KEEL_ASSERT(first <= LastIndex() + 1);
@@ -198,6 +199,7 @@ void RaftLog::AppliedTo(Index index) {
 
 void RaftLog::Restore(const raftpb::SnapshotMeta& meta, std::string data) {
   KEEL_ASSERT(meta.index() > committed_);
+  ++version_;
   unstable_.clear();
   unstable_snapshot_meta_ = meta;
   unstable_snapshot_data_ = std::move(data);

@@ -28,6 +28,9 @@ class RaftLog {
   bool IsUpToDate(Index last_index, Term last_term) const;
 
   Index committed() const { return committed_; }
+  // Changes whenever entries are appended, truncated or replaced by a snapshot: observers
+  // (the simulator's checkers) use it to skip work when a log did not change.
+  uint64_t version() const { return version_; }
   Index applied() const { return applied_; }
 
   // Appends entries after truncating any suffix that starts at entries.front().index().
@@ -87,6 +90,7 @@ class RaftLog {
   std::deque<raftpb::Entry> unstable_;  // contiguous; not yet persisted
   Index committed_ = 0;
   Index applied_ = 0;
+  uint64_t version_ = 0;
 };
 
 }  // namespace keel

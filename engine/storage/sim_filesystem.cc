@@ -42,6 +42,11 @@ class SimFile final : public File {
 
   absl::Status Sync() override {
     if (absl::Status status = Usable(); !status.ok()) return status;
+    if (fs_->sync_hook_) {
+      fs_->sync_hook_();
+      // The world may have moved on while we waited (a crash invalidates this handle).
+      if (absl::Status status = Usable(); !status.ok()) return status;
+    }
     if (fs_->faults_.sync_failure_probability > 0 &&
         fs_->prng_.NextDouble() < fs_->faults_.sync_failure_probability) {
       // What reached the disk is unknown; model the worst case: nothing did, and the file is

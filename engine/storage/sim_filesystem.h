@@ -9,6 +9,7 @@
 // All randomness comes from the Prng it was given, so a seed replays exactly.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -43,6 +44,10 @@ class SimFileSystem final : public FileSystem {
   // opened before the crash become unusable (every call fails).
   void Crash();
   SimDiskFaults& faults() { return faults_; }
+  // Called at the start of every Sync(), before anything becomes durable: the simulator uses
+  // it to make fsync take virtual time (the calling fiber sleeps; a crash meanwhile loses the
+  // unsynced bytes as usual).
+  void set_sync_hook(std::function<void()> hook) { sync_hook_ = std::move(hook); }
   // Test helpers: raw access to durable-or-not contents, and corruption at rest.
   std::string Contents(const std::string& path) const;
   void CorruptByte(const std::string& path, uint64_t offset);
@@ -67,6 +72,7 @@ class SimFileSystem final : public FileSystem {
   SimDiskFaults faults_;
   uint64_t generation_ = 0;  // bumped on Crash: handles from before stop working
   uint64_t crashes_ = 0;
+  std::function<void()> sync_hook_;
 };
 
 }  // namespace keel

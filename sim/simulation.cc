@@ -1,0 +1,721 @@
+#include "sim/simulation.h"
+
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <memory>
+#include <set>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "engine/assert.h"
+#include "engine/invariants.h"
+#include "engine/planted_bugs.h"
+#include "engine/prng.h"
+#include "engine/replica.h"
+#include "engine/storage/sim_filesystem.h"
+#include "sim/network.h"
+#include "sim/scheduler.h"
+
+namespace keel::sim {
+namespace {
+
+constexpr int64_t kMillis = 1'000'000;
+
+// FNV-1a: a stable hash of the trace, independent of platform and process.
+uint64_t Fnv1a(uint64_t hash, absl::string_view text) {
+  for (unsigned char c : text) {
+    hash ^= c;
+    hash *= 0x100000001B3ULL;
+  }
+  return hash;
+}
+
+class SimClock final : public Clock {
+ public:
+  SimClock(const Scheduler& scheduler, int64_t offset, double drift)
+      : scheduler_(scheduler), offset_(offset), drift_(drift) {}
+  int64_t NowNanos() const override {
+    const int64_t now = scheduler_.now();
+    return offset_ + now + static_cast<int64_t>(static_cast<double>(now) * drift_);
+  }
+  // Virtual (scheduler) nanoseconds until this clock reads `deadline`.
+  int64_t Until(int64_t deadline) const {
+    const double remaining = static_cast<double>(deadline - NowNanos()) / (1.0 + drift_);
+    return std::max<int64_t>(1, static_cast<int64_t>(std::ceil(remaining)));
+  }
+
+ private:
+  const Scheduler& scheduler_;
+  int64_t offset_;
+  double drift_;
+};
+
+class NetTransport final : public Transport {
+ public:
+  explicit NetTransport(Network& network) : network_(network) {}
+  void Send(const raftpb::Message& message) override { network_.Send(message); }
+
+ private:
+  Network& network_;
+};
+
+// The replicated application: the list of applied commands. Apply returns the index.
+class CommandLog final : public StateMachine {
+ public:
+  std::string Apply(Index index, absl::string_view command) override {
+    commands.emplace_back(command);
+    return absl::StrCat(index);
+  }
+  std::string Snapshot() const override {
+    std::string out;
+    for (const std::string& c : commands) absl::StrAppend(&out, c.size(), ":", c);
+    return out;
+  }
+  absl::Status Restore(absl::string_view data) override {
+    std::vector<std::string> restored;
+    size_t pos = 0;
+    while (pos < data.size()) {
+      const size_t colon = data.find(':', pos);
+      if (colon == absl::string_view::npos) return absl::DataLossError("bad snapshot");
+      size_t length = 0;
+      for (size_t i = pos; i < colon; ++i) {
+        if (data[i] < '0' || data[i] > '9') return absl::DataLossError("bad snapshot length");
+        length = length * 10 + static_cast<size_t>(data[i] - '0');
+      }
+      if (colon + 1 + length > data.size()) return absl::DataLossError("truncated snapshot");
+      restored.emplace_back(data.substr(colon + 1, length));
+      pos = colon + 1 + length;
+    }
+    commands = std::move(restored);
+    return absl::OkStatus();
+  }
+  std::vector<std::string> commands;
+};
+
+struct ClientRequest {
+  std::string command;
+  Replica::ProposalCallback done;
+};
+
+struct Node {
+  NodeId id = kNoNode;
+  std::unique_ptr<SimFileSystem> fs;
+  std::unique_ptr<SimClock> clock;
+  std::unique_ptr<NetTransport> transport;
+  std::unique_ptr<DurableStorage> storage;
+  std::unique_ptr<CommandLog> state_machine;
+  std::unique_ptr<Replica> replica;
+  FiberId fiber = kNoFiber;
+  std::deque<raftpb::Message> inbox;
+  std::deque<ClientRequest> requests;
+  bool up = false;
+  bool starting = false;  // a restart is recovering its storage (which may sleep in fsync)
+  int64_t paused_until = 0;
+  int64_t sync_latency = 0;
+  // The durable log as of the crash (for the durability check while down).
+  std::map<Index, Term> durable_terms_at_crash;
+  Index durable_first_at_crash = 1;
+};
+
+class Simulation {
+ public:
+  Simulation(const SimOptions& options, const TraceSink& sink)
+      : options_(options), sink_(sink), root_(options.seed),
+        swarm_(root_.Fork(1)), network_prng_(root_.Fork(2)), disk_prng_(root_.Fork(3)),
+        node_prng_(root_.Fork(4)), workload_(root_.Fork(5)), nemesis_prng_(root_.Fork(6)) {}
+
+  SimResult Run();
+
+ private:
+  void DrawSettings();
+  void Trace(const std::string& text);
+  void Fail(const std::string& why);
+  void StartNode(NodeId id);
+  void CrashNode(NodeId id);
+  void NodeMain(NodeId id);
+  void ClientMain(int client);
+  void NemesisMain();
+  void CheckStep();
+  void CheckStepThorough();
+  absl::Status CheckDurableQuorum();
+  NodeId KnownLeader() const;
+  bool CheckLiveness();
+  void CheckAcknowledgedApplied();
+
+  SimOptions options_;
+  TraceSink sink_;
+  Prng root_;
+  Prng swarm_;
+  Prng network_prng_;
+  Prng disk_prng_;
+  Prng node_prng_;
+  Prng workload_;
+  Prng nemesis_prng_;
+  Scheduler scheduler_;
+  std::unique_ptr<Network> network_;
+  std::map<NodeId, Node> nodes_;
+  std::vector<NodeId> voters_;
+  ClusterSafetyChecker checker_;
+  SimResult result_;
+  uint64_t trace_hash_ = 0xCBF29CE484222325ULL;
+  bool failed_ = false;
+  bool safety_over_ = false;
+  NodeId last_leader_ = kNoNode;
+  Term last_leader_term_ = 0;
+  std::set<std::string> acknowledged_;
+  uint64_t steps_checked_ = 0;
+  std::vector<uint64_t> last_signature_;
+  // Swarm-drawn settings.
+  int election_tick_ = 10;
+  int64_t tick_nanos_ = 10 * kMillis;
+  int64_t client_timeout_ = 500 * kMillis;
+  double crash_weight_ = 0, partition_weight_ = 0, pause_weight_ = 0, clog_weight_ = 0;
+  double slow_disk_weight_ = 0, fsync_error_weight_ = 0;
+  int64_t nemesis_mean_interval_ = 300 * kMillis;
+  uint64_t snapshot_every_ = 50;
+  uint64_t max_msg_bytes_ = 1 << 20;
+  uint64_t max_inflight_ = 256;
+};
+
+void Simulation::Trace(const std::string& text) {
+  const std::string line = absl::StrCat(scheduler_.now(), " ", text);
+  trace_hash_ = Fnv1a(trace_hash_, line);
+  trace_hash_ = Fnv1a(trace_hash_, "\n");
+  if (sink_) sink_(line);
+}
+
+void Simulation::Fail(const std::string& why) {
+  if (failed_) return;
+  failed_ = true;
+  result_.failure = why;
+  Trace(absl::StrCat("FAIL ", why));
+}
+
+void Simulation::DrawSettings() {
+  const int nodes = options_.nodes > 0 ? options_.nodes : 1 + static_cast<int>(swarm_.Uniform(7));
+  for (int i = 1; i <= nodes; ++i) voters_.push_back(static_cast<NodeId>(i));
+  election_tick_ = 5 + static_cast<int>(swarm_.Uniform(16));
+  tick_nanos_ = (2 + static_cast<int64_t>(swarm_.Uniform(19))) * kMillis;
+  client_timeout_ = tick_nanos_ * election_tick_ * (2 + static_cast<int64_t>(swarm_.Uniform(4)));
+  snapshot_every_ = 10 + swarm_.Uniform(200);
+  // Flow control shapes what is in flight: one entry per message makes leaders replicate old
+  // entries one by one (the window in which Figure 8's bug bites); large batches hide it.
+  const uint64_t msg_sizes[] = {1, 256, 4096, 1 << 20};
+  max_msg_bytes_ = msg_sizes[swarm_.Uniform(4)];
+  max_inflight_ = 1 + swarm_.Uniform(64);
+  NetworkOptions net;
+  net.min_latency_nanos = (50 + static_cast<int64_t>(swarm_.Uniform(2000))) * 1000;
+  net.mean_tail_nanos = (100 + static_cast<int64_t>(swarm_.Uniform(5000))) * 1000;
+  net.drop_probability = options_.faults ? swarm_.NextDouble() * 0.1 : 0;
+  net.duplicate_probability = options_.faults ? swarm_.NextDouble() * 0.05 : 0;
+  // Swarm testing: each seed weights the fault kinds differently; some switch kinds off.
+  auto weight = [&]() { return swarm_.Uniform(3) == 0 ? 0.0 : swarm_.NextDouble(); };
+  crash_weight_ = weight();
+  partition_weight_ = weight();
+  pause_weight_ = weight();
+  clog_weight_ = weight();
+  slow_disk_weight_ = weight();
+  fsync_error_weight_ = weight() * 0.3;
+  nemesis_mean_interval_ = (50 + static_cast<int64_t>(swarm_.Uniform(1000))) * kMillis;
+  network_ = std::make_unique<Network>(scheduler_, network_prng_, net);
+  result_.settings = absl::StrCat(
+      "seed=", options_.seed, "\nnodes=", nodes, "\nclients=", options_.clients,
+      "\nelection_tick=", election_tick_, "\ntick_ms=", tick_nanos_ / kMillis,
+      "\nclient_timeout_ms=", client_timeout_ / kMillis, "\nsnapshot_every=", snapshot_every_,
+      "\nmax_msg_bytes=", max_msg_bytes_, "\nmax_inflight_msgs=", max_inflight_,
+      "\nmin_latency_us=", net.min_latency_nanos / 1000, "\nmean_tail_us=", net.mean_tail_nanos / 1000,
+      "\ndrop_probability=", net.drop_probability, "\nduplicate_probability=", net.duplicate_probability,
+      "\nfaults=", options_.faults ? 1 : 0, "\nnemesis_mean_interval_ms=", nemesis_mean_interval_ / kMillis,
+      "\ncrash_weight=", crash_weight_, "\npartition_weight=", partition_weight_,
+      "\npause_weight=", pause_weight_, "\nclog_weight=", clog_weight_,
+      "\nslow_disk_weight=", slow_disk_weight_, "\nfsync_error_weight=", fsync_error_weight_,
+      "\nplanted_bugs=", options_.planted_bugs, "\nsafety_ms=", options_.safety_nanos / kMillis,
+      "\nliveness_ms=", options_.liveness_nanos / kMillis, "\n");
+  result_.nodes = nodes;
+  for (NodeId id : voters_) {
+    Node& node = nodes_[id];
+    node.id = id;
+    node.fs = std::make_unique<SimFileSystem>(disk_prng_.Next());
+    // Clock skew and drift within bounds: offsets up to 1 s, drift up to +-1%.
+    node.clock = std::make_unique<SimClock>(scheduler_, static_cast<int64_t>(node_prng_.Uniform(1000)) * kMillis,
+                                            (node_prng_.NextDouble() - 0.5) * 0.02);
+    node.transport = std::make_unique<NetTransport>(*network_);
+    Node* raw = &node;
+    node.fs->set_sync_hook([this, raw]() {
+      if (raw->sync_latency > 0) scheduler_.Sleep(raw->sync_latency);
+    });
+  }
+}
+
+NodeId Simulation::KnownLeader() const {
+  NodeId leader = kNoNode;
+  Term best = 0;
+  for (const auto& [id, node] : nodes_) {
+    if (!node.up || !node.replica->failed().ok()) continue;
+    const Raft& raft = node.replica->raft();
+    if (raft.role() == Role::kLeader && raft.term() >= best) {
+      best = raft.term();
+      leader = id;
+    }
+  }
+  return leader;
+}
+
+void Simulation::StartNode(NodeId id) {
+  Node& node = nodes_.at(id);
+  // Only one process per node: a second restart while one is recovering is a no-op.
+  if (node.up || node.starting) return;
+  node.starting = true;
+  struct Done {
+    Node& node;
+    ~Done() { node.starting = false; }
+  } done{node};
+  StorageOptions storage_options;
+  storage_options.wal.max_segment_bytes = 64 * 1024;
+  absl::StatusOr<std::unique_ptr<DurableStorage>> storage =
+      DurableStorage::Open(*node.fs, "/keel", voters_, storage_options);
+  if (!storage.ok()) {
+    // The process exits (its volatile state, including a poisoned page cache, is gone); it
+    // stays down until the next restart. The cluster must live without it meanwhile.
+    Trace(absl::StrCat("node ", id, " refuses to start: ", storage.status().ToString()));
+    node.fs->Crash();
+    return;
+  }
+  node.storage = std::move(*storage);
+  node.state_machine = std::make_unique<CommandLog>();
+  ReplicaOptions options;
+  options.raft.id = id;
+  options.raft.election_tick = election_tick_;
+  options.raft.heartbeat_tick = 1;
+  options.raft.seed = node_prng_.Next();
+  options.raft.planted_bugs = options_.planted_bugs;
+  options.raft.max_snapshot_chunk_bytes = 512;
+  options.raft.max_msg_bytes = max_msg_bytes_;
+  options.raft.max_inflight_msgs = max_inflight_;
+  options.tick_nanos = tick_nanos_;
+  options.snapshot_every_entries = snapshot_every_;
+  absl::StatusOr<std::unique_ptr<Replica>> replica =
+      Replica::Open(options, *node.clock, *node.transport, *node.storage, *node.state_machine);
+  if (!replica.ok()) {
+    Trace(absl::StrCat("node ", id, " refuses to start: ", replica.status().ToString()));
+    node.storage.reset();
+    node.fs->Crash();
+    return;
+  }
+  node.replica = std::move(*replica);
+  node.up = true;
+  node.inbox.clear();
+  node.requests.clear();
+  checker_.OnRestart(id, node.storage->SnapshotMetadata().index()).IgnoreError();
+  network_->Attach(id, [this, id](const raftpb::Message& message) {
+    Node& target = nodes_.at(id);
+    if (!target.up) return;
+    target.inbox.push_back(message);
+    scheduler_.Wake(target.fiber);
+  });
+  node.fiber = scheduler_.Spawn(absl::StrCat("node-", id), [this, id]() { NodeMain(id); });
+  Trace(absl::StrCat("node ", id, " started term=", node.replica->raft().term(),
+                     " log=", node.storage->FirstIndex(), "..", node.storage->LastIndex()));
+}
+
+void Simulation::CrashNode(NodeId id) {
+  Node& node = nodes_.at(id);
+  if (!node.up) return;
+  node.durable_terms_at_crash.clear();
+  node.durable_first_at_crash = node.storage->FirstIndex();
+  for (Index i = node.storage->FirstIndex(); i <= node.storage->LastIndex(); ++i) {
+    node.durable_terms_at_crash[i] = *node.storage->TermAt(i);
+  }
+  node.up = false;
+  network_->Detach(id);
+  if (scheduler_.Alive(node.fiber) && scheduler_.current() != node.fiber) scheduler_.Kill(node.fiber);
+  // Pending client requests die with the process (their clients time out: outcome unknown).
+  node.requests.clear();
+  node.inbox.clear();
+  node.replica.reset();
+  node.state_machine.reset();
+  node.storage.reset();
+  node.fs->Crash();
+  Trace(absl::StrCat("node ", id, " crashed"));
+}
+
+void Simulation::NodeMain(NodeId id) {
+  while (true) {
+    Node& node = nodes_.at(id);
+    if (!node.up) return;
+    if (node.paused_until > scheduler_.now()) scheduler_.SleepUntil(node.paused_until);
+    while (node.up && !node.inbox.empty()) {
+      raftpb::Message message = std::move(node.inbox.front());
+      node.inbox.pop_front();
+      node.replica->OnMessage(message);
+    }
+    while (node.up && !node.requests.empty()) {
+      ClientRequest request = std::move(node.requests.front());
+      node.requests.pop_front();
+      absl::StatusOr<LogPosition> position = node.replica->Propose(request.command, request.done);
+      if (!position.ok()) request.done(position.status());
+    }
+    if (!node.up) return;
+    node.replica->Poll();
+    if (!node.replica->failed().ok()) {
+      Trace(absl::StrCat("node ", id, " stopped: ", node.replica->failed().ToString()));
+      ++result_.faults["node_stopped"];
+      node.up = false;  // the process exits; an operator (the nemesis) restarts it later
+      network_->Detach(id);
+      node.durable_terms_at_crash.clear();
+      node.durable_first_at_crash = node.storage->FirstIndex();
+      for (Index i = node.storage->FirstIndex(); i <= node.storage->LastIndex(); ++i) {
+        node.durable_terms_at_crash[i] = *node.storage->TermAt(i);
+      }
+      node.replica.reset();
+      node.state_machine.reset();
+      node.storage.reset();
+      node.fs->Crash();  // whatever the failed fsync did not write is gone
+      return;
+    }
+    CheckStep();
+    const Raft& raft = node.replica->raft();
+    if (raft.role() == Role::kLeader && (raft.id() != last_leader_ || raft.term() != last_leader_term_)) {
+      last_leader_ = raft.id();
+      last_leader_term_ = raft.term();
+      ++result_.leader_changes;
+      Trace(absl::StrCat("leader ", raft.id(), " term ", raft.term()));
+    }
+    if (node.inbox.empty() && node.requests.empty()) {
+      scheduler_.Park(scheduler_.now() + node.clock->Until(node.replica->NextWakeNanos()));
+    }
+  }
+}
+
+void Simulation::ClientMain(int client) {
+  NodeId target = voters_[workload_.Uniform(voters_.size())];
+  for (uint64_t op = 1; !safety_over_ && !failed_; ++op) {
+    const std::string command = absl::StrCat("c", client, "-", op);
+    Node& node = nodes_.at(target);
+    if (!node.up) {
+      target = voters_[workload_.Uniform(voters_.size())];
+      scheduler_.Sleep(tick_nanos_);
+      continue;
+    }
+    // Shared with the callback, which may run after this client gave up waiting.
+    struct Pending {
+      bool done = false;
+      absl::StatusOr<std::string> outcome = absl::UnknownError("pending");
+    };
+    auto pending = std::make_shared<Pending>();
+    const FiberId self = scheduler_.current();
+    Trace(absl::StrCat("client ", client, " invoke ", command, " at node ", target));
+    node.requests.push_back(ClientRequest{command, [this, pending, self](absl::StatusOr<std::string> result) {
+                                            pending->done = true;
+                                            pending->outcome = std::move(result);
+                                            scheduler_.Wake(self);
+                                          }});
+    scheduler_.Wake(node.fiber);
+    const int64_t deadline = scheduler_.now() + client_timeout_;
+    while (!pending->done && scheduler_.now() < deadline) scheduler_.Park(deadline);
+    const absl::StatusOr<std::string>& outcome = pending->outcome;
+    if (!pending->done) {
+      // Indeterminate: the command may still commit later (Jepsen's :info).
+      Trace(absl::StrCat("client ", client, " info ", command, " (timeout)"));
+      ++result_.client_ops["info"];
+      target = voters_[workload_.Uniform(voters_.size())];
+    } else if (outcome.ok()) {
+      Trace(absl::StrCat("client ", client, " ok ", command, " index ", *outcome));
+      ++result_.client_ops["ok"];
+      acknowledged_.insert(command);
+    } else if (outcome.status().code() == absl::StatusCode::kFailedPrecondition ||
+               outcome.status().code() == absl::StatusCode::kAborted) {
+      // Not the leader (nothing was proposed), or lost to a leader change (another entry
+      // took its index): it did not happen.
+      Trace(absl::StrCat("client ", client, " fail ", command, ": ", outcome.status().message()));
+      ++result_.client_ops["fail"];
+      const NodeId leader = KnownLeader();
+      target = leader != kNoNode && workload_.Uniform(4) != 0 ? leader : voters_[workload_.Uniform(voters_.size())];
+    } else {
+      Trace(absl::StrCat("client ", client, " info ", command, ": ", outcome.status().message()));
+      ++result_.client_ops["info"];
+    }
+    scheduler_.Sleep(static_cast<int64_t>(workload_.Uniform(static_cast<uint64_t>(tick_nanos_ * 3))));
+  }
+}
+
+}  // namespace
+}  // namespace keel::sim
+
+namespace keel::sim {
+namespace {
+
+void Simulation::NemesisMain() {
+  const double total = crash_weight_ + partition_weight_ + pause_weight_ + clog_weight_ +
+                       slow_disk_weight_ + fsync_error_weight_;
+  if (total <= 0) return;
+  const int max_down = static_cast<int>(voters_.size() - 1) / 2;
+  while (!safety_over_ && !failed_) {
+    const double u = nemesis_prng_.NextDouble();
+    scheduler_.Sleep(static_cast<int64_t>(-static_cast<double>(nemesis_mean_interval_) * std::log(1.0 - u)) + 1);
+    if (safety_over_ || failed_) return;
+    double pick = nemesis_prng_.NextDouble() * total;
+    const NodeId victim = voters_[nemesis_prng_.Uniform(voters_.size())];
+    Node& node = nodes_.at(victim);
+    int down = 0;
+    for (const auto& [id, n] : nodes_) down += n.up ? 0 : 1;
+    if ((pick -= crash_weight_) < 0) {
+      if (!node.up) {
+        StartNode(victim);
+        ++result_.faults["restart"];
+      } else if (down < max_down || nemesis_prng_.Uniform(4) == 0) {
+        CrashNode(victim);
+        ++result_.faults["crash"];
+        const int64_t delay = static_cast<int64_t>(nemesis_prng_.Uniform(2000)) * kMillis;
+        // Restart from a fiber: recovery may fsync, and a slow disk makes fsync sleep.
+        scheduler_.Spawn(absl::StrCat("restart-", victim), [this, victim, delay]() {
+          scheduler_.Sleep(delay);
+          if (!safety_over_ && !failed_ && !nodes_.at(victim).up) {
+            StartNode(victim);
+            ++result_.faults["restart"];
+          }
+        });
+      }
+    } else if ((pick -= partition_weight_) < 0) {
+      const uint64_t kind = nemesis_prng_.Uniform(4);
+      if (kind == 0) {
+        network_->HealAll();
+        Trace("nemesis heal");
+        ++result_.faults["heal"];
+      } else if (kind == 1) {
+        std::set<NodeId> a;
+        std::set<NodeId> b;
+        for (NodeId id : voters_) (nemesis_prng_.Uniform(2) ? a : b).insert(id);
+        network_->Partition({a, b});
+        Trace(absl::StrCat("nemesis partition {", absl::StrJoin(a, ","), "} {", absl::StrJoin(b, ","), "}"));
+        ++result_.faults["partition"];
+      } else if (kind == 2) {
+        const NodeId leader = KnownLeader() != kNoNode ? KnownLeader() : victim;
+        std::set<NodeId> rest;
+        for (NodeId id : voters_) {
+          if (id != leader) rest.insert(id);
+        }
+        network_->Partition({{leader}, rest});
+        Trace(absl::StrCat("nemesis isolate leader ", leader));
+        ++result_.faults["isolate_leader"];
+      } else {
+        const NodeId other = voters_[nemesis_prng_.Uniform(voters_.size())];
+        if (other != victim) network_->Cut(victim, other);
+        Trace(absl::StrCat("nemesis one-way cut ", victim, "->", other));
+        ++result_.faults["one_way_cut"];
+      }
+    } else if ((pick -= pause_weight_) < 0) {
+      node.paused_until = scheduler_.now() + static_cast<int64_t>(nemesis_prng_.Uniform(3000)) * kMillis;
+      Trace(absl::StrCat("nemesis pause node ", victim, " until ", node.paused_until));
+      ++result_.faults["pause"];
+    } else if ((pick -= clog_weight_) < 0) {
+      const NodeId other = voters_[nemesis_prng_.Uniform(voters_.size())];
+      if (nemesis_prng_.Uniform(2) == 0) {
+        network_->Clog(victim, other);
+        Trace(absl::StrCat("nemesis clog ", victim, "->", other));
+        ++result_.faults["clog"];
+      } else {
+        network_->Unclog(victim, other);
+        Trace(absl::StrCat("nemesis unclog ", victim, "->", other));
+      }
+    } else if ((pick -= slow_disk_weight_) < 0) {
+      node.sync_latency = static_cast<int64_t>(nemesis_prng_.Uniform(50)) * kMillis;
+      Trace(absl::StrCat("nemesis fsync latency node ", victim, " ", node.sync_latency / kMillis, "ms"));
+      ++result_.faults["slow_disk"];
+    } else {
+      // One failing fsync: the node must stop rather than carry on (fsyncgate).
+      node.fs->faults().sync_failure_probability = 1.0;
+      scheduler_.At(scheduler_.now() + tick_nanos_ * 3, [this, victim]() {
+        nodes_.at(victim).fs->faults().sync_failure_probability = 0;
+      });
+      Trace(absl::StrCat("nemesis fsync errors node ", victim));
+      ++result_.faults["fsync_error"];
+    }
+  }
+}
+
+void Simulation::CheckStep() {
+  if (failed_) return;
+  std::vector<const Raft*> live;
+  std::vector<uint64_t> signature;
+  for (const auto& [id, node] : nodes_) {
+    if (!node.up) continue;
+    const Raft& raft = node.replica->raft();
+    live.push_back(&raft);
+    // Everything the checks depend on; if none of it changed on any node, neither can their
+    // verdict (heartbeat traffic is most steps).
+    signature.insert(signature.end(), {id, raft.term(), raft.vote(), static_cast<uint64_t>(raft.role()),
+                                       raft.log().committed(), raft.log().applied(), raft.log().version(),
+                                       raft.log().FirstIndex(), node.storage->LastIndex()});
+  }
+  if (signature == last_signature_) return;
+  last_signature_ = std::move(signature);
+  // Every step: everything but the deep log comparison; that one every 1,000 steps and at the
+  // end of the run.
+  absl::Status status = checker_.Observe(live, ++steps_checked_ % 1000 == 0);
+  if (status.ok()) status = CheckDurableQuorum();
+  if (!status.ok()) Fail(std::string(status.message()));
+}
+
+void Simulation::CheckStepThorough() {
+  if (failed_) return;
+  std::vector<const Raft*> live;
+  for (const auto& [id, node] : nodes_) {
+    if (node.up) live.push_back(&node.replica->raft());
+  }
+  if (absl::Status status = checker_.Observe(live, /*thorough=*/true); !status.ok()) Fail(std::string(status.message()));
+}
+
+absl::Status Simulation::CheckDurableQuorum() {
+  // The commit index must never be ahead of a quorum's durable logs (crashed nodes' disks
+  // count as what survived): otherwise a crash could lose an acknowledged write.
+  Index commit = 0;
+  Term commit_term = 0;
+  for (const auto& [id, node] : nodes_) {
+    if (!node.up) continue;
+    const RaftLog& log = node.replica->raft().log();
+    if (log.committed() > commit) {
+      commit = log.committed();
+      commit_term = log.TermAt(commit).value_or(0);
+    }
+  }
+  if (commit == 0 || commit_term == 0) return absl::OkStatus();
+  size_t durable = 0;
+  for (const auto& [id, node] : nodes_) {
+    if (node.up) {
+      if (node.storage->FirstIndex() > commit ||
+          (node.storage->LastIndex() >= commit && node.storage->TermAt(commit).value_or(0) == commit_term)) {
+        ++durable;
+      }
+    } else {
+      auto it = node.durable_terms_at_crash.find(commit);
+      if (node.durable_first_at_crash > commit || (it != node.durable_terms_at_crash.end() && it->second == commit_term)) {
+        ++durable;
+      }
+    }
+  }
+  if (durable < voters_.size() / 2 + 1) {
+    return absl::InternalError(absl::StrCat("durability violated: commit index ", commit, " (term ", commit_term,
+                                            ") is durable on only ", durable, " of ", voters_.size(), " nodes"));
+  }
+  return absl::OkStatus();
+}
+
+bool Simulation::CheckLiveness() {
+  // Heal everything, restart everyone, stop faults: a leader must commit a fresh entry on
+  // every node within the liveness bound.
+  network_->HealAll();
+  network_->options().drop_probability = 0;
+  network_->options().duplicate_probability = 0;
+  for (auto& [id, node] : nodes_) {
+    node.paused_until = 0;
+    node.sync_latency = 0;
+    node.fs->faults().sync_failure_probability = 0;
+  }
+  for (NodeId id : voters_) {
+    if (!nodes_.at(id).up) StartNode(id);
+  }
+  Trace("liveness phase");
+  const int64_t deadline = scheduler_.now() + options_.liveness_nanos;
+  bool committed_everywhere = false;
+  scheduler_.Spawn("liveness-client", [&, this]() {
+    // Each attempt proposes a fresh probe (a retry must not be applied twice); the cluster is
+    // live once some probe is applied on every node.
+    std::vector<std::string> probes;
+    while (scheduler_.now() < deadline && !committed_everywhere && !failed_) {
+      const NodeId leader = KnownLeader();
+      if (leader != kNoNode) {
+        probes.push_back(absl::StrCat("liveness-probe-", probes.size() + 1));
+        nodes_.at(leader).requests.push_back(ClientRequest{probes.back(), [](absl::StatusOr<std::string>) {}});
+        scheduler_.Wake(nodes_.at(leader).fiber);
+      }
+      scheduler_.Sleep(client_timeout_);
+      for (const std::string& probe : probes) {
+        bool everywhere = true;
+        for (const auto& [id, node] : nodes_) {
+          const std::vector<std::string>* commands = node.up ? &node.state_machine->commands : nullptr;
+          if (commands == nullptr || std::find(commands->begin(), commands->end(), probe) == commands->end()) {
+            everywhere = false;
+            break;
+          }
+        }
+        if (everywhere) committed_everywhere = true;
+      }
+    }
+  });
+  result_.events += scheduler_.Run(deadline + 1, [&]() { return committed_everywhere || failed_; });
+  if (!failed_) CheckStepThorough();
+  if (failed_) return false;
+  if (!committed_everywhere) {
+    std::string state;
+    for (const auto& [id, node] : nodes_) {
+      absl::StrAppend(&state, " [", node.up ? node.replica->raft().Status().ToString() : absl::StrCat("node ", id, " down"), "]");
+    }
+    Fail(absl::StrCat("liveness: no fresh entry committed on every node within ",
+                      options_.liveness_nanos / kMillis, " ms after healing;", state));
+    return false;
+  }
+  return true;
+}
+
+void Simulation::CheckAcknowledgedApplied() {
+  // Every acknowledged command is applied by every node (no acknowledged write lost), and no
+  // node applied a command twice.
+  for (const auto& [id, node] : nodes_) {
+    if (!node.up) continue;
+    std::set<std::string> seen;
+    for (const std::string& command : node.state_machine->commands) {
+      if (!seen.insert(command).second) return Fail(absl::StrCat("node ", id, " applied ", command, " twice"));
+    }
+    for (const std::string& command : acknowledged_) {
+      if (!seen.contains(command)) {
+        return Fail(absl::StrCat("acknowledged command ", command, " is not applied on node ", id));
+      }
+    }
+  }
+}
+
+SimResult Simulation::Run() {
+  DrawSettings();
+  result_.seed = options_.seed;
+  for (absl::string_view line : absl::StrSplit(result_.settings, '\n', absl::SkipEmpty())) {
+    Trace(absl::StrCat("setting ", line));
+  }
+  for (NodeId id : voters_) StartNode(id);
+  for (int client = 1; client <= options_.clients; ++client) {
+    scheduler_.Spawn(absl::StrCat("client-", client), [this, client]() { ClientMain(client); });
+  }
+  if (options_.faults) scheduler_.Spawn("nemesis", [this]() { NemesisMain(); });
+  result_.events += scheduler_.Run(options_.safety_nanos, [this]() { return failed_; });
+  safety_over_ = true;
+  if (!failed_ && CheckLiveness()) CheckAcknowledgedApplied();
+  result_.passed = !failed_;
+  result_.sim_nanos = scheduler_.now();
+  result_.trace_hash = trace_hash_;
+  return result_;
+}
+
+}  // namespace
+
+std::string SimResult::VerdictLine() const {
+  std::string faults_text;
+  for (const auto& [kind, count] : faults) absl::StrAppend(&faults_text, faults_text.empty() ? "" : ",", kind, ":", count);
+  std::string ops_text;
+  for (const auto& [kind, count] : client_ops) absl::StrAppend(&ops_text, ops_text.empty() ? "" : ",", kind, ":", count);
+  return absl::StrCat("seed=", seed, " nodes=", nodes, " sim_ms=", sim_nanos / kMillis, " events=", events,
+                      " faults=", faults_text.empty() ? "none" : faults_text, " leader_changes=", leader_changes,
+                      " client_ops=", ops_text.empty() ? "none" : ops_text,
+                      " trace_hash=", absl::Hex(trace_hash, absl::kZeroPad16),
+                      " verdict=", passed ? "pass" : "FAIL");
+}
+
+SimResult RunSimulation(const SimOptions& options, const TraceSink& trace) {
+  Simulation simulation(options, trace);
+  return simulation.Run();
+}
+
+}  // namespace keel::sim

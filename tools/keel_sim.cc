@@ -1,0 +1,327 @@
+// keel-sim: deterministic simulation of a keel cluster (sim/simulation.h).
+//
+//   keel-sim run --seed N [options]        one run; prints a key=value verdict line
+//   keel-sim replay --seed N [options]     the same run again (compare trace_hash)
+//   keel-sim sweep --seeds A..B [--jobs J] many seeds; prints failing seeds and replay commands
+//   keel-sim bench [--seconds S]           simulated seconds per wall second, events per second
+//   keel-sim --list-planted-bugs
+// Exit status: 0 pass, 1 a run failed, 2 usage error.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "engine/planted_bugs.h"
+#include "sim/simulation.h"
+
+namespace {
+
+constexpr const char* kHelp = R"(keel-sim: deterministic, seeded simulation of a keel cluster.
+
+Every run is decided by one 64-bit seed: cluster size (1-7 nodes unless --nodes), timeouts,
+fault rates (swarm testing), every delay, drop, partition, crash, torn write and client
+operation. The same seed replays the same run: same trace, same trace_hash.
+
+Commands:
+  run --seed N        One run. Prints every derived setting, then one verdict line of
+                      key=value pairs: seed, nodes, sim_ms, events, faults (by kind),
+                      leader_changes, client_ops (by outcome: ok, fail, info), trace_hash,
+                      verdict, wall_ms.
+  replay --seed N     Same as run; use it to reproduce a failing seed (with --trace).
+  sweep --seeds A..B  Runs seeds A through B (inclusive); prints each failing seed with the
+                      exact replay command, then a summary line. Exit 1 if any failed.
+  bench               Runs 5-node clusters with faults and 8 clients for --seconds of
+                      simulated time per seed; prints simulated seconds per wall second and
+                      events per second.
+
+Options:
+  --seed N            Seed of run/replay (required there).
+  --seeds A..B        Seed range of sweep.
+  --jobs J            Sweep with J worker processes (default 1).
+  --nodes N           Fix the cluster size (1-7) instead of drawing it from the seed.
+  --clients N         Client fibers (default 4; bench uses 8).
+  --safety-ms MS      Virtual time with faults on (default 20000).
+  --liveness-ms MS    Virtual time allowed after healing to commit a fresh entry on every
+                      node (default 20000); a stall is a failure.
+  --no-faults         No nemesis, no drops or duplicates (a calm run).
+  --plant-bug NAME    Switch on a known engine bug (see --list-planted-bugs); the checks must
+                      catch it. The production keel binary has none of them.
+  --list-planted-bugs Print the planted bugs and exit.
+  --trace FILE        Write every trace line of run/replay to FILE.
+  --seconds S         Simulated seconds per bench run (default 60).
+  --first-failure     sweep: each worker stops at its first failing seed (to measure how
+                      many seeds it takes to catch a planted bug).
+  --quiet             run/replay: print only the verdict line.
+  --help              This text.
+
+Exit status: 0 pass, 1 fail, 2 usage error.
+)";
+
+struct Args {
+  std::string command;
+  keel::sim::SimOptions options;
+  bool have_seed = false;
+  uint64_t first = 0;
+  uint64_t last = 0;
+  bool have_range = false;
+  int jobs = 1;
+  std::string trace_file;
+  double bench_seconds = 60;
+  bool quiet = false;
+  bool clients_set = false;
+  bool first_failure = false;
+};
+
+int Usage(const std::string& error) {
+  std::fprintf(stderr, "keel-sim: %s\n(see keel-sim --help)\n", error.c_str());
+  return 2;
+}
+
+int64_t WallMillis(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::string ReplayFlags(const Args& args, uint64_t seed) {
+  std::string out = absl::StrCat("keel-sim replay --seed ", seed);
+  if (args.options.nodes > 0) absl::StrAppend(&out, " --nodes ", args.options.nodes);
+  if (args.clients_set) absl::StrAppend(&out, " --clients ", args.options.clients);
+  absl::StrAppend(&out, " --safety-ms ", args.options.safety_nanos / 1'000'000);
+  absl::StrAppend(&out, " --liveness-ms ", args.options.liveness_nanos / 1'000'000);
+  if (!args.options.faults) absl::StrAppend(&out, " --no-faults");
+  for (const keel::PlantedBugInfo& bug : keel::AllPlantedBugs()) {
+    if (args.options.planted_bugs & bug.bug) absl::StrAppend(&out, " --plant-bug ", bug.name);
+  }
+  return out;
+}
+
+int RunOne(const Args& args) {
+  std::ofstream trace_out;
+  if (!args.trace_file.empty()) {
+    trace_out.open(args.trace_file);
+    if (!trace_out) return Usage(absl::StrCat("cannot write ", args.trace_file));
+  }
+  keel::sim::TraceSink sink;
+  if (trace_out.is_open()) sink = [&](const std::string& line) { trace_out << line << '\n'; };
+  const auto start = std::chrono::steady_clock::now();
+  const keel::sim::SimResult result = keel::sim::RunSimulation(args.options, sink);
+  if (!args.quiet) std::printf("%s", result.settings.c_str());
+  std::printf("%s wall_ms=%lld\n", result.VerdictLine().c_str(), static_cast<long long>(WallMillis(start)));
+  if (!result.passed) {
+    std::printf("failure: %s\nreplay: %s --trace trace.txt\n", result.failure.c_str(),
+                ReplayFlags(args, args.options.seed).c_str());
+  }
+  return result.passed ? 0 : 1;
+}
+
+int Sweep(const Args& args) {
+  const auto start = std::chrono::steady_clock::now();
+  const uint64_t count = args.last - args.first + 1;
+  const int jobs = static_cast<int>(std::min<uint64_t>(std::max(1, args.jobs), count));
+  // Each worker process takes every jobs-th seed and reports failing seeds through a pipe.
+  std::vector<std::pair<pid_t, int>> workers;
+  for (int job = 0; job < jobs; ++job) {
+    int fds[2];
+    if (pipe(fds) != 0) return Usage("pipe failed");
+    const pid_t pid = fork();
+    if (pid < 0) return Usage("fork failed");
+    if (pid == 0) {
+      close(fds[0]);
+      for (uint64_t seed = args.first + job; seed <= args.last; seed += jobs) {
+        keel::sim::SimOptions options = args.options;
+        options.seed = seed;
+        const keel::sim::SimResult result = keel::sim::RunSimulation(options, nullptr);
+        // One line per seed, so that a seed that crashes the process is known by its absence.
+        const std::string line = result.passed ? absl::StrCat("P ", seed, "\n")
+                                               : absl::StrCat("F ", seed, " ", result.failure.substr(0, 300), "\n");
+        if (write(fds[1], line.data(), line.size()) < 0) _exit(3);
+        if (!result.passed && args.first_failure) break;
+      }
+      close(fds[1]);
+      _exit(0);
+    }
+    close(fds[1]);
+    workers.emplace_back(pid, fds[0]);
+  }
+  std::vector<std::pair<uint64_t, std::string>> failures;
+  bool worker_died = false;
+  for (size_t job = 0; job < workers.size(); ++job) {
+    auto& [pid, fd] = workers[job];
+    std::string data;
+    char buffer[4096];
+    ssize_t n;
+    while ((n = read(fd, buffer, sizeof(buffer))) > 0) data.append(buffer, static_cast<size_t>(n));
+    close(fd);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      worker_died = true;
+      std::fprintf(stderr, "keel-sim: sweep worker %d %s %d\n", static_cast<int>(pid),
+                   WIFSIGNALED(status) ? "killed by signal" : "exited with status",
+                   WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+    }
+    std::set<uint64_t> reported;
+    bool worker_failed = false;
+    for (absl::string_view line : absl::StrSplit(data, '\n', absl::SkipEmpty())) {
+      std::vector<absl::string_view> parts = absl::StrSplit(line, absl::MaxSplits(' ', 2));
+      uint64_t seed = 0;
+      if (parts.size() < 2 || !absl::SimpleAtoi(parts[1], &seed)) continue;
+      reported.insert(seed);
+      if (parts[0] == "F") {
+        failures.emplace_back(seed, parts.size() > 2 ? std::string(parts[2]) : "");
+        worker_failed = true;
+      }
+    }
+    const bool stopped_early = args.first_failure && worker_failed;
+    for (uint64_t seed = args.first + job; seed <= args.last && !stopped_early; seed += workers.size()) {
+      if (!reported.contains(seed)) {
+        failures.emplace_back(seed, "the simulation process crashed (assertion or signal; see stderr)");
+        break;  // the worker died here; later seeds of its share did not run
+      }
+    }
+  }
+  std::sort(failures.begin(), failures.end());
+  for (const auto& [seed, why] : failures) {
+    std::printf("FAIL seed=%llu %s\n  replay: %s --trace trace.txt\n", static_cast<unsigned long long>(seed),
+                why.c_str(), ReplayFlags(args, seed).c_str());
+  }
+  const int64_t wall = WallMillis(start);
+  std::printf("sweep seeds=%llu..%llu runs=%llu failed=%zu jobs=%d wall_ms=%lld seeds_per_minute=%.0f%s\n",
+              static_cast<unsigned long long>(args.first), static_cast<unsigned long long>(args.last),
+              static_cast<unsigned long long>(count), failures.size(), jobs, static_cast<long long>(wall),
+              wall > 0 ? static_cast<double>(count) * 60000.0 / static_cast<double>(wall) : 0.0,
+              worker_died ? " (a worker crashed: see stderr)" : "");
+  if (!failures.empty()) std::printf("first_failing_seed=%llu\n", static_cast<unsigned long long>(failures.front().first));
+  return failures.empty() && !worker_died ? 0 : 1;
+}
+
+int Bench(const Args& args) {
+  keel::sim::SimOptions options = args.options;
+  options.nodes = 5;
+  if (!args.clients_set) options.clients = 8;
+  options.safety_nanos = static_cast<int64_t>(args.bench_seconds * 1e9);
+  const auto start = std::chrono::steady_clock::now();
+  uint64_t events = 0;
+  int64_t sim_nanos = 0;
+  int runs = 0;
+  for (uint64_t seed = 1; seed <= 3; ++seed, ++runs) {
+    options.seed = seed;
+    const keel::sim::SimResult result = keel::sim::RunSimulation(options, nullptr);
+    events += result.events;
+    sim_nanos += result.sim_nanos;
+  }
+  const double wall_s = static_cast<double>(WallMillis(start)) / 1000.0;
+  std::printf("bench runs=%d nodes=5 clients=%d sim_s=%.1f wall_s=%.2f sim_per_wall=%.0f events=%llu events_per_s=%.0f\n",
+              runs, options.clients, static_cast<double>(sim_nanos) / 1e9, wall_s,
+              static_cast<double>(sim_nanos) / 1e9 / wall_s, static_cast<unsigned long long>(events),
+              static_cast<double>(events) / wall_s);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args args;
+  std::vector<std::string> words(argv + 1, argv + argc);
+  for (size_t i = 0; i < words.size(); ++i) {
+    const std::string& word = words[i];
+    auto value = [&](const char* flag) -> const std::string* {
+      if (i + 1 >= words.size()) {
+        Usage(absl::StrCat(flag, " needs a value"));
+        return nullptr;
+      }
+      return &words[++i];
+    };
+    auto number = [&](const char* flag, int64_t low, int64_t high, int64_t* out) {
+      const std::string* v = value(flag);
+      if (v == nullptr) return false;
+      if (!absl::SimpleAtoi(*v, out) || *out < low || *out > high) {
+        Usage(absl::StrCat(flag, " must be a number in [", low, ", ", high, "], not '", *v, "'"));
+        return false;
+      }
+      return true;
+    };
+    int64_t n = 0;
+    if (word == "--help" || word == "-h") {
+      std::printf("%s", kHelp);
+      return 0;
+    } else if (word == "--list-planted-bugs") {
+      for (const keel::PlantedBugInfo& bug : keel::AllPlantedBugs()) {
+        std::printf("%-20s %s\n", std::string(bug.name).c_str(), std::string(bug.description).c_str());
+      }
+      return 0;
+    } else if (word == "--seed") {
+      const std::string* v = value("--seed");
+      if (v == nullptr || !absl::SimpleAtoi(*v, &args.options.seed)) return Usage("--seed needs an unsigned number");
+      args.have_seed = true;
+    } else if (word == "--seeds") {
+      const std::string* v = value("--seeds");
+      if (v == nullptr) return 2;
+      std::vector<std::string> parts = absl::StrSplit(*v, "..");
+      if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &args.first) || !absl::SimpleAtoi(parts[1], &args.last) ||
+          args.first > args.last) {
+        return Usage("--seeds takes A..B with A <= B");
+      }
+      args.have_range = true;
+    } else if (word == "--jobs") {
+      if (!number("--jobs", 1, 64, &n)) return 2;
+      args.jobs = static_cast<int>(n);
+    } else if (word == "--nodes") {
+      if (!number("--nodes", 1, 7, &n)) return 2;
+      args.options.nodes = static_cast<int>(n);
+    } else if (word == "--clients") {
+      if (!number("--clients", 0, 64, &n)) return 2;
+      args.options.clients = static_cast<int>(n);
+      args.clients_set = true;
+    } else if (word == "--safety-ms") {
+      if (!number("--safety-ms", 0, 86'400'000, &n)) return 2;
+      args.options.safety_nanos = n * 1'000'000;
+    } else if (word == "--liveness-ms") {
+      if (!number("--liveness-ms", 1, 86'400'000, &n)) return 2;
+      args.options.liveness_nanos = n * 1'000'000;
+    } else if (word == "--no-faults") {
+      args.options.faults = false;
+    } else if (word == "--plant-bug") {
+      const std::string* v = value("--plant-bug");
+      if (v == nullptr) return 2;
+      const std::optional<keel::PlantedBug> bug = keel::PlantedBugByName(*v);
+      if (!bug) return Usage(absl::StrCat("unknown planted bug '", *v, "' (see --list-planted-bugs)"));
+      args.options.planted_bugs |= *bug;
+    } else if (word == "--trace") {
+      const std::string* v = value("--trace");
+      if (v == nullptr) return 2;
+      args.trace_file = *v;
+    } else if (word == "--seconds") {
+      if (!number("--seconds", 1, 100000, &n)) return 2;
+      args.bench_seconds = static_cast<double>(n);
+    } else if (word == "--first-failure") {
+      args.first_failure = true;
+    } else if (word == "--quiet") {
+      args.quiet = true;
+    } else if (!word.empty() && word[0] != '-' && args.command.empty()) {
+      args.command = word;
+    } else {
+      return Usage(absl::StrCat("unknown argument '", word, "'"));
+    }
+  }
+  if (args.command == "run" || args.command == "replay") {
+    if (!args.have_seed) return Usage(absl::StrCat(args.command, " needs --seed N"));
+    return RunOne(args);
+  }
+  if (args.command == "sweep") {
+    if (!args.have_range) return Usage("sweep needs --seeds A..B");
+    return Sweep(args);
+  }
+  if (args.command == "bench") return Bench(args);
+  if (args.command.empty()) return Usage("no command (run, replay, sweep, bench)");
+  return Usage(absl::StrCat("unknown command '", args.command, "'"));
+}
