@@ -75,36 +75,6 @@ bool operator==(const Value& a, const Value& b) {
 
 namespace {
 
-void AppendEscapedString(std::string& out, absl::string_view s) {
-  out.push_back('"');
-  for (const char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += absl::StrFormat("\\u%04x", static_cast<unsigned char>(c));
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  out.push_back('"');
-}
-
 void AppendEdn(std::string& out, const Value& value) {
   switch (value.kind) {
     case Kind::kNil:
@@ -124,7 +94,7 @@ void AppendEdn(std::string& out, const Value& value) {
       return;
     }
     case Kind::kString:
-      AppendEscapedString(out, value.text);
+      AppendQuotedString(out, value.text);
       return;
     case Kind::kKeyword:
       absl::StrAppend(&out, ":", value.text);
@@ -524,6 +494,36 @@ class Parser {
 };
 
 }  // namespace
+
+void AppendQuotedString(std::string& out, absl::string_view s) {
+  out.push_back('"');
+  for (const char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out += absl::StrFormat("\\u%04x", static_cast<unsigned char>(c));
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+  out.push_back('"');
+}
 
 std::string ToEdn(const Value& value) {
   std::string out;

@@ -67,6 +67,10 @@ bool operator==(const Value& a, const Value& b);
 // map entries, strings escaped. Parse(ToEdn(v)) == v for every value Parse returns.
 std::string ToEdn(const Value& value);
 
+// Appends `s` in double quotes with \" \\ \n \t \r and \uNNNN (other control characters)
+// escaped: valid as both an EDN and a JSON string literal.
+void AppendQuotedString(std::string& out, absl::string_view s);
+
 // Parses exactly one EDN value from `text`; whitespace, commas and comments may surround it.
 // Errors are InvalidArgument and start with "column N: " (1-based, in bytes) so that the
 // caller can prefix a line number. Nesting deeper than 64 levels is rejected rather than

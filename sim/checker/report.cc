@@ -1,5 +1,7 @@
 #include "sim/checker/report.h"
 
+#include "sim/checker/edn.h"
+
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
@@ -38,35 +40,7 @@ std::string Footer(const CheckResult& result, const ReportContext& context) {
   return out;
 }
 
-void AppendJsonString(std::string& out, absl::string_view s) {
-  out.push_back('"');
-  for (const char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += absl::StrFormat("\\u%04x", static_cast<unsigned char>(c));
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  out.push_back('"');
-}
+void AppendJsonString(std::string& out, absl::string_view s) { edn::AppendQuotedString(out, s); }
 
 std::string JsonString(absl::string_view s) {
   std::string out;

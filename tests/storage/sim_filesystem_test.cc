@@ -14,28 +14,11 @@
 #include "absl/strings/str_cat.h"
 #include "engine/storage/sim_filesystem.h"
 #include "gtest/gtest.h"
+#include "tests/harness/status_matchers.h"
 
 namespace keel {
 namespace {
 
-absl::Status StatusOf(const absl::Status& status) { return status; }
-template <typename T>
-absl::Status StatusOf(const absl::StatusOr<T>& status_or) {
-  return status_or.status();
-}
-
-::testing::AssertionResult IsOk(const absl::Status& status) {
-  if (status.ok()) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << status;
-}
-::testing::AssertionResult HasCode(const absl::Status& status, absl::StatusCode code) {
-  if (status.code() == code) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "expected " << absl::StatusCodeToString(code) << ", got " << status;
-}
-
-// Each takes an absl::Status or absl::StatusOr and accepts a streamed message.
-#define ASSERT_OK(expr) ASSERT_TRUE(IsOk(StatusOf(expr)))
-#define EXPECT_CODE(expr, expected_code) EXPECT_TRUE(HasCode(StatusOf(expr), (expected_code)))
 
 using Strings = std::vector<std::string>;
 using OpenMode = FileSystem::OpenMode;
