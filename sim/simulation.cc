@@ -481,7 +481,7 @@ void Simulation::NemesisMain() {
         });
       }
     } else if ((pick -= partition_weight_) < 0) {
-      const uint64_t kind = nemesis_prng_.Uniform(4);
+      const uint64_t kind = nemesis_prng_.Uniform(7);
       if (kind == 0) {
         network_->HealAll();
         Trace("nemesis heal");
@@ -502,11 +502,74 @@ void Simulation::NemesisMain() {
         network_->Partition({{leader}, rest});
         Trace(absl::StrCat("nemesis isolate leader ", leader));
         ++result_.faults["isolate_leader"];
-      } else {
+      } else if (kind == 3) {
         const NodeId other = voters_[nemesis_prng_.Uniform(voters_.size())];
         if (other != victim) network_->Cut(victim, other);
         Trace(absl::StrCat("nemesis one-way cut ", victim, "->", other));
         ++result_.faults["one_way_cut"];
+      } else if (kind == 4) {
+        // Majority ring: each node hears only its two neighbours (a shuffled ring).
+        std::vector<NodeId> ring = voters_;
+        for (size_t i = ring.size(); i > 1; --i) std::swap(ring[i - 1], ring[nemesis_prng_.Uniform(i)]);
+        network_->HealAll();
+        for (size_t i = 0; i < ring.size(); ++i) {
+          for (size_t j = 0; j < ring.size(); ++j) {
+            const size_t distance = (i + ring.size() - j) % ring.size();
+            if (i != j && distance != 1 && distance != ring.size() - 1) network_->Cut(ring[i], ring[j]);
+          }
+        }
+        Trace(absl::StrCat("nemesis ring ", absl::StrJoin(ring, "-")));
+        ++result_.faults["ring"];
+      } else if (kind == 5) {
+        // Bridge: two halves that only one node (the bridge) can talk to both of.
+        std::set<NodeId> a;
+        std::set<NodeId> b;
+        for (NodeId id : voters_) {
+          if (id != victim) (nemesis_prng_.Uniform(2) ? a : b).insert(id);
+        }
+        network_->HealAll();
+        for (NodeId x : a) {
+          for (NodeId y : b) {
+            network_->Cut(x, y);
+            network_->Cut(y, x);
+          }
+        }
+        Trace(absl::StrCat("nemesis bridge ", victim, " between {", absl::StrJoin(a, ","), "} {",
+                           absl::StrJoin(b, ","), "}"));
+        ++result_.faults["bridge"];
+      } else {
+        // Swizzle-clog (FoundationDB): clog nodes one by one, then unclog in another order.
+        std::vector<NodeId> order = voters_;
+        for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[nemesis_prng_.Uniform(i)]);
+        std::vector<NodeId> unclog = order;
+        for (size_t i = unclog.size(); i > 1; --i) std::swap(unclog[i - 1], unclog[nemesis_prng_.Uniform(i)]);
+        const int64_t step = static_cast<int64_t>(1 + nemesis_prng_.Uniform(200)) * kMillis;
+        Trace(absl::StrCat("nemesis swizzle clog ", absl::StrJoin(order, ","), " unclog ", absl::StrJoin(unclog, ",")));
+        ++result_.faults["swizzle"];
+        scheduler_.Spawn("swizzle", [this, order, unclog, step]() {
+          auto all_links = [this](NodeId id, bool clog) {
+            for (NodeId other : voters_) {
+              if (other == id) continue;
+              if (clog) {
+                network_->Clog(id, other);
+                network_->Clog(other, id);
+              } else {
+                network_->Unclog(id, other);
+                network_->Unclog(other, id);
+              }
+            }
+          };
+          for (NodeId id : order) {
+            if (safety_over_) return;
+            all_links(id, true);
+            scheduler_.Sleep(step);
+          }
+          for (NodeId id : unclog) {
+            if (safety_over_) return;
+            all_links(id, false);
+            scheduler_.Sleep(step);
+          }
+        });
       }
     } else if ((pick -= pause_weight_) < 0) {
       node.paused_until = scheduler_.now() + static_cast<int64_t>(nemesis_prng_.Uniform(3000)) * kMillis;
