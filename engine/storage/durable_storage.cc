@@ -25,17 +25,13 @@ absl::StatusOr<std::unique_ptr<DurableStorage>> DurableStorage::Open(FileSystem&
   if (absl::Status status = storage->wal_->ReconcileWithSnapshot(meta.index(), meta.term()); !status.ok()) {
     return status;
   }
-  if (storage->wal_->hard_state().commit() > storage->wal_->last_index() &&
-      storage->wal_->truncated_torn_tail()) {
-    // The torn batch held both a hard state and (some of) the entries it committed; those
-    // entries were never acknowledged by this node, and are durable on the quorum that
-    // committed them. The commit index is only a hint: lower it to what survived.
-    storage->wal_->ClampCommit(storage->wal_->last_index());
-  }
   if (storage->wal_->hard_state().commit() > storage->wal_->last_index()) {
-    return absl::DataLossError(absl::StrCat("storage ", dir, ": hard state commit ",
-                                            storage->wal_->hard_state().commit(),
-                                            " is past the last durable entry ", storage->wal_->last_index()));
+    // A batch writes its hard state before its entries; a torn write (which may end exactly
+    // on a record boundary, leaving nothing to detect) can keep the hard state and lose some
+    // of the entries its commit index covers. Those entries were never acknowledged by this
+    // node and are durable on the quorum that committed them: the commit index is only a
+    // hint here, so lower it to what survived.
+    storage->wal_->ClampCommit(storage->wal_->last_index());
   }
   return storage;
 }

@@ -123,7 +123,6 @@ absl::Status Wal::RecoverSegment(uint64_t sequence, bool last) {
     if (status != wal::ParseStatus::kOk) {
       if (last && IsTornTail(buffer, offset, status)) {
         // Never acknowledged: its fsync did not return. Cut it off durably.
-        truncated_torn_tail_ = true;
         if (absl::Status s = (*file)->Truncate(offset); !s.ok()) return s;
         if (absl::Status s = (*file)->Sync(); !s.ok()) return s;
         break;

@@ -72,9 +72,6 @@ class Wal {
   absl::Status ReconcileWithSnapshot(Index index, Term term);
 
   size_t segment_count() const { return segments_.size(); }
-  // Whether recovery cut off a torn final batch. That batch may have carried a hard state
-  // whose commit index points into entries that did not survive.
-  bool truncated_torn_tail() const { return truncated_torn_tail_; }
   // Lowers the recovered commit index (in memory; the next hard state write persists it).
   void ClampCommit(Index commit) { hard_state_.set_commit(std::min(hard_state_.commit(), commit)); }
   // The first error of a failed write, after which every call fails; OK otherwise.
@@ -116,7 +113,6 @@ class Wal {
   std::deque<raftpb::Entry> cache_;  // the most recent entries, ending at last_index()
   uint64_t cache_bytes_ = 0;
   absl::Status poisoned_;
-  bool truncated_torn_tail_ = false;
 };
 
 }  // namespace keel
