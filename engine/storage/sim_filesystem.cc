@@ -8,12 +8,6 @@
 
 namespace keel {
 
-std::string JoinPath(absl::string_view dir, absl::string_view name) {
-  if (dir.empty()) return std::string(name);
-  if (absl::EndsWith(dir, "/")) return absl::StrCat(dir, name);
-  return absl::StrCat(dir, "/", name);
-}
-
 class SimFile final : public File {
  public:
   SimFile(SimFileSystem* fs, std::shared_ptr<SimFileSystem::Inode> inode, std::string path)
