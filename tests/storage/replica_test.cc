@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "engine/invariants.h"
 #include "engine/replica.h"
 #include "engine/storage/sim_filesystem.h"
 #include "gtest/gtest.h"
@@ -108,6 +109,13 @@ class ReplicaCluster {
         target.replica->OnMessage(message);
       }
     }
+    // The Raft safety checkers after every step, over the replicas' cores.
+    std::vector<const Raft*> live;
+    for (auto& [id, node] : nodes_) {
+      if (node.replica && node.replica->failed().ok()) live.push_back(&node.replica->raft());
+    }
+    const absl::Status status = checker_.Observe(live, /*thorough=*/true);
+    ASSERT_TRUE(status.ok()) << status;
   }
 
   NodeId Leader() const {
@@ -171,6 +179,7 @@ class ReplicaCluster {
   std::deque<raftpb::Message> queue_;
   std::map<NodeId, Node> nodes_;
   std::set<NodeId> cut_;
+  ClusterSafetyChecker checker_;
 };
 
 std::vector<std::string> Commands(const std::string& prefix, int count) {
