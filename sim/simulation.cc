@@ -220,6 +220,17 @@ void Simulation::DrawSettings() {
   clog_weight_ = weight();
   slow_disk_weight_ = weight();
   fsync_error_weight_ = weight() * 0.3;
+  const uint32_t off = options_.disabled_faults;
+  if (off & kFaultCrash) crash_weight_ = 0;
+  if (off & kFaultPartition) partition_weight_ = 0;
+  if (off & kFaultPause) pause_weight_ = 0;
+  if (off & kFaultClog) clog_weight_ = 0;
+  if (off & kFaultSlowDisk) slow_disk_weight_ = 0;
+  if (off & kFaultFsyncError) fsync_error_weight_ = 0;
+  if (off & kFaultLoss) {
+    net.drop_probability = 0;
+    net.duplicate_probability = 0;
+  }
   nemesis_mean_interval_ = (50 + static_cast<int64_t>(swarm_.Uniform(1000))) * kMillis;
   network_ = std::make_unique<Network>(scheduler_, network_prng_, net);
   result_.settings = absl::StrCat(
@@ -233,7 +244,8 @@ void Simulation::DrawSettings() {
       "\ncrash_weight=", crash_weight_, "\npartition_weight=", partition_weight_,
       "\npause_weight=", pause_weight_, "\nclog_weight=", clog_weight_,
       "\nslow_disk_weight=", slow_disk_weight_, "\nfsync_error_weight=", fsync_error_weight_,
-      "\nplanted_bugs=", options_.planted_bugs, "\nsafety_ms=", options_.safety_nanos / kMillis,
+      "\nplanted_bugs=", options_.planted_bugs, "\ndisabled_faults=", options_.disabled_faults,
+      "\nsafety_ms=", options_.safety_nanos / kMillis,
       "\nliveness_ms=", options_.liveness_nanos / kMillis, "\n");
   result_.nodes = nodes;
   for (NodeId id : voters_) {
@@ -774,6 +786,15 @@ std::string SimResult::VerdictLine() const {
                       " client_ops=", ops_text.empty() ? "none" : ops_text,
                       " trace_hash=", absl::Hex(trace_hash, absl::kZeroPad16),
                       " verdict=", passed ? "pass" : "FAIL");
+}
+
+const std::vector<FaultClassInfo>& FaultClasses() {
+  static const std::vector<FaultClassInfo> classes = {
+      {"crash", kFaultCrash},           {"partition", kFaultPartition}, {"pause", kFaultPause},
+      {"clog", kFaultClog},             {"slow-disk", kFaultSlowDisk},  {"fsync-error", kFaultFsyncError},
+      {"loss", kFaultLoss},
+  };
+  return classes;
 }
 
 SimResult RunSimulation(const SimOptions& options, const TraceSink& trace) {

@@ -12,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace keel::sim {
 
@@ -23,7 +24,26 @@ struct SimOptions {
   int64_t liveness_nanos = 20'000'000'000;  // virtual time after healing to commit again
   uint32_t planted_bugs = 0;                // engine/planted_bugs.h
   bool faults = true;                       // false: no nemesis (a calm run)
+  // Fault classes switched off (bits of FaultClass). They are still drawn from the seed, so
+  // every other setting of the run stays the same; only their weight becomes zero.
+  uint32_t disabled_faults = 0;
 };
+
+enum FaultClass : uint32_t {
+  kFaultCrash = 1u << 0,       // crashes and restarts
+  kFaultPartition = 1u << 1,   // partitions of every shape, one-way cuts
+  kFaultPause = 1u << 2,       // process pauses
+  kFaultClog = 1u << 3,        // clogged links, swizzle-clog
+  kFaultSlowDisk = 1u << 4,    // fsync latency
+  kFaultFsyncError = 1u << 5,  // fsync EIO
+  kFaultLoss = 1u << 6,        // message drops and duplicates
+};
+struct FaultClassInfo {
+  const char* name;
+  FaultClass fault;
+};
+// Every fault class with its command-line name, in a fixed order.
+const std::vector<FaultClassInfo>& FaultClasses();
 
 struct SimResult {
   bool passed = false;

@@ -59,6 +59,11 @@ Options:
   --list-planted-bugs Print the planted bugs and exit.
   --trace FILE        Write every trace line of run/replay to FILE.
   --seconds S         Simulated seconds per bench run (default 60).
+  --no-fault KIND     Switch off one fault class (repeatable): crash, partition, pause, clog,
+                      slow-disk, fsync-error, loss. The rest of the run is drawn as before.
+  --shrink            run/replay of a failing seed: search for a smaller run that still fails
+                      (earlier stop, fewer fault classes, fewer clients) and print it as a
+                      replayable command. Exit 1 with the shrunk run, 0 if the seed passes.
   --first-failure     sweep: each worker stops at its first failing seed (to measure how
                       many seeds it takes to catch a planted bug).
   --quiet             run/replay: print only the verdict line.
@@ -80,6 +85,7 @@ struct Args {
   bool quiet = false;
   bool clients_set = false;
   bool first_failure = false;
+  bool shrink = false;
 };
 
 int Usage(const std::string& error) {
@@ -98,6 +104,9 @@ std::string ReplayFlags(const Args& args, uint64_t seed) {
   absl::StrAppend(&out, " --safety-ms ", args.options.safety_nanos / 1'000'000);
   absl::StrAppend(&out, " --liveness-ms ", args.options.liveness_nanos / 1'000'000);
   if (!args.options.faults) absl::StrAppend(&out, " --no-faults");
+  for (const keel::sim::FaultClassInfo& fault : keel::sim::FaultClasses()) {
+    if (args.options.disabled_faults & fault.fault) absl::StrAppend(&out, " --no-fault ", fault.name);
+  }
   for (const keel::PlantedBugInfo& bug : keel::AllPlantedBugs()) {
     if (args.options.planted_bugs & bug.bug) absl::StrAppend(&out, " --plant-bug ", bug.name);
   }
@@ -120,6 +129,50 @@ int RunOne(const Args& args) {
     std::printf("failure: %s\nreplay: %s --trace trace.txt\n", result.failure.c_str(),
                 ReplayFlags(args, args.options.seed).c_str());
   }
+  return result.passed ? 0 : 1;
+}
+
+// Greedy shrinking: each step keeps a change only if the run still fails. Every candidate is
+// a complete, replayable run (same seed, smaller options), so the result replays exactly.
+int Shrink(Args args) {
+  auto fails = [](const keel::sim::SimOptions& options) { return !keel::sim::RunSimulation(options, nullptr).passed; };
+  if (!fails(args.options)) {
+    std::printf("seed %llu passes: nothing to shrink\n", static_cast<unsigned long long>(args.options.seed));
+    return 0;
+  }
+  int runs = 1;
+  auto try_options = [&](const keel::sim::SimOptions& candidate) {
+    ++runs;
+    if (!fails(candidate)) return false;
+    args.options = candidate;
+    return true;
+  };
+  auto shorten = [&]() {
+    // Earlier stop: try cutting half, a quarter, ... of the faulty phase (whole milliseconds,
+    // so that the printed --safety-ms replays exactly).
+    for (int64_t cut_ms = args.options.safety_nanos / 2'000'000; cut_ms >= 100; cut_ms /= 2) {
+      keel::sim::SimOptions candidate = args.options;
+      candidate.safety_nanos = (args.options.safety_nanos / 1'000'000 - cut_ms) * 1'000'000;
+      try_options(candidate);
+    }
+  };
+  shorten();
+  for (const keel::sim::FaultClassInfo& fault : keel::sim::FaultClasses()) {
+    if (args.options.disabled_faults & fault.fault) continue;
+    keel::sim::SimOptions candidate = args.options;
+    candidate.disabled_faults |= fault.fault;
+    try_options(candidate);
+  }
+  while (args.options.clients > 0) {
+    keel::sim::SimOptions candidate = args.options;
+    --candidate.clients;
+    if (!try_options(candidate)) break;
+  }
+  args.clients_set = true;
+  shorten();
+  const keel::sim::SimResult result = keel::sim::RunSimulation(args.options, nullptr);
+  std::printf("shrunk after %d runs: %s\nfailure: %s\nreplay: %s --trace trace.txt\n", runs,
+              result.VerdictLine().c_str(), result.failure.c_str(), ReplayFlags(args, args.options.seed).c_str());
   return result.passed ? 0 : 1;
 }
 
@@ -303,6 +356,19 @@ int main(int argc, char** argv) {
     } else if (word == "--seconds") {
       if (!number("--seconds", 1, 100000, &n)) return 2;
       args.bench_seconds = static_cast<double>(n);
+    } else if (word == "--no-fault") {
+      const std::string* v = value("--no-fault");
+      if (v == nullptr) return 2;
+      bool found = false;
+      for (const keel::sim::FaultClassInfo& fault : keel::sim::FaultClasses()) {
+        if (*v == fault.name) {
+          args.options.disabled_faults |= fault.fault;
+          found = true;
+        }
+      }
+      if (!found) return Usage(absl::StrCat("unknown fault class '", *v, "'"));
+    } else if (word == "--shrink") {
+      args.shrink = true;
     } else if (word == "--first-failure") {
       args.first_failure = true;
     } else if (word == "--quiet") {
@@ -315,6 +381,7 @@ int main(int argc, char** argv) {
   }
   if (args.command == "run" || args.command == "replay") {
     if (!args.have_seed) return Usage(absl::StrCat(args.command, " needs --seed N"));
+    if (args.shrink) return Shrink(args);
     return RunOne(args);
   }
   if (args.command == "sweep") {

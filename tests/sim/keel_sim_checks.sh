@@ -4,6 +4,8 @@
 #   sweep <keel-sim> A..B             every seed in the range passes
 #   planted <keel-sim> NAME MAX       a sweep over seeds 1..MAX with the bug planted fails
 #                                     (prints how many seeds it took)
+#   shrink <keel-sim>                 a failing seed shrinks to a smaller run whose printed
+#                                     replay command fails with the same trace hash
 set -euo pipefail
 mode=$1
 sim=$2
@@ -30,8 +32,25 @@ case "$mode" in
     fi
     echo "planted bug $3 caught at seed $(echo "$out" | sed -n 's/^first_failing_seed=//p')"
     ;;
+  shrink)
+    seed=$("$sim" sweep --seeds 1..2000 --jobs 2 --first-failure --safety-ms 5000 --liveness-ms 10000 \
+             --plant-bug commit-old-term | sed -n 's/^first_failing_seed=//p' || true)
+    [ -n "$seed" ] || { echo "no failing seed to shrink"; exit 1; }
+    set +e
+    out=$("$sim" run --seed "$seed" --safety-ms 5000 --liveness-ms 10000 --plant-bug commit-old-term --shrink)
+    status=$?
+    set -e
+    echo "$out"
+    [ "$status" -eq 1 ] || { echo "shrink did not end on a failing run"; exit 1; }
+    shrunk=$(echo "$out" | grep -o 'trace_hash=[0-9a-f]*' | head -1)
+    replay=$(echo "$out" | sed -n 's/^replay: keel-sim //p' | sed 's/ --trace trace.txt//')
+    # shellcheck disable=SC2086
+    replayed=$("$sim" $replay --quiet | grep -o 'trace_hash=[0-9a-f]*' || true)
+    echo "shrunk: $shrunk replayed: $replayed"
+    [ -n "$shrunk" ] && [ "$shrunk" = "$replayed" ]
+    ;;
   *)
-    echo "usage: $0 determinism|sweep|planted ..." >&2
+    echo "usage: $0 determinism|sweep|planted|shrink ..." >&2
     exit 2
     ;;
 esac
