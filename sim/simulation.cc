@@ -136,6 +136,8 @@ class Simulation {
   void Fail(const std::string& why);
   void StartNode(NodeId id);
   void CrashNode(NodeId id);
+  // The node's process is gone: detach it, drop its volatile state and unsynced disk bytes.
+  void PowerOff(Node& node);
   void NodeMain(NodeId id);
   void ClientMain(int client);
   void NemesisMain();
@@ -334,24 +336,29 @@ void Simulation::StartNode(NodeId id) {
                      " log=", node.storage->FirstIndex(), "..", node.storage->LastIndex()));
 }
 
-void Simulation::CrashNode(NodeId id) {
-  Node& node = nodes_.at(id);
-  if (!node.up) return;
+void Simulation::PowerOff(Node& node) {
+  // Remember the durable log for the durability check while the node is down.
   node.durable_terms_at_crash.clear();
   node.durable_first_at_crash = node.storage->FirstIndex();
   for (Index i = node.storage->FirstIndex(); i <= node.storage->LastIndex(); ++i) {
     node.durable_terms_at_crash[i] = *node.storage->TermAt(i);
   }
   node.up = false;
-  network_->Detach(id);
-  if (scheduler_.Alive(node.fiber) && scheduler_.current() != node.fiber) scheduler_.Kill(node.fiber);
-  // Pending client requests die with the process (their clients time out: outcome unknown).
-  node.requests.clear();
-  node.inbox.clear();
+  network_->Detach(node.id);
   node.replica.reset();
   node.state_machine.reset();
   node.storage.reset();
   node.fs->Crash();
+}
+
+void Simulation::CrashNode(NodeId id) {
+  Node& node = nodes_.at(id);
+  if (!node.up) return;
+  if (scheduler_.Alive(node.fiber) && scheduler_.current() != node.fiber) scheduler_.Kill(node.fiber);
+  // Pending client requests die with the process (their clients time out: outcome unknown).
+  node.requests.clear();
+  node.inbox.clear();
+  PowerOff(node);
   Trace(absl::StrCat("node ", id, " crashed"));
 }
 
@@ -376,17 +383,9 @@ void Simulation::NodeMain(NodeId id) {
     if (!node.replica->failed().ok()) {
       Trace(absl::StrCat("node ", id, " stopped: ", node.replica->failed().ToString()));
       ++result_.faults["node_stopped"];
-      node.up = false;  // the process exits; an operator (the nemesis) restarts it later
-      network_->Detach(id);
-      node.durable_terms_at_crash.clear();
-      node.durable_first_at_crash = node.storage->FirstIndex();
-      for (Index i = node.storage->FirstIndex(); i <= node.storage->LastIndex(); ++i) {
-        node.durable_terms_at_crash[i] = *node.storage->TermAt(i);
-      }
-      node.replica.reset();
-      node.state_machine.reset();
-      node.storage.reset();
-      node.fs->Crash();  // whatever the failed fsync did not write is gone
+      // The process exits (an operator, the nemesis, restarts it later); whatever the failed
+      // fsync did not write is gone.
+      PowerOff(node);
       return;
     }
     CheckStep();
