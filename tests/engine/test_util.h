@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "engine/crc32c.h"
 #include "engine/invariants.h"
 #include "engine/memory_storage.h"
@@ -30,7 +31,7 @@ inline raftpb::Entry MakeEntry(Index index, Term term, std::string data = "",
 inline std::vector<raftpb::Entry> EntriesWithTerms(const std::vector<Term>& terms) {
   std::vector<raftpb::Entry> entries;
   for (size_t i = 0; i < terms.size(); ++i) {
-    entries.push_back(MakeEntry(i + 1, terms[i], "e" + std::to_string(i + 1)));
+    entries.push_back(MakeEntry(i + 1, terms[i], absl::StrCat("e", i + 1)));
   }
   return entries;
 }
