@@ -8,7 +8,17 @@ const std::vector<PlantedBugInfo>& AllPlantedBugs() {
       {"ack-before-fsync", kBugAckBeforeFsync, "acknowledge appended entries before they are durable"},
       {"commit-old-term", kBugCommitOldTerm, "commit a previous-term entry by counting replicas"},
       {"skip-log-matching", kBugSkipLogMatching, "accept AppendEntries without the prev-entry check"},
+      {"apply-twice", kBugApplyTwice, "kvstate: no session dedupe, so a retried command is applied again",
+       BugLayer::kKvstate},
   };
+  return bugs;
+}
+
+std::vector<PlantedBugInfo> PlantedBugsIn(BugLayer layer) {
+  std::vector<PlantedBugInfo> bugs;
+  for (const PlantedBugInfo& info : AllPlantedBugs()) {
+    if (info.layer == layer) bugs.push_back(info);
+  }
   return bugs;
 }
 

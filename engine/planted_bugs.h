@@ -18,14 +18,22 @@ enum PlantedBug : uint32_t {
   kBugAckBeforeFsync = 1u << 1,   // send append acks before the entries are durable
   kBugCommitOldTerm = 1u << 2,    // commit a previous-term entry by counting replicas (Fig. 8)
   kBugSkipLogMatching = 1u << 3,  // accept AppendEntries without the prev-entry check
+  kBugApplyTwice = 1u << 4,       // kvstate: session dedupe off, a retried command applies again
 };
+
+// Where a planted bug lives: the Raft core (caught by the engine's invariant checkers) or the
+// replicated state machine (caught by the linearizability checker on client histories).
+enum class BugLayer : uint8_t { kEngine, kKvstate };
 
 struct PlantedBugInfo {
   absl::string_view name;
   PlantedBug bug;
   absl::string_view description;
+  BugLayer layer = BugLayer::kEngine;
 };
 const std::vector<PlantedBugInfo>& AllPlantedBugs();
+// The planted bugs of one layer, in AllPlantedBugs() order.
+std::vector<PlantedBugInfo> PlantedBugsIn(BugLayer layer);
 std::optional<PlantedBug> PlantedBugByName(absl::string_view name);
 
 #ifdef KEEL_PLANTED_BUGS

@@ -48,7 +48,7 @@ TEST_P(PlantedBugTest, IsCaughtBySomeSeed) {
               static_cast<unsigned long long>(seed), failure.substr(0, 200).c_str());
 }
 
-INSTANTIATE_TEST_SUITE_P(AllBugs, PlantedBugTest, ::testing::ValuesIn(AllPlantedBugs()),
+INSTANTIATE_TEST_SUITE_P(EngineBugs, PlantedBugTest, ::testing::ValuesIn(PlantedBugsIn(BugLayer::kEngine)),
                          [](const ::testing::TestParamInfo<PlantedBugInfo>& info) {
                            std::string name(info.param.name);
                            for (char& c : name) {
