@@ -32,15 +32,19 @@ Failure ExplainFailure(const M& model, const History& history, const std::string
   failure.partition = partition;
   failure.partition_ops = static_cast<int>(problem.members.size());
 
-  // The search proved that cutting after the blocked operation's return fails. Cutting after
-  // an earlier return can only be easier (operations that returned later become
-  // indeterminate), so binary search the returns up to it for the first cut that fails.
-  const int64_t bound = op_at(problem.members[static_cast<size_t>(found.blocked_op)]).ret;
+  // The search proved that the whole partition fails, i.e. the cut after its last return (an
+  // operation that never returns may also never happen). Cutting after an earlier return can
+  // only be easier (operations that returned later become indeterminate), so binary search
+  // the returns for the first cut that fails. The blocked operation's return is not a safe
+  // upper end: an operation that returns later with an impossible result was used with that
+  // result when the search blocked, and may be fine as indeterminate (e.g. a corrupted
+  // acknowledgement of the write that the blocked read saw).
   std::vector<int64_t> returns;
   for (const int i : problem.members) {
-    if (op_at(i).ret <= bound) returns.push_back(op_at(i).ret);
+    if (op_at(i).ret != kNeverReturns) returns.push_back(op_at(i).ret);
   }
   std::sort(returns.begin(), returns.end());
+  KEEL_ASSERT(!returns.empty());
   size_t low = 0, high = returns.size() - 1;  // returns[high] fails
   bool exact = true;
   while (low < high) {
@@ -57,7 +61,7 @@ Failure ExplainFailure(const M& model, const History& history, const std::string
       low = mid + 1;
     }
   }
-  const int64_t end = exact ? returns[high] : bound;
+  const int64_t end = returns[high];  // fails, whether or not the search got to the shortest
   const int blocked =
       *std::find_if(members.begin(), members.end(), [&](int i) { return op_at(i).ret == end; });
   failure.blocked_op = blocked;

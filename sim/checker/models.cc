@@ -1,6 +1,7 @@
 #include "sim/checker/models.h"
 
 #include "sim/checker/kv_model.h"
+#include "sim/checker/kvstate_model.h"
 #include "sim/checker/register_model.h"
 #include "sim/checker/typed_check.h"
 
@@ -19,6 +20,18 @@ absl::StatusOr<CheckResult> CheckKv(const History& history, const CheckOptions& 
   return CheckHistory(KvModel(), history, options);
 }
 
+absl::StatusOr<CheckResult> CheckPools(const History& history, const CheckOptions& options) {
+  return CheckHistory(KvstateModel(KvstateModel::Objects::kPools), history, options);
+}
+
+absl::StatusOr<CheckResult> CheckLoadBalancers(const History& history, const CheckOptions& options) {
+  return CheckHistory(KvstateModel(KvstateModel::Objects::kLoadBalancers), history, options);
+}
+
+absl::StatusOr<CheckResult> CheckKvstate(const History& history, const CheckOptions& options) {
+  return CheckHistory(KvstateModel(KvstateModel::Objects::kAll), history, options);
+}
+
 }  // namespace
 
 const std::vector<ModelInfo>& Models() {
@@ -30,6 +43,19 @@ const std::vector<ModelInfo>& Models() {
        &CheckCasRegister},
       {"kv", "string values per :key, \"\" at first: :get, :put v, :append v (checked key by key)",
        &CheckKv},
+      {"pool",
+       "keel connection pools: :pool-create, :pool-acquire, :pool-release, :pool-resize, "
+       ":pool-stats; :value is the kv.proto command as a map, the :ok :value its Result "
+       "(checked pool by pool)",
+       &CheckPools},
+      {"lb",
+       "keel load balancers: :lb-create, :lb-set-backend, :lb-remove-backend, :lb-mark, "
+       ":lb-pick, :lb-done, :lb-stats (checked group by group)",
+       &CheckLoadBalancers},
+      {"kvstate",
+       "everything keel-sim records: the pool and lb operations plus :kv-get, :kv-put, "
+       ":kv-delete, :kv-cas, :kv-list (KV checked block by block)",
+       &CheckKvstate},
   };
   return models;
 }

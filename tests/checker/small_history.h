@@ -5,6 +5,10 @@
 // never), some writes are refused (:fail), and some completions are corrupted (a wrong read,
 // a cas reported with the wrong outcome, a write that happened reported as :fail), so that
 // both verdicts come up. Every choice is a RapidCheck pick, so failures shrink.
+//
+// The keel workloads (pool, lb, kvstate) draw kv.proto commands on one pool, one load
+// balancer group, or two keys of one KV block plus a pool, and the simulated system applies
+// them with kvstate/model (KV versions are the order of application).
 #pragma once
 
 #include <map>
@@ -14,12 +18,15 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "kvstate/model/models.h"
 #include "rapidcheck.h"
 #include "sim/checker/edn.h"
+#include "sim/checker/kvstate_model.h"
+#include "sim/checker/proto_edn.h"
 
 namespace keel::checker::testing {
 
-enum class SmallWorkload { kRegister, kCasRegister, kKv };
+enum class SmallWorkload { kRegister, kCasRegister, kKv, kPool, kLb, kKvstate };
 
 namespace internal {
 
@@ -31,18 +38,140 @@ struct SmallOp {
   std::optional<int> expected;  // register :cas old
   std::string result;           // EDN of the :ok :value
   bool failed = false;          // the :cas found another value
+  bool keel = false;            // a kv.proto command (the pool, lb and kvstate workloads)
+  kvpb::Command command;
+  kvpb::Result applied;         // its result, once applied
 };
 
 struct SmallSystem {
   std::optional<int> reg;
   std::map<std::string, std::string> kv;
+  kvstate::model::PoolModel pool;
+  kvstate::model::LbModel lb;
+  kvstate::model::KvModel keel_kv;
+  uint64_t index = 0;  // log index of the last keel command applied
 };
+
+inline std::string EdnOf(const google::protobuf::Message& message) {
+  absl::StatusOr<edn::Value> value = ProtoToEdn(message);
+  RC_ASSERT(value.ok());
+  return edn::ToEdn(*value);
+}
+
+// The command's op as a message (what the invocation's :value holds).
+inline const google::protobuf::Message& OpBody(const kvpb::Command& command) {
+  const google::protobuf::FieldDescriptor* field =
+      kvpb::Command::descriptor()->FindFieldByNumber(command.op_case());
+  return command.GetReflection()->GetMessage(command, field);
+}
+
+inline kvpb::Command DrawPoolCommand() {
+  kvpb::Command c;
+  const std::string pool = "g/p";
+  const std::string owner = *rc::gen::elementOf(std::vector<std::string>{"o0", "o1"});
+  switch (*rc::gen::inRange(0, 6)) {
+    case 0: {
+      c.mutable_pool_create()->set_pool(pool);
+      c.mutable_pool_create()->set_capacity(*rc::gen::inRange<uint64_t>(1, 3));
+      break;
+    }
+    case 1:
+    case 2:
+      c.mutable_pool_acquire()->set_pool(pool);
+      c.mutable_pool_acquire()->set_owner(owner);
+      break;
+    case 3:
+      c.mutable_pool_release()->set_pool(pool);
+      c.mutable_pool_release()->set_slot(*rc::gen::inRange<uint64_t>(0, 2));
+      c.mutable_pool_release()->set_owner(owner);
+      break;
+    case 4:
+      c.mutable_pool_resize()->set_pool(pool);
+      c.mutable_pool_resize()->set_capacity(*rc::gen::inRange<uint64_t>(0, 3));
+      break;
+    default:
+      c.mutable_pool_stats()->set_pool(pool);
+  }
+  return c;
+}
+
+inline kvpb::Command DrawLbCommand() {
+  kvpb::Command c;
+  const std::string group = "g";
+  const std::string backend = *rc::gen::elementOf(std::vector<std::string>{"a", "b"});
+  switch (*rc::gen::inRange(0, 8)) {
+    case 0:
+      c.mutable_lb_create()->set_group(group);
+      c.mutable_lb_create()->set_policy(static_cast<kvpb::Policy>(*rc::gen::inRange(1, 5)));
+      c.mutable_lb_create()->set_virtual_nodes(*rc::gen::inRange<uint32_t>(1, 4));
+      break;
+    case 1:
+      c.mutable_lb_set_backend()->set_group(group);
+      c.mutable_lb_set_backend()->set_backend(backend);
+      c.mutable_lb_set_backend()->set_weight(*rc::gen::inRange<uint32_t>(1, 4));
+      break;
+    case 2:
+      c.mutable_lb_mark()->set_group(group);
+      c.mutable_lb_mark()->set_backend(backend);
+      c.mutable_lb_mark()->set_up(*rc::gen::arbitrary<bool>());
+      break;
+    case 3:
+    case 4:
+      c.mutable_lb_pick()->set_group(group);
+      c.mutable_lb_pick()->set_client_key(*rc::gen::elementOf(std::vector<std::string>{"k0", "k1"}));
+      break;
+    case 5:
+      c.mutable_lb_done()->set_group(group);
+      c.mutable_lb_done()->set_backend(backend);
+      break;
+    case 6:
+      c.mutable_lb_remove_backend()->set_group(group);
+      c.mutable_lb_remove_backend()->set_backend(backend);
+      break;
+    default:
+      c.mutable_lb_stats()->set_group(group);
+  }
+  return c;
+}
+
+inline kvpb::Command DrawKvCommand() {
+  kvpb::Command c;
+  const std::string key = *rc::gen::elementOf(std::vector<std::string>{"g/b/a", "g/b/b"});
+  const std::string value = *rc::gen::elementOf(std::vector<std::string>{"x", "y"});
+  switch (*rc::gen::inRange(0, 7)) {
+    case 0:
+    case 1:
+      c.mutable_kv_get()->set_key(key);
+      break;
+    case 2:
+    case 3:
+      c.mutable_kv_put()->set_key(key);
+      c.mutable_kv_put()->set_value(value);
+      break;
+    case 4:
+      c.mutable_kv_delete()->set_key(key);
+      break;
+    case 5:
+      c.mutable_kv_cas()->set_key(key);
+      c.mutable_kv_cas()->set_expected_version(*rc::gen::inRange<uint64_t>(0, 4));
+      c.mutable_kv_cas()->set_value(value);
+      break;
+    default:
+      c.mutable_kv_list()->set_prefix("g/b/");
+  }
+  return c;
+}
+
+inline bool IsKeelRead(const kvpb::Command& c) {
+  return c.has_pool_stats() || c.has_lb_stats() || c.has_kv_get() || c.has_kv_list();
+}
 
 inline std::string RegisterText(std::optional<int> v) {
   return v ? absl::StrCat(*v) : "nil";
 }
 
 inline std::string InvokeValue(const SmallOp& op) {
+  if (op.keel) return EdnOf(OpBody(op.command));
   if (op.f == "read" || op.f == "get") return "nil";
   if (op.f == "write") return absl::StrCat(op.value);
   if (op.f == "cas") return absl::StrCat("[", RegisterText(op.expected), " ", op.value, "]");
@@ -51,6 +180,19 @@ inline std::string InvokeValue(const SmallOp& op) {
 
 inline SmallOp DrawOp(SmallWorkload workload) {
   SmallOp op;
+  if (workload == SmallWorkload::kPool || workload == SmallWorkload::kLb ||
+      workload == SmallWorkload::kKvstate) {
+    op.keel = true;
+    if (workload == SmallWorkload::kPool) {
+      op.command = DrawPoolCommand();
+    } else if (workload == SmallWorkload::kLb) {
+      op.command = DrawLbCommand();
+    } else {
+      op.command = *rc::gen::inRange(0, 4) == 0 ? DrawPoolCommand() : DrawKvCommand();
+    }
+    op.f = CommandName(op.command);
+    return op;
+  }
   if (workload == SmallWorkload::kKv) {
     op.key = *rc::gen::elementOf(std::vector<std::string>{"a", "b"});
     op.f = *rc::gen::elementOf(std::vector<std::string>{"get", "put", "append"});
@@ -69,6 +211,20 @@ inline SmallOp DrawOp(SmallWorkload workload) {
 }
 
 inline void Apply(SmallSystem& system, SmallOp& op) {
+  if (op.keel) {
+    const kvpb::Command& c = op.command;
+    ++system.index;
+    if (c.has_pool_create() || c.has_pool_acquire() || c.has_pool_release() || c.has_pool_resize() ||
+        c.has_pool_stats()) {
+      op.applied = system.pool.Apply(c);
+    } else if (c.has_kv_get() || c.has_kv_put() || c.has_kv_delete() || c.has_kv_cas() || c.has_kv_list()) {
+      op.applied = system.keel_kv.Apply(c, system.index);
+    } else {
+      op.applied = system.lb.Apply(c);
+    }
+    op.result = EdnOf(op.applied);
+    return;
+  }
   if (op.f == "read") {
     op.result = RegisterText(system.reg);
   } else if (op.f == "write") {
@@ -91,6 +247,29 @@ inline void Apply(SmallSystem& system, SmallOp& op) {
 
 // A wrong completion: the kind of bug a checker exists to find.
 inline std::pair<std::string, std::string> Corrupt(const SmallOp& op) {
+  if (op.keel) {
+    if (!IsKeelRead(op.command) && *rc::gen::arbitrary<bool>()) return {"fail", InvokeValue(op)};
+    kvpb::Result wrong = op.applied;
+    switch (*rc::gen::inRange(0, 5)) {
+      case 0:
+        wrong.set_code(*rc::gen::elementOf(std::vector<kvpb::Code>{
+            kvpb::CODE_OK, kvpb::CODE_NOT_FOUND, kvpb::CODE_EXHAUSTED, kvpb::CODE_NOT_HELD,
+            kvpb::CODE_VERSION_MISMATCH, kvpb::CODE_NO_BACKEND}));
+        break;
+      case 1:
+        wrong.set_slot(*rc::gen::inRange<uint64_t>(0, 3));
+        break;
+      case 2:
+        wrong.set_backend(*rc::gen::elementOf(std::vector<std::string>{"a", "b"}));
+        break;
+      case 3:
+        wrong.set_value(*rc::gen::elementOf(std::vector<std::string>{"x", "y"}));
+        break;
+      default:
+        wrong.set_version(*rc::gen::inRange<uint64_t>(0, 4));
+    }
+    return {"ok", EdnOf(wrong)};
+  }
   if (op.f == "read") {
     const int value = *rc::gen::inRange(-1, 3);
     return {"ok", value < 0 ? "nil" : absl::StrCat(value)};
@@ -106,7 +285,8 @@ inline std::pair<std::string, std::string> Corrupt(const SmallOp& op) {
 }  // namespace internal
 
 // Draws one history; call inside a RapidCheck property. Returns its lines (no newlines).
-inline std::vector<std::string> GenSmallHistory(SmallWorkload workload) {
+// With `corrupt` false every completion tells the truth, so the history is linearizable.
+inline std::vector<std::string> GenSmallHistory(SmallWorkload workload, bool corrupt = true) {
   using internal::SmallOp;
   enum class Phase { kIdle, kInvoked, kApplied };
   struct Process {
@@ -158,7 +338,8 @@ inline std::vector<std::string> GenSmallHistory(SmallWorkload workload) {
         break;
       case Phase::kInvoked: {
         const int dice = *rc::gen::inRange(0, 10);
-        const bool reads = p.op.f == "read" || p.op.f == "get";
+        const bool reads =
+            p.op.f == "read" || p.op.f == "get" || (p.op.keel && internal::IsKeelRead(p.op.command));
         if (dice == 0) {  // lost before taking effect: later or never
           emit(p, "info", internal::InvokeValue(p.op));
           lost.push_back(p.op);
@@ -179,7 +360,7 @@ inline std::vector<std::string> GenSmallHistory(SmallWorkload workload) {
           crash(p);
           break;
         }
-        if (dice <= 2) {
+        if (dice <= 2 && corrupt) {
           const auto [type, value] = internal::Corrupt(p.op);
           emit(p, type, value);
         } else {
