@@ -1,15 +1,19 @@
 // keel-check: checks a Jepsen-style EDN history for linearizability against a sequential
 // model, and generates histories for benchmarks. The checking itself is sim/checker; this file
 // is the command line, the file I/O and the wall clock (which sim/ may not read).
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -39,7 +43,7 @@ std::string HelpText() {
   return absl::StrCat(R"(keel-check: is this history linearizable?
 
 usage:
-  keel-check [--model NAME] [--json] [--time-limit SECONDS] [--max-steps N] FILE
+  keel-check [--model NAME] [--json] [--time-limit SECONDS] [--max-steps N] [--jobs N] FILE
   keel-check gen-kv [--ops N] [--clients C] [--keys K] [--seed S] [FAULTS]
   keel-check gen-register [--cas] [--ops N] [--clients C] [--values V] [--seed S] [FAULTS]
   keel-check --help
@@ -78,6 +82,9 @@ MODELS (--model NAME, default cas-register)
 OPTIONS
   --model NAME          the sequential model to check against (see MODELS)
   --json                print the report as one JSON object instead of text
+  --jobs N              search up to N partitions (keys, objects) at once in threads (default:
+                        the number of CPUs). The verdict and report do not depend on it: a
+                        partition is stopped early only when one before it in key order failed.
   --time-limit SECONDS  give up with "unknown" (exit 3) after this long (default 60; 0: none)
   --max-steps N         give up with "unknown" after N search steps (default: none); unlike the
                         time limit, the same on every machine
@@ -219,6 +226,7 @@ int RunCheck(FlagReader flags) {
   std::string model_name = "cas-register";
   bool json = false;
   double time_limit = kDefaultTimeLimitSeconds;
+  int jobs = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   CheckOptions options;
   std::optional<std::string> path;
   std::string error;
@@ -233,6 +241,10 @@ int RunCheck(FlagReader flags) {
     } else if ((value = flags.Take("--time-limit", &error))) {
       if (!absl::SimpleAtod(*value, &time_limit) || !(time_limit >= 0)) {
         return UsageError("--time-limit needs a number of seconds >= 0");
+      }
+    } else if ((value = flags.Take("--jobs", &error))) {
+      if (!absl::SimpleAtoi(*value, &jobs) || jobs < 1 || jobs > 1024) {
+        return UsageError("--jobs needs a count from 1 to 1024");
       }
     } else if ((value = flags.Take("--max-steps", &error))) {
       if (!absl::SimpleAtoi(*value, &options.max_steps)) {
@@ -279,6 +291,18 @@ int RunCheck(FlagReader flags) {
         check_start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                           std::chrono::duration<double>(time_limit));
     options.should_stop = [deadline] { return std::chrono::steady_clock::now() >= deadline; };
+  }
+  if (jobs > 1) {
+    options.parallel_for = [jobs](size_t count, const std::function<void(size_t)>& task) {
+      std::atomic<size_t> next{0};
+      std::vector<std::thread> threads;
+      for (size_t t = 0; t < std::min<size_t>(static_cast<size_t>(jobs), count); ++t) {
+        threads.emplace_back([&] {
+          for (size_t k; (k = next.fetch_add(1)) < count;) task(k);
+        });
+      }
+      for (std::thread& thread : threads) thread.join();
+    };
   }
   absl::StatusOr<CheckResult> result = model->check(*history, options);
   if (!result.ok()) return input_error(result.status().message());

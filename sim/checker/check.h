@@ -34,6 +34,13 @@ struct CheckOptions {
   // kUnknown. This is how a wall-clock limit gets in: the library never reads a clock, the
   // caller (keel-check) passes a deadline check.
   std::function<bool()> should_stop;
+  // Runs task(0), ..., task(count - 1), possibly at the same time, and returns once all have
+  // returned. Set by a caller that may use threads (keel-check --jobs); the library never
+  // starts one. With it, partitions are searched concurrently; a partition stops early only
+  // when one before it in key order has failed, so the verdict and the reported failure (the
+  // first failing partition in key order) are the same as one after another. max_steps then
+  // bounds the total only approximately (it is checked when should_stop is polled).
+  std::function<void(size_t count, const std::function<void(size_t)>& task)> parallel_for;
 };
 
 // Why one operation was left out of the longest linearization found.

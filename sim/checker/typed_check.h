@@ -7,6 +7,7 @@
 // instantiates it once per registered model, and tests instantiate it for their own models.
 #pragma once
 
+#include <atomic>
 #include <optional>
 #include <string>
 #include <utility>
@@ -23,6 +24,62 @@
 #include "sim/checker/search.h"
 
 namespace keel::checker {
+
+namespace internal {
+
+// CheckHistory's second half with options.parallel_for: every partition searched as its own
+// task, then the outcomes read in key order as the sequential loop would.
+template <SequentialModel M>
+CheckResult CheckPartitionsInParallel(const M& model, const History& history,
+                                      const std::vector<std::optional<Call<M>>>& calls,
+                                      const absl::btree_map<std::string, std::vector<int>>& partitions,
+                                      const CheckOptions& options, CheckResult result) {
+  std::vector<const std::pair<const std::string, std::vector<int>>*> list;
+  for (const auto& entry : partitions) list.push_back(&entry);
+  std::vector<SearchResult> found(list.size());
+  std::atomic<size_t> first_failed{list.size()};  // smallest failing partition so far
+  std::atomic<uint64_t> total_steps{0};
+  options.parallel_for(list.size(), [&](size_t k) {
+    CheckOptions local;
+    local.should_stop = [&, k] {
+      return first_failed.load() < k || (options.should_stop && options.should_stop()) ||
+             (options.max_steps != 0 && total_steps.load() >= options.max_steps);
+    };
+    StepBudget budget(local);
+    found[k] = Solve(model, BuildProblem(history, list[k]->second, calls), budget);
+    total_steps += budget.steps();
+    if (found[k].verdict == Verdict::kNotLinearizable) {
+      size_t current = first_failed.load();
+      while (k < current && !first_failed.compare_exchange_weak(current, k)) {
+      }
+    }
+  });
+  result.steps = total_steps.load();
+  for (size_t k = 0; k < list.size(); ++k) {
+    const auto& [key, members] = *list[k];
+    switch (found[k].verdict) {
+      case Verdict::kLinearizable:
+        ++result.partitions_checked;
+        break;
+      case Verdict::kUnknown:
+        result.partitions_unknown.push_back(key);
+        break;
+      case Verdict::kNotLinearizable: {
+        ++result.partitions_checked;
+        result.verdict = Verdict::kNotLinearizable;
+        StepBudget budget(options);
+        result.failure = ExplainFailure(model, history, key, members, calls,
+                                        BuildProblem(history, members, calls), found[k], budget);
+        result.steps += budget.steps();
+        return result;
+      }
+    }
+  }
+  result.verdict = result.partitions_unknown.empty() ? Verdict::kLinearizable : Verdict::kUnknown;
+  return result;
+}
+
+}  // namespace internal
 
 // Checks `history` against `model`. Errors: the model's Decode rejected an operation (an input
 // error, InvalidArgument with the line). Otherwise the verdict is kNotLinearizable as soon as
@@ -62,6 +119,9 @@ absl::StatusOr<CheckResult> CheckHistory(const M& model, const History& history,
   }
   result.partitions = static_cast<int>(partitions.size());
 
+  if (options.parallel_for && partitions.size() > 1) {
+    return internal::CheckPartitionsInParallel(model, history, calls, partitions, options, std::move(result));
+  }
   StepBudget budget(options);
   for (const auto& [key, members] : partitions) {
     const PartitionProblem<M> problem = BuildProblem(history, members, calls);
