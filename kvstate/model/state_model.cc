@@ -52,7 +52,8 @@ kvpb::Result StateModel::Apply(uint64_t index, const std::string& data) {
   // Expire sessions, releasing their slots.
   std::vector<uint64_t> expired;
   for (const auto& [id, session] : sessions) {
-    if (session.last_active_nanos + session.timeout_nanos < time_nanos) expired.push_back(id);
+    // last_active + timeout < time, without overflowing near INT64_MAX.
+    if (session.last_active_nanos < time_nanos - session.timeout_nanos) expired.push_back(id);
   }
   for (uint64_t id : expired) {
     sessions.erase(id);
