@@ -17,8 +17,14 @@
 #include "engine/prng.h"
 #include "engine/replica.h"
 #include "engine/storage/sim_filesystem.h"
+#include "kvstate/kv_state.h"
+#include "sim/checker/kvstate_model.h"
+#include "sim/checker/models.h"
+#include "sim/checker/report.h"
+#include "sim/checker/typed_check.h"
 #include "sim/network.h"
 #include "sim/scheduler.h"
+#include "sim/workload.h"
 
 namespace keel::sim {
 namespace {
@@ -63,39 +69,6 @@ class NetTransport final : public Transport {
   Network& network_;
 };
 
-// The replicated application: the list of applied commands. Apply returns the index.
-class CommandLog final : public StateMachine {
- public:
-  std::string Apply(Index index, absl::string_view command) override {
-    commands.emplace_back(command);
-    return absl::StrCat(index);
-  }
-  std::string Snapshot() const override {
-    std::string out;
-    for (const std::string& c : commands) absl::StrAppend(&out, c.size(), ":", c);
-    return out;
-  }
-  absl::Status Restore(absl::string_view data) override {
-    std::vector<std::string> restored;
-    size_t pos = 0;
-    while (pos < data.size()) {
-      const size_t colon = data.find(':', pos);
-      if (colon == absl::string_view::npos) return absl::DataLossError("bad snapshot");
-      size_t length = 0;
-      for (size_t i = pos; i < colon; ++i) {
-        if (data[i] < '0' || data[i] > '9') return absl::DataLossError("bad snapshot length");
-        length = length * 10 + static_cast<size_t>(data[i] - '0');
-      }
-      if (colon + 1 + length > data.size()) return absl::DataLossError("truncated snapshot");
-      restored.emplace_back(data.substr(colon + 1, length));
-      pos = colon + 1 + length;
-    }
-    commands = std::move(restored);
-    return absl::OkStatus();
-  }
-  std::vector<std::string> commands;
-};
-
 struct ClientRequest {
   std::string command;
   Replica::ProposalCallback done;
@@ -107,7 +80,7 @@ struct Node {
   std::unique_ptr<SimClock> clock;
   std::unique_ptr<NetTransport> transport;
   std::unique_ptr<DurableStorage> storage;
-  std::unique_ptr<CommandLog> state_machine;
+  std::unique_ptr<kvstate::KvState> state_machine;
   std::unique_ptr<Replica> replica;
   FiberId fiber = kNoFiber;
   std::deque<raftpb::Message> inbox;
@@ -126,7 +99,7 @@ class Simulation {
   Simulation(const SimOptions& options, const TraceSink& sink)
       : options_(options), sink_(sink), root_(options.seed),
         swarm_(root_.Fork(1)), network_prng_(root_.Fork(2)), disk_prng_(root_.Fork(3)),
-        node_prng_(root_.Fork(4)), workload_(root_.Fork(5)), nemesis_prng_(root_.Fork(6)) {}
+        node_prng_(root_.Fork(4)), workload_prng_(root_.Fork(5)), nemesis_prng_(root_.Fork(6)) {}
 
   SimResult Run();
 
@@ -139,14 +112,19 @@ class Simulation {
   // The node's process is gone: detach it, drop its volatile state and unsynced disk bytes.
   void PowerOff(Node& node);
   void NodeMain(NodeId id);
-  void ClientMain(int client);
+  // The workload's way in: one attempt at having `command` applied through `target`.
+  Attempt Submit(NodeId target, const std::string& command, int64_t deadline);
   void NemesisMain();
   void CheckStep();
   void CheckStepThorough();
   absl::Status CheckDurableQuorum();
   NodeId KnownLeader() const;
   bool CheckLiveness();
-  void CheckAcknowledgedApplied();
+  // After the run: the clients' history is linearizable, and replicas that applied the same
+  // prefix hold the same state.
+  void RunFinalReads();
+  void CheckHistory();
+  void CheckReplicasAgree();
 
   SimOptions options_;
   TraceSink sink_;
@@ -155,7 +133,7 @@ class Simulation {
   Prng network_prng_;
   Prng disk_prng_;
   Prng node_prng_;
-  Prng workload_;
+  Prng workload_prng_;
   Prng nemesis_prng_;
   Scheduler scheduler_;
   std::unique_ptr<Network> network_;
@@ -168,7 +146,8 @@ class Simulation {
   bool safety_over_ = false;
   NodeId last_leader_ = kNoNode;
   Term last_leader_term_ = 0;
-  std::set<std::string> acknowledged_;
+  std::unique_ptr<Workload> workload_;
+  WorkloadShape workload_shape_;
   uint64_t steps_checked_ = 0;
   std::vector<uint64_t> last_signature_;
   // Swarm-drawn settings.
@@ -249,6 +228,8 @@ void Simulation::DrawSettings() {
       "\nplanted_bugs=", options_.planted_bugs, "\ndisabled_faults=", options_.disabled_faults,
       "\nsafety_ms=", options_.safety_nanos / kMillis,
       "\nliveness_ms=", options_.liveness_nanos / kMillis, "\n");
+  workload_shape_ = DrawWorkloadShape(swarm_);
+  absl::StrAppend(&result_.settings, workload_shape_.Describe());
   result_.nodes = nodes;
   for (NodeId id : voters_) {
     Node& node = nodes_[id];
@@ -300,7 +281,7 @@ void Simulation::StartNode(NodeId id) {
     return;
   }
   node.storage = std::move(*storage);
-  node.state_machine = std::make_unique<CommandLog>();
+  node.state_machine = std::make_unique<kvstate::KvState>(kvstate::KvStateOptions{options_.planted_bugs});
   ReplicaOptions options;
   options.raft.id = id;
   options.raft.election_tick = election_tick_;
@@ -375,6 +356,12 @@ void Simulation::NodeMain(NodeId id) {
     while (node.up && !node.requests.empty()) {
       ClientRequest request = std::move(node.requests.front());
       node.requests.pop_front();
+      // The leader stamps its time into the command: the state machine's only clock.
+      kvpb::Command command;
+      if (command.ParseFromString(request.command)) {
+        command.set_leader_time_nanos(node.clock->NowNanos());
+        request.command = command.SerializeAsString();
+      }
       absl::StatusOr<LogPosition> position = node.replica->Propose(request.command, request.done);
       if (!position.ok()) request.done(position.status());
     }
@@ -402,56 +389,36 @@ void Simulation::NodeMain(NodeId id) {
   }
 }
 
-void Simulation::ClientMain(int client) {
-  NodeId target = voters_[workload_.Uniform(voters_.size())];
-  for (uint64_t op = 1; !safety_over_ && !failed_; ++op) {
-    const std::string command = absl::StrCat("c", client, "-", op);
-    Node& node = nodes_.at(target);
-    if (!node.up) {
-      target = voters_[workload_.Uniform(voters_.size())];
-      scheduler_.Sleep(tick_nanos_);
-      continue;
-    }
-    // Shared with the callback, which may run after this client gave up waiting.
-    struct Pending {
-      bool done = false;
-      absl::StatusOr<std::string> outcome = absl::UnknownError("pending");
-    };
-    auto pending = std::make_shared<Pending>();
-    const FiberId self = scheduler_.current();
-    Trace(absl::StrCat("client ", client, " invoke ", command, " at node ", target));
-    node.requests.push_back(ClientRequest{command, [this, pending, self](absl::StatusOr<std::string> result) {
-                                            pending->done = true;
-                                            pending->outcome = std::move(result);
-                                            scheduler_.Wake(self);
-                                          }});
-    scheduler_.Wake(node.fiber);
-    const int64_t deadline = scheduler_.now() + client_timeout_;
-    while (!pending->done && scheduler_.now() < deadline) scheduler_.Park(deadline);
-    const absl::StatusOr<std::string>& outcome = pending->outcome;
-    if (!pending->done) {
-      // Indeterminate: the command may still commit later (Jepsen's :info).
-      Trace(absl::StrCat("client ", client, " info ", command, " (timeout)"));
-      ++result_.client_ops["info"];
-      target = voters_[workload_.Uniform(voters_.size())];
-    } else if (outcome.ok()) {
-      Trace(absl::StrCat("client ", client, " ok ", command, " index ", *outcome));
-      ++result_.client_ops["ok"];
-      acknowledged_.insert(command);
-    } else if (outcome.status().code() == absl::StatusCode::kFailedPrecondition ||
-               outcome.status().code() == absl::StatusCode::kAborted) {
-      // Not the leader (nothing was proposed), or lost to a leader change (another entry
-      // took its index): it did not happen.
-      Trace(absl::StrCat("client ", client, " fail ", command, ": ", outcome.status().message()));
-      ++result_.client_ops["fail"];
-      const NodeId leader = KnownLeader();
-      target = leader != kNoNode && workload_.Uniform(4) != 0 ? leader : voters_[workload_.Uniform(voters_.size())];
-    } else {
-      Trace(absl::StrCat("client ", client, " info ", command, ": ", outcome.status().message()));
-      ++result_.client_ops["info"];
-    }
-    scheduler_.Sleep(static_cast<int64_t>(workload_.Uniform(static_cast<uint64_t>(tick_nanos_ * 3))));
+Attempt Simulation::Submit(NodeId target, const std::string& command, int64_t deadline) {
+  Node& node = nodes_.at(target);
+  if (!node.up) {
+    // Connection refused: nothing was sent. Clients notice after a while.
+    scheduler_.Sleep(tick_nanos_);
+    return Attempt{Attempt::Outcome::kNotApplied, ""};
   }
+  // Shared with the callback, which may run after the client gave up waiting.
+  struct Pending {
+    bool done = false;
+    absl::StatusOr<std::string> outcome = absl::UnknownError("pending");
+  };
+  auto pending = std::make_shared<Pending>();
+  const FiberId self = scheduler_.current();
+  node.requests.push_back(ClientRequest{command, [this, pending, self](absl::StatusOr<std::string> result) {
+                                          pending->done = true;
+                                          pending->outcome = std::move(result);
+                                          scheduler_.Wake(self);
+                                        }});
+  scheduler_.Wake(node.fiber);
+  while (!pending->done && scheduler_.now() < deadline) scheduler_.Park(deadline);
+  if (!pending->done) return Attempt{Attempt::Outcome::kUnknown, ""};  // Jepsen's :info
+  if (pending->outcome.ok()) return Attempt{Attempt::Outcome::kApplied, *pending->outcome};
+  const absl::StatusCode code = pending->outcome.status().code();
+  // Not the leader (nothing was proposed), or lost to a leader change (another entry took
+  // its index): this attempt was not applied. Anything else (the replica stopped) may have.
+  if (code == absl::StatusCode::kFailedPrecondition || code == absl::StatusCode::kAborted) {
+    return Attempt{Attempt::Outcome::kNotApplied, ""};
+  }
+  return Attempt{Attempt::Outcome::kUnknown, ""};
 }
 
 }  // namespace
@@ -697,25 +664,26 @@ bool Simulation::CheckLiveness() {
   const int64_t deadline = scheduler_.now() + options_.liveness_nanos;
   bool committed_everywhere = false;
   scheduler_.Spawn("liveness-client", [&, this]() {
-    // Each attempt proposes a fresh probe (a retry must not be applied twice); the cluster is
-    // live once some probe is applied on every node.
-    std::vector<std::string> probes;
+    // Each attempt proposes a fresh probe (registering a session: no retry is ever applied
+    // twice); the cluster is live once some probe is applied on every node.
+    std::vector<Index> probes;  // indexes of probes known to be committed
     while (scheduler_.now() < deadline && !committed_everywhere && !failed_) {
       const NodeId leader = KnownLeader();
       if (leader != kNoNode) {
-        probes.push_back(absl::StrCat("liveness-probe-", probes.size() + 1));
-        nodes_.at(leader).requests.push_back(ClientRequest{probes.back(), [](absl::StatusOr<std::string>) {}});
+        kvpb::Command probe;
+        probe.mutable_register_session()->set_timeout_nanos(1'000'000'000);
+        nodes_.at(leader).requests.push_back(
+            ClientRequest{probe.SerializeAsString(), [&probes](absl::StatusOr<std::string> result) {
+                            kvpb::Result applied;
+                            if (result.ok() && applied.ParseFromString(*result)) probes.push_back(applied.session());
+                          }});
         scheduler_.Wake(nodes_.at(leader).fiber);
       }
       scheduler_.Sleep(client_timeout_);
-      for (const std::string& probe : probes) {
+      for (const Index probe : probes) {
         bool everywhere = true;
         for (const auto& [id, node] : nodes_) {
-          const std::vector<std::string>* commands = node.up ? &node.state_machine->commands : nullptr;
-          if (commands == nullptr || std::find(commands->begin(), commands->end(), probe) == commands->end()) {
-            everywhere = false;
-            break;
-          }
+          everywhere = everywhere && node.up && node.state_machine->applied_index() >= probe;
         }
         if (everywhere) committed_everywhere = true;
       }
@@ -736,19 +704,49 @@ bool Simulation::CheckLiveness() {
   return true;
 }
 
-void Simulation::CheckAcknowledgedApplied() {
-  // Every acknowledged command is applied by every node (no acknowledged write lost), and no
-  // node applied a command twice.
+void Simulation::RunFinalReads() {
+  // Jepsen's final reads: with the cluster healthy, read every object once, so that the
+  // history ends with the state everything before led to (a slot taken twice shows here).
+  workload_->StopClients();
+  scheduler_.Spawn("final-reads", [this]() { workload_->FinalReads(); });
+  const int64_t deadline = scheduler_.now() + options_.liveness_nanos;
+  result_.events += scheduler_.Run(deadline, [this]() { return workload_->final_reads_done() || failed_; });
+  if (!failed_ && !workload_->final_reads_done()) {
+    Fail(absl::StrCat("final reads did not finish within ", options_.liveness_nanos / kMillis, " ms"));
+  }
+}
+
+void Simulation::CheckHistory() {
+  absl::StatusOr<checker::History> history = checker::ParseHistory(workload_->history());
+  if (!history.ok()) return Fail(absl::StrCat("the workload wrote a bad history: ", history.status().ToString()));
+  checker::CheckOptions options;
+  options.max_steps = 5'000'000;  // deterministic; a search this long answers "unknown"
+  const checker::KvstateModel model(checker::KvstateModel::Objects::kAll);
+  absl::StatusOr<checker::CheckResult> check = checker::CheckHistory(model, *history, options);
+  if (!check.ok()) return Fail(absl::StrCat("the workload wrote a history the checker refuses: ", check.status().ToString()));
+  result_.history_ops = history->ops.size();
+  result_.history_verdict = std::string(checker::VerdictName(check->verdict));
+  Trace(absl::StrCat("history ", history->ops.size(), " operations, ", check->partitions, " objects, ",
+                     check->steps, " search steps: ", result_.history_verdict));
+  if (check->verdict == checker::Verdict::kNotLinearizable) {
+    checker::ReportContext context;
+    context.model = "kvstate";
+    context.input = "history";
+    Fail(absl::StrCat("history not linearizable: ", checker::RenderText(*history, *check, context)));
+  }
+}
+
+void Simulation::CheckReplicasAgree() {
+  // Replicas that applied the same prefix hold the same state, byte for byte.
+  std::map<Index, std::pair<NodeId, std::string>> by_applied;
   for (const auto& [id, node] : nodes_) {
     if (!node.up) continue;
-    std::set<std::string> seen;
-    for (const std::string& command : node.state_machine->commands) {
-      if (!seen.insert(command).second) return Fail(absl::StrCat("node ", id, " applied ", command, " twice"));
-    }
-    for (const std::string& command : acknowledged_) {
-      if (!seen.contains(command)) {
-        return Fail(absl::StrCat("acknowledged command ", command, " is not applied on node ", id));
-      }
+    const Index applied = node.state_machine->applied_index();
+    std::string snapshot = node.state_machine->Snapshot();
+    auto [it, inserted] = by_applied.try_emplace(applied, id, snapshot);
+    if (!inserted && it->second.second != snapshot) {
+      return Fail(absl::StrCat("nodes ", it->second.first, " and ", id, " applied up to ", applied,
+                               " but hold different states"));
     }
   }
 }
@@ -760,13 +758,36 @@ SimResult Simulation::Run() {
     Trace(absl::StrCat("setting ", line));
   }
   for (NodeId id : voters_) StartNode(id);
+  WorkloadEnv env;
+  env.scheduler = &scheduler_;
+  env.nodes = voters_;
+  env.leader_hint = [this]() {
+    // What a client learns from redirects, most of the time.
+    const NodeId leader = KnownLeader();
+    return workload_prng_.Uniform(4) != 0 ? leader : kNoNode;
+  };
+  env.submit = [this](NodeId node, const std::string& command, int64_t deadline) {
+    return Submit(node, command, deadline);
+  };
+  env.trace = [this](const std::string& line) { Trace(line); };
+  env.stopped = [this]() { return failed_; };
+  env.attempt_timeout_nanos = client_timeout_;
+  env.think_nanos = tick_nanos_ * 3;
+  workload_ = std::make_unique<Workload>(std::move(env), workload_shape_, options_.clients, workload_prng_.Fork(1));
   for (int client = 1; client <= options_.clients; ++client) {
-    scheduler_.Spawn(absl::StrCat("client-", client), [this, client]() { ClientMain(client); });
+    scheduler_.Spawn(absl::StrCat("client-", client), [this, client]() { workload_->ClientMain(client); });
   }
   if (options_.faults) scheduler_.Spawn("nemesis", [this]() { NemesisMain(); });
   result_.events += scheduler_.Run(options_.safety_nanos, [this]() { return failed_; });
   safety_over_ = true;
-  if (!failed_ && CheckLiveness()) CheckAcknowledgedApplied();
+  workload_->StopClients();
+  if (!failed_ && CheckLiveness()) {
+    RunFinalReads();
+    if (!failed_) CheckReplicasAgree();
+    if (!failed_) CheckHistory();
+  }
+  result_.client_ops = workload_->outcomes();
+  result_.history = workload_->history();
   result_.passed = !failed_;
   result_.sim_nanos = scheduler_.now();
   result_.trace_hash = trace_hash_;
@@ -782,7 +803,8 @@ std::string SimResult::VerdictLine() const {
   for (const auto& [kind, count] : client_ops) absl::StrAppend(&ops_text, ops_text.empty() ? "" : ",", kind, ":", count);
   return absl::StrCat("seed=", seed, " nodes=", nodes, " sim_ms=", sim_nanos / kMillis, " events=", events,
                       " faults=", faults_text.empty() ? "none" : faults_text, " leader_changes=", leader_changes,
-                      " client_ops=", ops_text.empty() ? "none" : ops_text,
+                      " client_ops=", ops_text.empty() ? "none" : ops_text, " history_ops=", history_ops,
+                      " history=", history_verdict.empty() ? "unchecked" : history_verdict,
                       " trace_hash=", absl::Hex(trace_hash, absl::kZeroPad16),
                       " verdict=", passed ? "pass" : "FAIL");
 }

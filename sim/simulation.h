@@ -56,6 +56,11 @@ struct SimResult {
   uint64_t leader_changes = 0;
   std::map<std::string, uint64_t> faults;   // by kind
   std::map<std::string, uint64_t> client_ops;  // by outcome: ok, fail, info
+  // The clients' history (Jepsen EDN, one operation event per line), its size in operations
+  // and the linearizability verdict on it ("" if the run failed before it was checked).
+  std::string history;
+  uint64_t history_ops = 0;
+  std::string history_verdict;
   std::string settings;                     // every derived setting, one "key=value" per line
   // The one-line verdict: key=value pairs (without wall time; the tool adds it).
   std::string VerdictLine() const;

@@ -20,6 +20,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "engine/planted_bugs.h"
 #include "sim/simulation.h"
@@ -35,8 +36,9 @@ operation. The same seed replays the same run: same trace, same trace_hash.
 Commands:
   run --seed N        One run. Prints every derived setting, then one verdict line of
                       key=value pairs: seed, nodes, sim_ms, events, faults (by kind),
-                      leader_changes, client_ops (by outcome: ok, fail, info), trace_hash,
-                      verdict, wall_ms.
+                      leader_changes, client_ops (by outcome: ok, fail, info), history
+                      (operations and the linearizability verdict), trace_hash, verdict,
+                      wall_ms.
   replay --seed N     Same as run; use it to reproduce a failing seed (with --trace).
   sweep --seeds A..B  Runs seeds A through B (inclusive); prints each failing seed with the
                       exact replay command, then a summary line. Exit 1 if any failed.
@@ -54,10 +56,14 @@ Options:
   --liveness-ms MS    Virtual time allowed after healing to commit a fresh entry on every
                       node (default 20000); a stall is a failure.
   --no-faults         No nemesis, no drops or duplicates (a calm run).
-  --plant-bug NAME    Switch on a known engine bug (see --list-planted-bugs); the checks must
-                      catch it. The production keel binary has none of them.
+  --plant-bug NAME    Switch on a known bug of the engine or of the replicated state (see
+                      --list-planted-bugs); the checks must catch it. The production keel
+                      binary has none of them.
   --list-planted-bugs Print the planted bugs and exit.
   --trace FILE        Write every trace line of run/replay to FILE.
+  --history FILE      Write the clients' history of run/replay to FILE in the EDN form
+                      keel-check reads (one event per line); `keel-check --model kvstate FILE`
+                      gives the verdict the run gave. Written for failing runs too.
   --seconds S         Simulated seconds per bench run (default 60).
   --no-fault KIND     Switch off one fault class (repeatable): crash, partition, pause, clog,
                       slow-disk, fsync-error, loss. The rest of the run is drawn as before.
@@ -81,6 +87,7 @@ struct Args {
   bool have_range = false;
   int jobs = 1;
   std::string trace_file;
+  std::string history_file;
   double bench_seconds = 60;
   bool quiet = false;
   bool clients_set = false;
@@ -123,6 +130,11 @@ int RunOne(const Args& args) {
   if (trace_out.is_open()) sink = [&](const std::string& line) { trace_out << line << '\n'; };
   const auto start = std::chrono::steady_clock::now();
   const keel::sim::SimResult result = keel::sim::RunSimulation(args.options, sink);
+  if (!args.history_file.empty()) {
+    std::ofstream history_out(args.history_file);
+    history_out << result.history;
+    if (!history_out.flush()) return Usage(absl::StrCat("cannot write ", args.history_file));
+  }
   if (!args.quiet) std::printf("%s", result.settings.c_str());
   std::printf("%s wall_ms=%lld\n", result.VerdictLine().c_str(), static_cast<long long>(WallMillis(start)));
   if (!result.passed) {
@@ -193,9 +205,11 @@ int Sweep(const Args& args) {
         keel::sim::SimOptions options = args.options;
         options.seed = seed;
         const keel::sim::SimResult result = keel::sim::RunSimulation(options, nullptr);
-        // One line per seed, so that a seed that crashes the process is known by its absence.
-        const std::string line = result.passed ? absl::StrCat("P ", seed, "\n")
-                                               : absl::StrCat("F ", seed, " ", result.failure.substr(0, 300), "\n");
+        // One line per seed, so that a seed that crashes the process is known by its absence;
+        // the failure's own line breaks travel as a byte that never occurs in it.
+        const std::string line =
+            result.passed ? absl::StrCat("P ", seed, "\n")
+                          : absl::StrCat("F ", seed, " ", absl::StrReplaceAll(result.failure, {{"\n", "\x1e"}}), "\n");
         if (write(fds[1], line.data(), line.size()) < 0) _exit(3);
         if (!result.passed && args.first_failure) break;
       }
@@ -230,7 +244,7 @@ int Sweep(const Args& args) {
       if (parts.size() < 2 || !absl::SimpleAtoi(parts[1], &seed)) continue;
       reported.insert(seed);
       if (parts[0] == "F") {
-        failures.emplace_back(seed, parts.size() > 2 ? std::string(parts[2]) : "");
+        failures.emplace_back(seed, parts.size() > 2 ? absl::StrReplaceAll(parts[2], {{"\x1e", "\n  "}}) : "");
         worker_failed = true;
       }
     }
@@ -353,6 +367,10 @@ int main(int argc, char** argv) {
       const std::string* v = value("--trace");
       if (v == nullptr) return 2;
       args.trace_file = *v;
+    } else if (word == "--history") {
+      const std::string* v = value("--history");
+      if (v == nullptr) return 2;
+      args.history_file = *v;
     } else if (word == "--seconds") {
       if (!number("--seconds", 1, 100000, &n)) return 2;
       args.bench_seconds = static_cast<double>(n);

@@ -6,6 +6,9 @@
 #                                     (prints how many seeds it took)
 #   shrink <keel-sim>                 a failing seed shrinks to a smaller run whose printed
 #                                     replay command fails with the same trace hash
+#   history <keel-sim> <keel-check>   keel-check on the --history of a run gives the run's
+#                                     verdict: linearizable for passing seeds, not for a seed
+#                                     that apply-twice breaks
 set -euo pipefail
 mode=$1
 sim=$2
@@ -49,8 +52,31 @@ case "$mode" in
     echo "shrunk: $shrunk replayed: $replayed"
     [ -n "$shrunk" ] && [ "$shrunk" = "$replayed" ]
     ;;
+  history)
+    check=$3
+    dir=$(mktemp -d)
+    trap 'rm -rf "$dir"' EXIT
+    for seed in 11 12 13; do
+      verdict=$("$sim" run --seed "$seed" --quiet --safety-ms 5000 --liveness-ms 10000 \
+                  --history "$dir/h.edn" | grep -o 'history=[a-z-]*')
+      report=$("$check" --model kvstate "$dir/h.edn" | head -1)
+      echo "seed $seed: run says $verdict; keel-check: $report"
+      [ "$verdict" = "history=linearizable" ] && [[ "$report" == LINEARIZABLE* ]]
+    done
+    seed=$("$sim" sweep --seeds 1..2000 --jobs 2 --first-failure --safety-ms 5000 --liveness-ms 10000 \
+             --plant-bug apply-twice | sed -n 's/^first_failing_seed=//p' || true)
+    [ -n "$seed" ] || { echo "apply-twice was not caught"; exit 1; }
+    set +e
+    verdict=$("$sim" run --seed "$seed" --quiet --safety-ms 5000 --liveness-ms 10000 --plant-bug apply-twice \
+                --history "$dir/h.edn" | grep -o 'history=[a-z-]*')
+    "$check" --model kvstate "$dir/h.edn" > "$dir/report.txt"
+    status=$?
+    set -e
+    echo "apply-twice seed $seed: run says $verdict, keel-check exit $status: $(head -1 "$dir/report.txt")"
+    [ "$verdict" = "history=not-linearizable" ] && [ "$status" -eq 1 ]
+    ;;
   *)
-    echo "usage: $0 determinism|sweep|planted|shrink ..." >&2
+    echo "usage: $0 determinism|sweep|planted|shrink|history ..." >&2
     exit 2
     ;;
 esac

@@ -1,0 +1,108 @@
+// The simulator's client workload over keel's replicated state (kvstate/): proxies that
+// acquire and release pool slots, pick backends from load balancers and read and write the KV
+// store, each through its own client session, with timeouts and retries; and the history they
+// leave, in the EDN form keel-check reads (sim/checker/kvstate_model.h).
+//
+// A retry resends the same (session, sequence), so the cluster applies the command at most
+// once; the history holds one operation per command, whatever the number of attempts.
+// Mutating commands are retried until answered (so they end :ok unless the run stops first);
+// reads give up after a few attempts. An operation is :ok when some attempt returned a
+// result, :fail when no attempt can have been applied (every one was refused before it was
+// proposed or lost its log slot), and :info otherwise; after an :info the client continues as a new process (Jepsen's convention: the
+// old one still has an operation in flight). Client c's processes are c, c + (clients + 1),
+// c + 2 (clients + 1), ...; the final reader's are 0, clients + 1, ...
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "engine/prng.h"
+#include "engine/types.h"
+#include "kvstate/kv.pb.h"
+#include "sim/scheduler.h"
+
+namespace keel::sim {
+
+// What one attempt to have a command applied came to.
+struct Attempt {
+  enum class Outcome : uint8_t {
+    kApplied,     // `result` is the serialized kvpb::Result
+    kNotApplied,  // refused before proposing, or its entry lost its log slot: never applied
+    kUnknown,     // timed out, or the node went away: may be applied, now or later
+  };
+  Outcome outcome = Outcome::kUnknown;
+  std::string result;
+};
+
+struct WorkloadEnv {
+  Scheduler* scheduler = nullptr;
+  std::vector<NodeId> nodes;
+  // The node a client should try first (the leader as far as anybody knows), or kNoNode.
+  std::function<NodeId()> leader_hint;
+  // Sends `command` (a serialized kvpb::Command) to `node` and blocks the calling fiber until
+  // the outcome is known or the virtual clock reaches `deadline` (then kUnknown).
+  std::function<Attempt(NodeId node, const std::string& command, int64_t deadline)> submit;
+  std::function<void(const std::string& line)> trace;
+  // True once everything must stop (the run failed).
+  std::function<bool()> stopped;
+  int64_t attempt_timeout_nanos = 0;
+  int64_t think_nanos = 0;  // mean pause between a client's operations
+};
+
+// Swarm-drawn shape of the workload; every client sees the same objects.
+struct WorkloadShape {
+  int pools = 2;
+  uint64_t pool_capacity = 2;  // small, so that exhaustion and the apply-twice bug show
+  int kv_blocks = 2;
+  int keys_per_block = 3;
+  int attempts = 3;  // per read
+  std::string Describe() const;
+};
+
+WorkloadShape DrawWorkloadShape(Prng& prng);
+
+class Workload {
+ public:
+  Workload(WorkloadEnv env, WorkloadShape shape, int clients, Prng prng);
+
+  // The body of client `client` (1-based): registers a session, then issues operations until
+  // env.stopped(). Run it in its own fiber.
+  void ClientMain(int client);
+  // Clients finish the operation they are in (ending the safety phase leaves it open in the
+  // history) and issue no more.
+  void StopClients() { clients_stopped_ = true; }
+  // Reads every object once (pool and load-balancer stats, a list of every KV block), as
+  // process 0, so that the history ends with the final state; then returns. Run it in a fiber
+  // once the cluster is healthy.
+  void FinalReads();
+
+  // The history so far, one EDN map per line (each ends with '\n').
+  const std::string& history() const { return history_; }
+  // Completed operations by outcome ("ok", "fail", "info").
+  const std::map<std::string, uint64_t>& outcomes() const { return outcomes_; }
+  bool final_reads_done() const { return final_reads_done_; }
+
+ private:
+  struct Client;
+  kvpb::Command DrawCommand(Client& client);
+  // Runs one operation to its history completion. `mutating` commands carry the session.
+  void RunOperation(Client& client, kvpb::Command command, bool mutating);
+  // Submits until an attempt is applied or `attempts` are used up.
+  Attempt Perform(Client& client, const kvpb::Command& command, int attempts, bool* maybe_applied);
+  void Record(int64_t process, absl::string_view type, const kvpb::Command& command, const std::string& value_edn);
+
+  WorkloadEnv env_;
+  WorkloadShape shape_;
+  int clients_;
+  Prng prng_;
+  std::string history_;
+  std::map<std::string, uint64_t> outcomes_;
+  bool final_reads_done_ = false;
+  bool clients_stopped_ = false;
+};
+
+}  // namespace keel::sim
