@@ -60,6 +60,9 @@ Options:
                       --list-planted-bugs); the checks must catch it. The production keel
                       binary has none of them.
   --list-planted-bugs Print the planted bugs and exit.
+  --no-engine-checks  Skip the engine's safety checks (election safety, log matching, leader
+                      completeness, durability); only the linearizability of the clients'
+                      history and identical replica states judge the run.
   --trace FILE        Write every trace line of run/replay to FILE.
   --history FILE      Write the clients' history of run/replay to FILE in the EDN form
                       keel-check reads (one event per line); `keel-check --model kvstate FILE`
@@ -111,6 +114,7 @@ std::string ReplayFlags(const Args& args, uint64_t seed) {
   absl::StrAppend(&out, " --safety-ms ", args.options.safety_nanos / 1'000'000);
   absl::StrAppend(&out, " --liveness-ms ", args.options.liveness_nanos / 1'000'000);
   if (!args.options.faults) absl::StrAppend(&out, " --no-faults");
+  if (!args.options.engine_checks) absl::StrAppend(&out, " --no-engine-checks");
   for (const keel::sim::FaultClassInfo& fault : keel::sim::FaultClasses()) {
     if (args.options.disabled_faults & fault.fault) absl::StrAppend(&out, " --no-fault ", fault.name);
   }
@@ -357,6 +361,8 @@ int main(int argc, char** argv) {
       args.options.liveness_nanos = n * 1'000'000;
     } else if (word == "--no-faults") {
       args.options.faults = false;
+    } else if (word == "--no-engine-checks") {
+      args.options.engine_checks = false;
     } else if (word == "--plant-bug") {
       const std::string* v = value("--plant-bug");
       if (v == nullptr) return 2;

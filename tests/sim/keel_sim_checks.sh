@@ -9,6 +9,9 @@
 #   history <keel-sim> <keel-check>   keel-check on the --history of a run gives the run's
 #                                     verdict: linearizable for passing seeds, not for a seed
 #                                     that apply-twice breaks
+#   history-catches <keel-sim> NAME MAX   with the engine's own checks off, the clients'
+#                                     history alone exposes planted engine bug NAME within
+#                                     seeds 1..MAX
 set -euo pipefail
 mode=$1
 sim=$2
@@ -75,8 +78,18 @@ case "$mode" in
     echo "apply-twice seed $seed: run says $verdict, keel-check exit $status: $(head -1 "$dir/report.txt")"
     [ "$verdict" = "history=not-linearizable" ] && [ "$status" -eq 1 ]
     ;;
+  history-catches)
+    set +e
+    out=$("$sim" sweep --seeds "1..$4" --jobs 2 --first-failure --safety-ms 5000 --liveness-ms 10000 \
+            --no-engine-checks --plant-bug "$3")
+    set -e
+    echo "$out" | grep -E '^(sweep|first_failing_seed)'
+    echo "$out" | grep -q '^FAIL seed=[0-9]* history not linearizable' || {
+      echo "with engine checks off, no history exposed $3 within $4 seeds"; exit 1; }
+    echo "planted bug $3 exposed by a history at seed $(echo "$out" | sed -n 's/^first_failing_seed=//p')"
+    ;;
   *)
-    echo "usage: $0 determinism|sweep|planted|shrink|history ..." >&2
+    echo "usage: $0 determinism|sweep|planted|shrink|history|history-catches ..." >&2
     exit 2
     ;;
 esac
