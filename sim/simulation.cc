@@ -661,38 +661,45 @@ bool Simulation::CheckLiveness() {
     if (!nodes_.at(id).up) StartNode(id);
   }
   Trace("liveness phase");
-  const int64_t deadline = scheduler_.now() + options_.liveness_nanos;
-  bool committed_everywhere = false;
-  scheduler_.Spawn("liveness-client", [&, this]() {
+  // Shared with the prober fiber and the probes' callbacks, which may outlive this call (the
+  // final reads run the scheduler again): nothing of this stack frame may be captured.
+  struct Liveness {
+    int64_t deadline = 0;
+    bool committed_everywhere = false;
+    std::vector<Index> probes;  // indexes of probes known to be committed
+  };
+  auto live = std::make_shared<Liveness>();
+  live->deadline = scheduler_.now() + options_.liveness_nanos;
+  const int64_t deadline = live->deadline;
+  scheduler_.Spawn("liveness-client", [this, live]() {
     // Each attempt proposes a fresh probe (registering a session: no retry is ever applied
     // twice); the cluster is live once some probe is applied on every node.
-    std::vector<Index> probes;  // indexes of probes known to be committed
-    while (scheduler_.now() < deadline && !committed_everywhere && !failed_) {
+    while (scheduler_.now() < live->deadline && !live->committed_everywhere && !failed_) {
       const NodeId leader = KnownLeader();
       if (leader != kNoNode) {
         kvpb::Command probe;
         probe.mutable_register_session()->set_timeout_nanos(1'000'000'000);
         nodes_.at(leader).requests.push_back(
-            ClientRequest{probe.SerializeAsString(), [&probes](absl::StatusOr<std::string> result) {
+            ClientRequest{probe.SerializeAsString(), [live](absl::StatusOr<std::string> result) {
                             kvpb::Result applied;
-                            if (result.ok() && applied.ParseFromString(*result)) probes.push_back(applied.session());
+                            if (result.ok() && applied.ParseFromString(*result)) live->probes.push_back(applied.session());
                           }});
         scheduler_.Wake(nodes_.at(leader).fiber);
       }
       scheduler_.Sleep(client_timeout_);
-      for (const Index probe : probes) {
+      for (const Index probe : live->probes) {
         bool everywhere = true;
         for (const auto& [id, node] : nodes_) {
           everywhere = everywhere && node.up && node.state_machine->applied_index() >= probe;
         }
-        if (everywhere) committed_everywhere = true;
+        if (everywhere) live->committed_everywhere = true;
       }
     }
   });
-  result_.events += scheduler_.Run(deadline + 1, [&]() { return committed_everywhere || failed_; });
+  result_.events += scheduler_.Run(deadline + 1, [&]() { return live->committed_everywhere || failed_; });
   if (!failed_) CheckStepThorough();
   if (failed_) return false;
-  if (!committed_everywhere) {
+  if (!live->committed_everywhere) {
     std::string state;
     for (const auto& [id, node] : nodes_) {
       absl::StrAppend(&state, " [", node.up ? node.replica->raft().Status().ToString() : absl::StrCat("node ", id, " down"), "]");

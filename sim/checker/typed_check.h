@@ -27,15 +27,42 @@ namespace keel::checker {
 
 namespace internal {
 
-// CheckHistory's second half with options.parallel_for: every partition searched as its own
-// task, then the outcomes read in key order as the sequential loop would.
+using PartitionList = std::vector<const std::pair<const std::string, std::vector<int>>*>;
+
+// Reads the partitions' search outcomes in key order, up to and including the first failure
+// (explained with `budget`); entries of `found` after it are never read.
 template <SequentialModel M>
-CheckResult CheckPartitionsInParallel(const M& model, const History& history,
-                                      const std::vector<std::optional<Call<M>>>& calls,
-                                      const absl::btree_map<std::string, std::vector<int>>& partitions,
-                                      const CheckOptions& options, CheckResult result) {
-  std::vector<const std::pair<const std::string, std::vector<int>>*> list;
-  for (const auto& entry : partitions) list.push_back(&entry);
+CheckResult Tally(const M& model, const History& history, const std::vector<std::optional<Call<M>>>& calls,
+                  const PartitionList& list, const std::vector<SearchResult>& found, StepBudget& budget,
+                  CheckResult result) {
+  for (size_t k = 0; k < list.size(); ++k) {
+    const auto& [key, members] = *list[k];
+    switch (found[k].verdict) {
+      case Verdict::kLinearizable:
+        ++result.partitions_checked;
+        break;
+      case Verdict::kUnknown:
+        result.partitions_unknown.push_back(key);
+        break;
+      case Verdict::kNotLinearizable:
+        ++result.partitions_checked;
+        result.verdict = Verdict::kNotLinearizable;
+        result.failure = ExplainFailure(model, history, key, members, calls,
+                                        BuildProblem(history, members, calls), found[k], budget);
+        return result;
+    }
+  }
+  result.verdict = result.partitions_unknown.empty() ? Verdict::kLinearizable : Verdict::kUnknown;
+  return result;
+}
+
+// Every partition searched as its own task of options.parallel_for; a task stops early only
+// when a partition before it in key order has failed.
+template <SequentialModel M>
+std::vector<SearchResult> SearchInParallel(const M& model, const History& history,
+                                           const std::vector<std::optional<Call<M>>>& calls,
+                                           const PartitionList& list, const CheckOptions& options,
+                                           uint64_t* steps) {
   std::vector<SearchResult> found(list.size());
   std::atomic<size_t> first_failed{list.size()};  // smallest failing partition so far
   std::atomic<uint64_t> total_steps{0};
@@ -54,29 +81,8 @@ CheckResult CheckPartitionsInParallel(const M& model, const History& history,
       }
     }
   });
-  result.steps = total_steps.load();
-  for (size_t k = 0; k < list.size(); ++k) {
-    const auto& [key, members] = *list[k];
-    switch (found[k].verdict) {
-      case Verdict::kLinearizable:
-        ++result.partitions_checked;
-        break;
-      case Verdict::kUnknown:
-        result.partitions_unknown.push_back(key);
-        break;
-      case Verdict::kNotLinearizable: {
-        ++result.partitions_checked;
-        result.verdict = Verdict::kNotLinearizable;
-        StepBudget budget(options);
-        result.failure = ExplainFailure(model, history, key, members, calls,
-                                        BuildProblem(history, members, calls), found[k], budget);
-        result.steps += budget.steps();
-        return result;
-      }
-    }
-  }
-  result.verdict = result.partitions_unknown.empty() ? Verdict::kLinearizable : Verdict::kUnknown;
-  return result;
+  *steps = total_steps.load();
+  return found;
 }
 
 }  // namespace internal
@@ -119,30 +125,23 @@ absl::StatusOr<CheckResult> CheckHistory(const M& model, const History& history,
   }
   result.partitions = static_cast<int>(partitions.size());
 
-  if (options.parallel_for && partitions.size() > 1) {
-    return internal::CheckPartitionsInParallel(model, history, calls, partitions, options, std::move(result));
+  internal::PartitionList list;
+  for (const auto& entry : partitions) list.push_back(&entry);
+  std::vector<SearchResult> found(list.size());
+  if (options.parallel_for && list.size() > 1) {
+    found = internal::SearchInParallel(model, history, calls, list, options, &result.steps);
+    StepBudget explain(options);
+    result = internal::Tally(model, history, calls, list, found, explain, std::move(result));
+    result.steps += explain.steps();
+    return result;
   }
+  // One after another with one budget, up to the first failure.
   StepBudget budget(options);
-  for (const auto& [key, members] : partitions) {
-    const PartitionProblem<M> problem = BuildProblem(history, members, calls);
-    const SearchResult found = Solve(model, problem, budget);
-    switch (found.verdict) {
-      case Verdict::kLinearizable:
-        ++result.partitions_checked;
-        break;
-      case Verdict::kUnknown:
-        result.partitions_unknown.push_back(key);
-        break;
-      case Verdict::kNotLinearizable:
-        ++result.partitions_checked;
-        result.verdict = Verdict::kNotLinearizable;
-        result.failure =
-            internal::ExplainFailure(model, history, key, members, calls, problem, found, budget);
-        result.steps = budget.steps();
-        return result;
-    }
+  for (size_t k = 0; k < list.size(); ++k) {
+    found[k] = Solve(model, BuildProblem(history, list[k]->second, calls), budget);
+    if (found[k].verdict == Verdict::kNotLinearizable) break;
   }
-  result.verdict = result.partitions_unknown.empty() ? Verdict::kLinearizable : Verdict::kUnknown;
+  result = internal::Tally(model, history, calls, list, found, budget, std::move(result));
   result.steps = budget.steps();
   return result;
 }
