@@ -4,9 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/assert.h"
-#include "sim/checker/edn.h"
 #include "sim/checker/kvstate_model.h"
-#include "sim/checker/proto_edn.h"
 
 namespace keel::sim {
 namespace {
@@ -28,19 +26,6 @@ constexpr int64_t kSessionTimeoutNanos = 3600LL * 1'000'000'000;  // outlives an
 std::string PoolName(int i) { return absl::StrCat("app/pool", i); }
 std::string Backend(int i) { return absl::StrCat("b", i); }
 std::string Key(int block, int key) { return absl::StrCat("cfg/blk", block, "/k", key); }
-
-std::string Edn(const google::protobuf::Message& message) {
-  absl::StatusOr<edn::Value> value = checker::ProtoToEdn(message);
-  KEEL_ASSERT_MSG(value.ok(), "workload values fit EDN");
-  return edn::ToEdn(*value);
-}
-
-// The command's op, the :value of its invocation.
-const google::protobuf::Message& OpBody(const kvpb::Command& command) {
-  const google::protobuf::FieldDescriptor* field =
-      kvpb::Command::descriptor()->FindFieldByNumber(command.op_case());
-  return command.GetReflection()->GetMessage(command, field);
-}
 
 }  // namespace
 
@@ -107,7 +92,7 @@ void Workload::RunOperation(Client& client, kvpb::Command command, bool mutating
     command.set_sequence(++client.sequence);
     command.set_acked_sequence(client.sequence - 1);  // one operation at a time
   }
-  Record(client.process, "invoke", command, Edn(OpBody(command)));
+  Record(client.process, "invoke", command, checker::ProtoToEdnText(checker::CommandBody(command)));
   // A mutating command is retried until it is answered: its session makes every retry safe,
   // and an answer settles whether it happened. (Giving up would leave it indeterminate
   // forever, and every such operation multiplies the checker's search.) Reads carry no
@@ -118,7 +103,7 @@ void Workload::RunOperation(Client& client, kvpb::Command command, bool mutating
   if (attempt.outcome == Attempt::Outcome::kApplied && result.ParseFromString(attempt.result) &&
       result.code() != kvpb::CODE_SESSION_UNKNOWN) {
     result.clear_error();
-    Record(client.process, "ok", command, Edn(result));
+    Record(client.process, "ok", command, checker::ProtoToEdnText(result));
     ++outcomes_["ok"];
     // Remember what the client now holds, for its later releases, dones and cas.
     if (command.has_pool_acquire() && result.code() == kvpb::CODE_OK) {
@@ -261,7 +246,7 @@ void Workload::ClientMain(int client_id) {
   }
   while (!stop()) {
     kvpb::Command c = DrawCommand(client);
-    const bool read = c.has_pool_stats() || c.has_lb_stats() || c.has_kv_get() || c.has_kv_list();
+    const bool read = checker::IsReadCommand(c);
     RunOperation(client, std::move(c), !read);
     env_.scheduler->Sleep(1 + static_cast<int64_t>(prng_.Uniform(static_cast<uint64_t>(env_.think_nanos) + 1)));
   }

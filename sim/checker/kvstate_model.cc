@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "engine/assert.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "sim/checker/proto_edn.h"
 
@@ -68,6 +69,22 @@ std::string CommandName(const kvpb::Command& command) {
   return FieldToKeyword(field->name());
 }
 
+const google::protobuf::Message& CommandBody(const kvpb::Command& command) {
+  KEEL_ASSERT(command.op_case() != kvpb::Command::OP_NOT_SET);
+  const FieldDescriptor* field = kvpb::Command::descriptor()->FindFieldByNumber(command.op_case());
+  return command.GetReflection()->GetMessage(command, field);
+}
+
+bool IsReadCommand(const kvpb::Command& c) {
+  return c.has_kv_get() || c.has_kv_list() || c.has_pool_stats() || c.has_lb_stats();
+}
+
+std::string ProtoToEdnText(const google::protobuf::Message& message) {
+  absl::StatusOr<edn::Value> value = ProtoToEdn(message);
+  KEEL_ASSERT_MSG(value.ok(), "values above INT64_MAX do not fit EDN");
+  return edn::ToEdn(*value);
+}
+
 std::string ObjectOf(const kvpb::Command& c) {
   switch (c.op_case()) {
     case kvpb::Command::kPoolCreate: return absl::StrCat("pool ", c.pool_create().pool());
@@ -114,8 +131,7 @@ absl::StatusOr<Call<KvstateModel>> KvstateModel::Decode(const Operation& op) con
                                            edn::ToEdn(op.input)));
   }
   Call<KvstateModel> call;
-  call.read_only = command->has_kv_get() || command->has_kv_list() || command->has_pool_stats() ||
-                   command->has_lb_stats();
+  call.read_only = IsReadCommand(*command);
   call.input = *std::move(command);
   if (op.outcome == Outcome::kOk) {
     kvpb::Result result;

@@ -74,6 +74,16 @@ static_assert(SequentialModel<KvstateModel>);
 // The EDN :f of a command ("pool-acquire"), or "" if no op is set.
 std::string CommandName(const kvpb::Command& command);
 
+// The command's op message (what an invocation's :value holds). Precondition: an op is set.
+const google::protobuf::Message& CommandBody(const kvpb::Command& command);
+
+// True for the commands that never change the state: kv-get, kv-list, pool-stats, lb-stats.
+bool IsReadCommand(const kvpb::Command& command);
+
+// A message as canonical EDN text (ProtoToEdn then edn::ToEdn). Precondition: no uint64
+// field above INT64_MAX (asserted).
+std::string ProtoToEdnText(const google::protobuf::Message& message);
+
 // The name of the object a command acts on, as PartitionKey reports it ("pool app/db",
 // "lb web", "kv app/cache"), or "" if the command names none.
 std::string ObjectOf(const kvpb::Command& command);

@@ -52,19 +52,6 @@ struct SmallSystem {
   uint64_t index = 0;  // log index of the last keel command applied
 };
 
-inline std::string EdnOf(const google::protobuf::Message& message) {
-  absl::StatusOr<edn::Value> value = ProtoToEdn(message);
-  RC_ASSERT(value.ok());
-  return edn::ToEdn(*value);
-}
-
-// The command's op as a message (what the invocation's :value holds).
-inline const google::protobuf::Message& OpBody(const kvpb::Command& command) {
-  const google::protobuf::FieldDescriptor* field =
-      kvpb::Command::descriptor()->FindFieldByNumber(command.op_case());
-  return command.GetReflection()->GetMessage(command, field);
-}
-
 inline kvpb::Command DrawPoolCommand() {
   kvpb::Command c;
   const std::string pool = "g/p";
@@ -162,16 +149,13 @@ inline kvpb::Command DrawKvCommand() {
   return c;
 }
 
-inline bool IsKeelRead(const kvpb::Command& c) {
-  return c.has_pool_stats() || c.has_lb_stats() || c.has_kv_get() || c.has_kv_list();
-}
 
 inline std::string RegisterText(std::optional<int> v) {
   return v ? absl::StrCat(*v) : "nil";
 }
 
 inline std::string InvokeValue(const SmallOp& op) {
-  if (op.keel) return EdnOf(OpBody(op.command));
+  if (op.keel) return ProtoToEdnText(CommandBody(op.command));
   if (op.f == "read" || op.f == "get") return "nil";
   if (op.f == "write") return absl::StrCat(op.value);
   if (op.f == "cas") return absl::StrCat("[", RegisterText(op.expected), " ", op.value, "]");
@@ -222,7 +206,7 @@ inline void Apply(SmallSystem& system, SmallOp& op) {
     } else {
       op.applied = system.lb.Apply(c);
     }
-    op.result = EdnOf(op.applied);
+    op.result = ProtoToEdnText(op.applied);
     return;
   }
   if (op.f == "read") {
@@ -248,7 +232,7 @@ inline void Apply(SmallSystem& system, SmallOp& op) {
 // A wrong completion: the kind of bug a checker exists to find.
 inline std::pair<std::string, std::string> Corrupt(const SmallOp& op) {
   if (op.keel) {
-    if (!IsKeelRead(op.command) && *rc::gen::arbitrary<bool>()) return {"fail", InvokeValue(op)};
+    if (!IsReadCommand(op.command) && *rc::gen::arbitrary<bool>()) return {"fail", InvokeValue(op)};
     kvpb::Result wrong = op.applied;
     switch (*rc::gen::inRange(0, 5)) {
       case 0:
@@ -268,7 +252,7 @@ inline std::pair<std::string, std::string> Corrupt(const SmallOp& op) {
       default:
         wrong.set_version(*rc::gen::inRange<uint64_t>(0, 4));
     }
-    return {"ok", EdnOf(wrong)};
+    return {"ok", ProtoToEdnText(wrong)};
   }
   if (op.f == "read") {
     const int value = *rc::gen::inRange(-1, 3);
@@ -339,7 +323,7 @@ inline std::vector<std::string> GenSmallHistory(SmallWorkload workload, bool cor
       case Phase::kInvoked: {
         const int dice = *rc::gen::inRange(0, 10);
         const bool reads =
-            p.op.f == "read" || p.op.f == "get" || (p.op.keel && internal::IsKeelRead(p.op.command));
+            p.op.f == "read" || p.op.f == "get" || (p.op.keel && IsReadCommand(p.op.command));
         if (dice == 0) {  // lost before taking effect: later or never
           emit(p, "info", internal::InvokeValue(p.op));
           lost.push_back(p.op);
