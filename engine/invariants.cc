@@ -179,6 +179,9 @@ absl::Status ClusterSafetyChecker::Observe(const std::vector<const Raft*>& nodes
 
 absl::Status ClusterSafetyChecker::OnRestart(NodeId node, Index applied) {
   last_applied_[node] = applied;
+  // A restarted node's committed entries come from its disk, not from the memory we already
+  // scanned: compare them again.
+  scanned_commit_[node] = std::min(scanned_commit_[node], applied);
   return absl::OkStatus();
 }
 

@@ -40,7 +40,8 @@ class ClusterSafetyChecker {
   // snapshot covering up to `entry.index()` (then only the index/term are compared).
   absl::Status OnApplied(NodeId node, const raftpb::Entry& entry);
 
-  // `node` (re)started from, or installed, a snapshot at `applied`: it applies from there on.
+  // `node` (re)started from, or installed, a snapshot at `applied`: it applies from there on,
+  // and its committed entries above `applied` are compared again on the next Observe.
   absl::Status OnRestart(NodeId node, Index applied);
 
   size_t committed_entries_seen() const { return committed_.size(); }

@@ -23,6 +23,7 @@
 #include "sim/checker/report.h"
 #include "sim/checker/typed_check.h"
 #include "sim/network.h"
+#include "sim/observed_state_machine.h"
 #include "sim/scheduler.h"
 #include "sim/workload.h"
 
@@ -81,6 +82,7 @@ struct Node {
   std::unique_ptr<NetTransport> transport;
   std::unique_ptr<DurableStorage> storage;
   std::unique_ptr<kvstate::KvState> state_machine;
+  std::unique_ptr<ObservedStateMachine> observed;  // wraps state_machine for the checker
   std::unique_ptr<Replica> replica;
   FiberId fiber = kNoFiber;
   std::deque<raftpb::Message> inbox;
@@ -116,6 +118,10 @@ class Simulation {
   Attempt Submit(NodeId target, const std::string& command, int64_t deadline);
   void NemesisMain();
   void CheckStep();
+  // State Machine Safety as it happens: what node `id` applies must be what was committed.
+  void OnApply(NodeId id, Index index, absl::string_view command);
+  // Node `id` restored its state machine from a snapshot (at start or from the leader).
+  void OnRestore(NodeId id);
   void CheckStepThorough();
   absl::Status CheckDurableQuorum();
   NodeId KnownLeader() const;
@@ -282,6 +288,9 @@ void Simulation::StartNode(NodeId id) {
   }
   node.storage = std::move(*storage);
   node.state_machine = std::make_unique<kvstate::KvState>(kvstate::KvStateOptions{options_.planted_bugs});
+  node.observed = std::make_unique<ObservedStateMachine>(
+      *node.state_machine, [this, id](Index index, absl::string_view command) { OnApply(id, index, command); },
+      [this, id]() { OnRestore(id); });
   ReplicaOptions options;
   options.raft.id = id;
   options.raft.election_tick = election_tick_;
@@ -294,7 +303,7 @@ void Simulation::StartNode(NodeId id) {
   options.tick_nanos = tick_nanos_;
   options.snapshot_every_entries = snapshot_every_;
   absl::StatusOr<std::unique_ptr<Replica>> replica =
-      Replica::Open(options, *node.clock, *node.transport, *node.storage, *node.state_machine);
+      Replica::Open(options, *node.clock, *node.transport, *node.storage, *node.observed);
   if (!replica.ok()) {
     Trace(absl::StrCat("node ", id, " refuses to start: ", replica.status().ToString()));
     node.storage.reset();
@@ -327,6 +336,7 @@ void Simulation::PowerOff(Node& node) {
   node.up = false;
   network_->Detach(node.id);
   node.replica.reset();
+  node.observed.reset();
   node.state_machine.reset();
   node.storage.reset();
   node.fs->Crash();
@@ -600,6 +610,24 @@ void Simulation::CheckStep() {
   absl::Status status = checker_.Observe(live, ++steps_checked_ % 1000 == 0);
   if (status.ok()) status = CheckDurableQuorum();
   if (!status.ok()) Fail(std::string(status.message()));
+}
+
+void Simulation::OnApply(NodeId id, Index index, absl::string_view command) {
+  if (failed_ || !options_.engine_checks) return;
+  const Node& node = nodes_.at(id);
+  KEEL_ASSERT(node.replica != nullptr);
+  // Committed entries are applied before they can be compacted, so the term is in the log.
+  const std::optional<Term> term = node.replica->raft().log().TermAt(index);
+  KEEL_ASSERT(term.has_value());
+  raftpb::Entry entry;
+  entry.set_index(index);
+  entry.set_term(*term);
+  entry.set_data(std::string(command));
+  if (absl::Status status = checker_.OnApplied(id, entry); !status.ok()) Fail(std::string(status.message()));
+}
+
+void Simulation::OnRestore(NodeId id) {
+  checker_.OnRestart(id, nodes_.at(id).state_machine->applied_index()).IgnoreError();
 }
 
 void Simulation::CheckStepThorough() {
