@@ -25,14 +25,9 @@ absl::StatusOr<std::unique_ptr<DurableStorage>> DurableStorage::Open(FileSystem&
   if (absl::Status status = storage->wal_->ReconcileWithSnapshot(meta.index(), meta.term()); !status.ok()) {
     return status;
   }
-  if (storage->wal_->hard_state().commit() > storage->wal_->last_index()) {
-    // A batch writes its hard state before its entries; a torn write (which may end exactly
-    // on a record boundary, leaving nothing to detect) can keep the hard state and lose some
-    // of the entries its commit index covers. Those entries were never acknowledged by this
-    // node and are durable on the quorum that committed them: the commit index is only a
-    // hint here, so lower it to what survived.
-    storage->wal_->ClampCommit(storage->wal_->last_index());
-  }
+  // A received snapshot is saved before its batch's hard state; a crash between them leaves a
+  // log based on a term the hard state has not reached yet.
+  storage->wal_->AdoptLastTerm();
   return storage;
 }
 

@@ -13,7 +13,7 @@
 namespace keel {
 namespace {
 
-constexpr uint32_t kFormatVersion = 1;
+
 constexpr absl::string_view kSegmentSuffix = ".wal";
 
 std::string SegmentName(uint64_t sequence) {
@@ -104,6 +104,14 @@ absl::Status Wal::Recover(const raftpb::ConfState& bootstrap_conf) {
     if (absl::Status status = fs_.SyncDir(dir_); !status.ok()) return status;
   }
   if (segments_.empty()) return StartSegment(sequences.empty() ? 1 : sequences.back());
+  AdoptLastTerm();
+  if (hard_state_.commit() > last_index()) {
+    // Every hard state follows the entries of its batch, and a torn batch keeps a prefix: a
+    // commit index past the log means acknowledged records are gone.
+    return absl::DataLossError(absl::StrCat("wal ", dir_, ": commit index ", hard_state_.commit(),
+                                            " is past the last entry ", last_index(),
+                                            " (entries it covers are missing)"));
+  }
   return absl::OkStatus();
 }
 
@@ -135,7 +143,7 @@ absl::Status Wal::RecoverSegment(uint64_t sequence, bool last) {
       if (record.type != wal::RecordType::kSegmentHeader || !header.ParseFromString(std::string(record.payload))) {
         return absl::DataLossError(absl::StrCat(where, ": segment does not start with a header"));
       }
-      if (header.format_version() != kFormatVersion || header.sequence() != sequence) {
+      if (header.format_version() != kWalFormatVersion || header.sequence() != sequence) {
         return absl::DataLossError(absl::StrCat(where, ": header says version ", header.format_version(),
                                                 " sequence ", header.sequence()));
       }
@@ -210,7 +218,7 @@ absl::Status Wal::StartSegment(uint64_t sequence) {
   absl::StatusOr<std::unique_ptr<File>> file = fs_.Open(path, FileSystem::OpenMode::kCreateNew);
   if (!file.ok()) return file.status();
   walpb::SegmentHeader header;
-  header.set_format_version(kFormatVersion);
+  header.set_format_version(kWalFormatVersion);
   header.set_sequence(sequence);
   *header.mutable_bootstrap_conf() = bootstrap_conf_;
   std::string buffer;
@@ -252,9 +260,6 @@ absl::Status Wal::Write(const std::optional<walpb::LogReset>& reset,
   const uint64_t start = active.file->Size();
   std::string buffer;
   if (reset) wal::AppendRecord(wal::RecordType::kLogReset, reset->SerializeAsString(), &buffer);
-  // The hard state goes before the entries: a torn batch then never leaves entries of a term
-  // above the durable term (the hard state is at least as new as every entry in its batch).
-  if (hard_state) wal::AppendRecord(wal::RecordType::kHardState, hard_state->SerializeAsString(), &buffer);
   std::vector<std::pair<uint64_t, uint32_t>> frames;  // offset, size of each entry record
   frames.reserve(entries.size());
   std::string payload;
@@ -265,6 +270,13 @@ absl::Status Wal::Write(const std::optional<walpb::LogReset>& reset,
     wal::AppendRecord(wal::RecordType::kEntry, payload, &buffer);
     frames.emplace_back(start + before, static_cast<uint32_t>(buffer.size() - before));
   }
+  // The hard state goes after the entries: a torn batch keeps a prefix of its records, so a
+  // surviving hard state implies every entry its commit index covers survived too. (Written
+  // first, a torn batch could keep a commit index over entries it lost, or, when the batch
+  // overwrote a conflicting suffix, over the stale entries it was replacing.) The price, a
+  // torn batch leaving entries of a term above the durable term, recovery pays by raising the
+  // term (see Recover).
+  if (hard_state) wal::AppendRecord(wal::RecordType::kHardState, hard_state->SerializeAsString(), &buffer);
   if (buffer.empty()) return absl::OkStatus();
   if (absl::Status status = active.file->Append(buffer); !status.ok()) {
     Poison(status);
@@ -397,6 +409,17 @@ absl::Status Wal::CompactTo(Index index, Term term) {
   }
   if (removed) return fs_.SyncDir(dir_);
   return absl::OkStatus();
+}
+
+void Wal::AdoptLastTerm() {
+  // A torn batch may keep entries whose term is above the durable one (its hard state came
+  // last and was lost). Nothing of that batch was acknowledged; adopting the entries' term
+  // without a vote is what a node may always do, and keeps terms in the log <= the current one.
+  const Term last_term = *TermAt(last_index());
+  if (last_term > hard_state_.term()) {
+    hard_state_.set_term(last_term);
+    hard_state_.set_vote(0);
+  }
 }
 
 absl::Status Wal::ReconcileWithSnapshot(Index index, Term term) {

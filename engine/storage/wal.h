@@ -27,6 +27,9 @@
 
 namespace keel {
 
+// Version 2: a batch's hard state record follows its entries (version 1 wrote it first).
+inline constexpr uint32_t kWalFormatVersion = 2;
+
 struct WalOptions {
   uint64_t max_segment_bytes = 64ULL << 20;
   uint64_t cache_bytes = 8ULL << 20;  // recent entries kept in memory for replication reads
@@ -71,9 +74,13 @@ class Wal {
   // snapshot's index + 1 (entries are missing).
   absl::Status ReconcileWithSnapshot(Index index, Term term);
 
+  // If the last log entry (or the base) has a term above the hard state's, raises the hard
+  // state's term to it and clears the vote, in memory (the next hard state write persists it).
+  // Recovery calls it; so must whoever changes the base after recovery (a snapshot of a newer
+  // term that a crash kept from the log).
+  void AdoptLastTerm();
+
   size_t segment_count() const { return segments_.size(); }
-  // Lowers the recovered commit index (in memory; the next hard state write persists it).
-  void ClampCommit(Index commit) { hard_state_.set_commit(std::min(hard_state_.commit(), commit)); }
   // The first error of a failed write, after which every call fails; OK otherwise.
   const absl::Status& poisoned() const { return poisoned_; }
 

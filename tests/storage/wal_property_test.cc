@@ -109,6 +109,13 @@ Ready MakeReady(const Model& model, const Op& op, Term* term_counter) {
       }
       *term_counter = std::max<Term>(*term_counter, model.last_term());
       ready.entries = MakeEntries(first, *term_counter, 1 + op.b % 8, op.a);
+      if (*term_counter > model.hard_state.term()) {
+        // As in Raft: a node learns a newer term (and persists it) before or with its entries.
+        raftpb::HardState hs = model.hard_state;
+        hs.set_term(*term_counter);
+        hs.set_vote(op.a % 4);
+        ready.hard_state = hs;
+      }
       break;
     }
     case 5: case 6: {  // hard state
@@ -137,6 +144,16 @@ Ready MakeReady(const Model& model, const Op& op, Term* term_counter) {
   return ready;
 }
 
+// A prefix of a batch without its hard state: recovery adopts the term of the log's end (with
+// no vote) when it is above the durable term.
+Model AdoptingLastTerm(Model model) {
+  if (model.last_term() > model.hard_state.term()) {
+    model.hard_state.set_term(model.last_term());
+    model.hard_state.set_vote(0);
+  }
+  return model;
+}
+
 // The states a crash may leave after an unacknowledged write of `ready` on top of `before`:
 // nothing of it, all of it, or (the batch being written in order: reset, entries, hard state)
 // any prefix of it.
@@ -148,12 +165,12 @@ std::vector<Model> TornCandidates(const Model& before, const Ready& ready) {
     partial.base_index = ready.snapshot->meta.index();
     partial.base_term = ready.snapshot->meta.term();
     partial.entries.clear();
-    candidates.push_back(partial);
+    candidates.push_back(AdoptingLastTerm(partial));
   }
   for (const raftpb::Entry& entry : ready.entries) {
     partial.entries.resize(entry.index() - partial.base_index - 1);
     partial.entries.push_back(entry);
-    candidates.push_back(partial);
+    candidates.push_back(AdoptingLastTerm(partial));
   }
   Model after = before;
   ApplyToModel(after, ready);

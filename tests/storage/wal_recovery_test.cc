@@ -326,8 +326,8 @@ TEST(WalRecoveryTest, TornTailAtEveryByteOfTheLastBatch) {
   const std::string full = fs.Contents(SegmentPath(1));
   const std::vector<size_t> starts = RecordStarts(full);
   ASSERT_EQ(starts.back(), full.size());
-  // The last batch is a hard state record, then three entry records (the hard state goes
-  // first so that a torn batch never leaves entries of a term above the durable term).
+  // The last batch is three entry records, then a hard state record (the hard state goes
+  // last so that a surviving commit index never covers an entry that did not survive).
   std::vector<size_t> batch_starts;
   for (size_t start : starts) {
     if (start >= start_c) batch_starts.push_back(start);
@@ -339,8 +339,8 @@ TEST(WalRecoveryTest, TornTailAtEveryByteOfTheLastBatch) {
     SCOPED_TRACE(absl::StrCat("segment cut at ", cut, " of ", full.size(), " (last batch starts at ", start_c, ")"));
     fs.SetContents(SegmentPath(1), full.substr(0, cut));
     size_t whole_entries = 0;
-    for (size_t k = 0; k < 3; ++k) whole_entries += batch_starts[k + 2] <= cut ? 1 : 0;
-    const bool hard_state_survived = batch_starts[1] <= cut;
+    for (size_t k = 0; k < 3; ++k) whole_entries += batch_starts[k + 1] <= cut ? 1 : 0;
+    const bool hard_state_survived = starts.back() <= cut;
     size_t boundary = 0;
     for (size_t start : starts) {
       if (start <= cut) boundary = start;
@@ -351,7 +351,11 @@ TEST(WalRecoveryTest, TornTailAtEveryByteOfTheLastBatch) {
       absl::StatusOr<std::unique_ptr<Wal>> wal = OpenWal(fs);
       ASSERT_OK(wal);
       ExpectLog(**wal, expected);
-      EXPECT_EQ(Show((*wal)->hard_state()), Show(hard_state_survived ? Hs(2, 2, 4) : Hs(1, 1, 2)));
+      // Entries of term 2 without their hard state: the term is adopted, with no vote.
+      const raftpb::HardState recovered =
+          hard_state_survived ? Hs(2, 2, 4) : (whole_entries > 0 ? Hs(2, 0, 2) : Hs(1, 1, 2));
+      EXPECT_EQ(Show((*wal)->hard_state()), Show(recovered));
+      EXPECT_LE((*wal)->hard_state().commit(), (*wal)->last_index());
       EXPECT_EQ(fs.Contents(SegmentPath(1)).size(), boundary) << "the torn record must be cut off";
       // The WAL goes on from the boundary, and both the cut and the new batch are durable.
       ASSERT_OK(Write(**wal, {MakeEntry(expected.size() + 1, 3)}, Hs(3, 0, 4)));
@@ -361,6 +365,38 @@ TEST(WalRecoveryTest, TornTailAtEveryByteOfTheLastBatch) {
     ASSERT_OK(again);
     ExpectLog(**again, Concat({expected, {MakeEntry(expected.size() + 1, 3)}}));
     EXPECT_EQ(Show((*again)->hard_state()), Show(Hs(3, 0, 4)));
+  }
+}
+
+// Found by keel-sim seed 5983: a follower held entries 1..7 of term 1 (commit 3), received
+// entry 4 of term 2 with leader commit 4, and crashed while that batch was being fsynced. With
+// the hard state written before the entries, a cut between them kept commit 4 over the stale
+// entry 4 of term 1, which the node then applied. Whatever prefix of the batch survives, the
+// commit index may only cover what survived of the new batch.
+TEST(WalRecoveryTest, ATornOverwriteNeverLeavesTheCommitIndexOnAStaleEntry) {
+  SimFileSystem fs(1, NoTornWrites());
+  size_t start = 0;
+  {
+    absl::StatusOr<std::unique_ptr<Wal>> wal = OpenWal(fs);
+    ASSERT_OK(wal);
+    ASSERT_OK(Write(**wal, Range(1, 7, 1), Hs(1, 1, 3)));
+    start = fs.Contents(SegmentPath(1)).size();
+    ASSERT_OK(Write(**wal, {MakeEntry(4, 2)}, Hs(2, 0, 4)));
+  }
+  const std::string full = fs.Contents(SegmentPath(1));
+  for (size_t cut = start; cut <= full.size(); ++cut) {
+    SCOPED_TRACE(absl::StrCat("cut at ", cut, " of ", full.size(), " (batch starts at ", start, ")"));
+    fs.SetContents(SegmentPath(1), full.substr(0, cut));
+    absl::StatusOr<std::unique_ptr<Wal>> wal = OpenWal(fs);
+    ASSERT_OK(wal);
+    const Wal& w = **wal;
+    ASSERT_LE(w.hard_state().commit(), w.last_index());
+    const bool whole = cut == full.size();
+    EXPECT_EQ(w.hard_state().commit(), whole ? 4u : 3u);
+    EXPECT_EQ(w.TermAt(4), std::optional<Term>(w.last_index() == 4 ? 2 : 1));
+    if (w.hard_state().commit() >= 4) {
+      EXPECT_EQ(w.TermAt(4), std::optional<Term>(2));
+    }
   }
 }
 
@@ -383,14 +419,14 @@ TEST(WalRecoveryTest, TornTailAtEveryByteOfAFreshSegment) {
     full = fs.Contents(SegmentPath(3));
   }
   const std::vector<size_t> starts = RecordStarts(full);
-  ASSERT_EQ(starts.size(), 6u);  // header, carried hard state, batch hard state, 2 entries, end
+  ASSERT_EQ(starts.size(), 6u);  // header, carried hard state, 2 entries, batch hard state, end
   for (size_t cut = 0; cut <= full.size(); ++cut) {
     SCOPED_TRACE(absl::StrCat("segment 3 cut at ", cut, " of ", full.size()));
     SimFileSystem fs(1, NoTornWrites());
     build(fs);
     fs.SetContents(SegmentPath(3), full.substr(0, cut));
-    const size_t whole_entries = (starts[4] <= cut ? 1 : 0) + (starts[5] <= cut ? 1 : 0);
-    const bool hard_state_survived = starts[3] <= cut;
+    const size_t whole_entries = (starts[3] <= cut ? 1 : 0) + (starts[4] <= cut ? 1 : 0);
+    const bool hard_state_survived = starts[5] <= cut;
     const Entries expected =
         Concat({batch_a, Entries(batch_b.begin(), batch_b.begin() + static_cast<long>(whole_entries))});
     size_t boundary = 0;
@@ -401,7 +437,9 @@ TEST(WalRecoveryTest, TornTailAtEveryByteOfAFreshSegment) {
       absl::StatusOr<std::unique_ptr<Wal>> wal = OpenWal(fs, SegmentPerBatch());
       ASSERT_OK(wal);
       ExpectLog(**wal, expected);
-      EXPECT_EQ(Show((*wal)->hard_state()), Show(hard_state_survived ? Hs(2, 2, 3) : Hs(1, 1, 1)));
+      const raftpb::HardState recovered =
+          hard_state_survived ? Hs(2, 2, 3) : (whole_entries > 0 ? Hs(2, 0, 1) : Hs(1, 1, 1));
+      EXPECT_EQ(Show((*wal)->hard_state()), Show(recovered));
       if (boundary == 0) {
         // Not even the header survived: the empty segment is dropped.
         EXPECT_EQ(WalFiles(fs), (Strings{SegmentName(1), SegmentName(2)}));
@@ -501,8 +539,8 @@ TEST(WalRecoveryTest, CorruptLengthFieldOfAnEarlierRecordIsDataLossNotATornTail)
 }
 
 TEST(WalRecoveryTest, CorruptionInTheLastRecordOfANonLastSegmentIsDataLoss) {
-  // Two shapes of segment 2: a batch with a hard state record (written before its entries) and
-  // one without; both end with an entry record.
+  // Two shapes of segment 2: a batch ending with a hard state record (written after its
+  // entries) and one ending with an entry record.
   for (bool with_hard_state : {true, false}) {
     SCOPED_TRACE(with_hard_state ? "segment ends with hard state" : "segment ends with an entry");
     SimFileSystem fs(1, NoTornWrites());
@@ -518,7 +556,7 @@ TEST(WalRecoveryTest, CorruptionInTheLastRecordOfANonLastSegmentIsDataLoss) {
     const std::vector<size_t> starts = RecordStarts(good);
     ASSERT_EQ(starts.back(), good.size());
     const size_t last_record = starts[starts.size() - 2];
-    ASSERT_EQ(RecordTypes(good).back(), wal::RecordType::kEntry);
+    ASSERT_EQ(RecordTypes(good).back(), with_hard_state ? wal::RecordType::kHardState : wal::RecordType::kEntry);
     for (size_t at : {last_record + 4, last_record + wal::kRecordHeaderBytes, good.size() - 1}) {
       SCOPED_TRACE(absl::StrCat("byte ", at));
       fs.SetContents(SegmentPath(2), good);
@@ -568,7 +606,7 @@ TEST(WalRecoveryTest, ASegmentWhoseHeaderNamesAnotherSequenceIsDataLoss) {
 // Crafted segments: valid frames whose contents break the log's rules.
 std::string Header(uint64_t sequence) {
   walpb::SegmentHeader header;
-  header.set_format_version(1);
+  header.set_format_version(kWalFormatVersion);
   header.set_sequence(sequence);
   *header.mutable_bootstrap_conf() = Conf({1, 2, 3});
   std::string out;
