@@ -46,7 +46,9 @@ class LogStorage {
   // Metadata of the newest snapshot (index 0 if there is none).
   virtual raftpb::SnapshotMeta SnapshotMetadata() const = 0;
   // Bytes [offset, offset + max_bytes) of the snapshot described by `meta`. kOutOfRange if a
-  // newer snapshot replaced it (the leader then starts over with the newest).
+  // newer snapshot replaced it (the leader then starts over with the newest). A read at offset
+  // 0 (the start of every transfer) verifies the whole snapshot first: kDataLoss if it was
+  // damaged at rest, rather than streaming bytes every follower would reject, forever.
   virtual absl::StatusOr<std::string> ReadSnapshotChunk(const raftpb::SnapshotMeta& meta,
                                                         uint64_t offset,
                                                         uint64_t max_bytes) const = 0;

@@ -28,6 +28,13 @@ absl::StatusOr<std::unique_ptr<DurableStorage>> DurableStorage::Open(FileSystem&
   // A received snapshot is saved before its batch's hard state; a crash between them leaves a
   // log based on a term the hard state has not reached yet.
   storage->wal_->AdoptLastTerm();
+  if (storage->wal_->hard_state().commit() > storage->wal_->last_index()) {
+    // Every hard state follows the entries of its batch, and a torn batch keeps a prefix: a
+    // commit index past the log (and the snapshot) means acknowledged records are gone.
+    return absl::DataLossError(absl::StrCat("wal ", JoinPath(dir, "wal"), ": commit index ",
+                                            storage->wal_->hard_state().commit(), " is past the last entry ",
+                                            storage->wal_->last_index(), " (entries it covers are missing)"));
+  }
   return storage;
 }
 
@@ -53,6 +60,10 @@ absl::StatusOr<std::string> DurableStorage::ReadSnapshotChunk(const raftpb::Snap
                                                               uint64_t max_bytes) const {
   if (meta.index() != snapshots_->meta().index() || meta.term() != snapshots_->meta().term()) {
     return absl::OutOfRangeError("snapshot was replaced by a newer one");
+  }
+  if (offset == 0) {
+    absl::StatusOr<std::string> all = snapshots_->ReadAllData();
+    if (!all.ok()) return all.status();
   }
   return snapshots_->ReadData(offset, max_bytes);
 }

@@ -35,20 +35,16 @@ std::optional<uint64_t> ParseSegmentName(absl::string_view name) {
 constexpr size_t kTornTailScanBytes = 1 << 20;
 
 // Whether a record that failed to parse at `offset` is a torn final write rather than
-// corruption. A torn write is a prefix of the last batch: the bad record runs to the end of
-// the file (or only zeros follow), and no intact record follows it. The second condition keeps
-// a flipped bit in an earlier record's length field (which also "runs past the end") from
-// silently cutting off acknowledged records behind it.
+// corruption. Writes tear as a prefix, so a torn write is a record whose frame runs past the
+// end of the file (record_format.h), with no intact record after it, or a tail of zeros (e.g.
+// preallocated blocks). A record that is all there but fails a CRC was damaged after it was
+// written (it may have been acknowledged): that is corruption, never a torn tail. The scan for
+// an intact record behind a cut-short one guards against the one way corruption could pass as
+// a cut (a damaged length whose header CRC still matches).
 bool IsTornTail(absl::string_view buffer, size_t offset, wal::ParseStatus status) {
   absl::string_view rest = buffer.substr(offset);
   if (std::all_of(rest.begin(), rest.end(), [](char c) { return c == 0; })) return true;
-  bool runs_to_end = status == wal::ParseStatus::kTruncated;
-  if (status == wal::ParseStatus::kBadCrc && rest.size() >= wal::kRecordHeaderBytes) {
-    uint32_t length = 0;
-    for (int i = 0; i < 4; ++i) length |= uint32_t{static_cast<unsigned char>(rest[i])} << (8 * i);
-    runs_to_end = wal::kRecordHeaderBytes + length == rest.size();
-  }
-  if (!runs_to_end) return false;
+  if (status != wal::ParseStatus::kTruncated) return false;
   const size_t limit = std::min(rest.size(), kTornTailScanBytes);
   for (size_t skip = 1; skip < limit; ++skip) {
     wal::ParsedRecord record;
@@ -105,13 +101,6 @@ absl::Status Wal::Recover(const raftpb::ConfState& bootstrap_conf) {
   }
   if (segments_.empty()) return StartSegment(sequences.empty() ? 1 : sequences.back());
   AdoptLastTerm();
-  if (hard_state_.commit() > last_index()) {
-    // Every hard state follows the entries of its batch, and a torn batch keeps a prefix: a
-    // commit index past the log means acknowledged records are gone.
-    return absl::DataLossError(absl::StrCat("wal ", dir_, ": commit index ", hard_state_.commit(),
-                                            " is past the last entry ", last_index(),
-                                            " (entries it covers are missing)"));
-  }
   return absl::OkStatus();
 }
 
@@ -180,6 +169,7 @@ absl::Status Wal::RecoverSegment(uint64_t sequence, bool last) {
         base_index_ = reset.index();
         base_term_ = reset.term();
         base_known_ = true;
+        base_inferred_ = false;
         break;
       }
     }
@@ -191,11 +181,16 @@ absl::Status Wal::RecoverSegment(uint64_t sequence, bool last) {
 
 absl::Status Wal::ApplyEntry(const raftpb::Entry& entry, uint64_t segment, uint64_t offset,
                              uint32_t frame_bytes, const std::string& where) {
-  if (!base_known_) {
-    // Older segments were deleted after a snapshot: the first entry seen fixes the base.
+  if (!base_known_ || (base_inferred_ && entry.index() <= base_index_)) {
+    // Older segments were deleted after a snapshot: the first entry seen fixes the base. A
+    // later entry at or below that base is a conflict truncation reaching into the deleted
+    // segments (they held the entries it replaced): it replaces everything recovered so far,
+    // and the base moves down to it.
+    entries_.clear();
     base_index_ = entry.index() - 1;
     base_term_ = 0;  // unknown; ReconcileWithSnapshot checks it against the snapshot
     base_known_ = true;
+    base_inferred_ = true;
   }
   if (entry.index() <= base_index_) return absl::OkStatus();  // voided by a reset
   if (entry.index() > last_index() + 1) {

@@ -1,5 +1,5 @@
 // Segmented write-ahead log of Raft entries and hard state (engine/storage/record_format.h
-// frames every record with a CRC-32C).
+// frames every record with CRC-32Cs over its header and its body).
 //
 // - Each Write() is one batch: one append and one fsync (group commit), however many entries.
 // - An entry whose index is at or below the last one replaces the suffix from there (conflict
@@ -7,9 +7,10 @@
 // - A LogReset record voids everything before it (a snapshot from the leader replaced the log).
 // - Segments roll over at max_segment_bytes; each starts with a header and the current hard
 //   state, so deleting older segments never loses the latest hard state.
-// - Recovery verifies every record. A torn or partial record at the very end of the last
-//   segment was never acknowledged (its fsync did not complete) and is truncated away;
-//   anything else that fails verification is a DataLoss error naming the file and offset.
+// - Recovery verifies every record. A record cut short at the very end of the last segment
+//   was never acknowledged (its fsync did not complete) and is truncated away; anything else
+//   that fails verification, including a whole last record with a bad CRC (a latent bit flip
+//   in an acknowledged record), is a DataLoss error naming the file and offset.
 // - After a failed write or fsync the WAL refuses all further writes (fsyncgate).
 #pragma once
 
@@ -27,7 +28,8 @@
 
 namespace keel {
 
-// Version 2: a batch's hard state record follows its entries (version 1 wrote it first).
+// Version 2: records carry a header CRC besides the body CRC, and a batch's hard state record
+// follows its entries (version 1: one CRC, hard state first).
 inline constexpr uint32_t kWalFormatVersion = 2;
 
 struct WalOptions {
@@ -116,6 +118,7 @@ class Wal {
   Index base_index_ = 0;
   Term base_term_ = 0;
   bool base_known_ = false;  // false until a reset or the first entry fixes the base (recovery)
+  bool base_inferred_ = false;  // the base came from the first entry seen, not from a reset
   std::deque<Location> entries_;
   std::deque<raftpb::Entry> cache_;  // the most recent entries, ending at last_index()
   uint64_t cache_bytes_ = 0;

@@ -331,6 +331,30 @@ TEST(DurableStorageTest, ReadSnapshotChunkServesTheCurrentSnapshotOnly) {
   EXPECT_EQ(*chunk, "ef");
 }
 
+// A leader whose snapshot file was damaged at rest must not stream it: every follower would
+// reject the assembled data and ask again from offset 0, forever (found by keel-sim's bit
+// flips). The read that starts a transfer verifies the whole snapshot.
+TEST(DurableStorageTest, ReadSnapshotChunkAtOffsetZeroVerifiesTheWholeSnapshot) {
+  SimFileSystem fs(1);
+  absl::StatusOr<std::unique_ptr<DurableStorage>> storage = OpenStorage(fs);
+  ASSERT_OK(storage);
+  DurableStorage& s = **storage;
+  ASSERT_OK(s.SaveReady(EntriesReady(Range(1, 8, 1), Hs(1, 0, 8))));
+  ASSERT_OK(s.CreateSnapshot(4, Conf({1, 2, 3}), "0123456789"));
+  const raftpb::SnapshotMeta meta = s.SnapshotMetadata();
+  ASSERT_OK(s.ReadSnapshotChunk(meta, 0, 4));
+  const Strings snaps = Files(fs, "snap");
+  ASSERT_EQ(snaps.size(), 1u);
+  const std::string path = JoinPath(JoinPath(kDir, "snap"), snaps[0]);
+  const std::string contents = fs.Contents(path);
+  const size_t at = contents.find("789");  // inside the data, past the first chunk
+  ASSERT_NE(at, std::string::npos);
+  fs.CorruptByte(path, at);
+  absl::StatusOr<std::string> chunk = s.ReadSnapshotChunk(meta, 0, 4);
+  EXPECT_CODE(chunk, absl::StatusCode::kDataLoss);
+  EXPECT_TRUE(absl::StrContains(chunk.status().message(), snaps[0])) << chunk.status();
+}
+
 TEST(DurableStorageTest, ACrashAfterACompletedSaveReadyLosesNothing) {
   // Crash after each step of a history; whatever completed must be there after recovery.
   // Torn writes are always on: only unacknowledged bytes may be torn.

@@ -187,7 +187,7 @@ RC_GTEST_PROP(WalProperty, CrashRecoversExactlyTheAcknowledgedState, ()) {
   SimFileSystem fs(seed);
   fs.faults().torn_write_probability = 1.0;  // always keep a random prefix of unsynced bytes
   auto storage = DurableStorage::Open(fs, "/n", {1}, SmallSegments());
-  RC_ASSERT(storage.ok());
+  if (!storage.ok()) RC_FAIL(storage.status().ToString());
   Model model;
   Term term = 1;
   for (const Op& op : ops) {
@@ -213,7 +213,7 @@ RC_GTEST_PROP(WalProperty, CrashRecoversExactlyTheAcknowledgedState, ()) {
       storage->reset();
       fs.Crash();
       storage = DurableStorage::Open(fs, "/n", {1}, SmallSegments());
-      RC_ASSERT(storage.ok());
+      if (!storage.ok()) RC_FAIL(storage.status().ToString());
       const std::string diff = Compare(**storage, model);
       if (!diff.empty()) RC_FAIL(absl::StrCat("after crash: ", diff));
     } else {
@@ -227,7 +227,7 @@ RC_GTEST_PROP(WalProperty, CrashRecoversExactlyTheAcknowledgedState, ()) {
       storage->reset();
       fs.Crash();
       storage = DurableStorage::Open(fs, "/n", {1}, SmallSegments());
-      RC_ASSERT(storage.ok());
+      if (!storage.ok()) RC_FAIL(storage.status().ToString());
       // Part of the failed write may have reached the disk before the crash.
       std::optional<Model> recovered;
       for (const Model& candidate : TornCandidates(model, ready)) {
@@ -240,7 +240,7 @@ RC_GTEST_PROP(WalProperty, CrashRecoversExactlyTheAcknowledgedState, ()) {
   storage->reset();
   fs.Crash();
   storage = DurableStorage::Open(fs, "/n", {1}, SmallSegments());
-  RC_ASSERT(storage.ok());
+  if (!storage.ok()) RC_FAIL(storage.status().ToString());
   const std::string diff = Compare(**storage, model);
   if (!diff.empty()) RC_FAIL(absl::StrCat("final: ", diff));
 }

@@ -215,11 +215,20 @@ TEST(RecordFormatTest, DetectsEverySingleBitFlip) {
   }
 }
 
-TEST(RecordFormatTest, RejectsZeroAndAbsurdLengthsAndUnknownTypes) {
+TEST(RecordFormatTest, RejectsBadHeadersZeroAndAbsurdLengthsAndUnknownTypes) {
   wal::ParsedRecord record;
   const std::string zeros(16, '\0');
-  EXPECT_EQ(wal::ParseRecord(zeros, &record), wal::ParseStatus::kBadLength);
-  const std::string huge = std::string("\xff\xff\xff\xff", 4) + std::string(12, 'x');
+  EXPECT_EQ(wal::ParseRecord(zeros, &record), wal::ParseStatus::kBadHeader);
+  const std::string garbage = std::string("\xff\xff\xff\xff", 4) + std::string(12, 'x');
+  EXPECT_EQ(wal::ParseRecord(garbage, &record), wal::ParseStatus::kBadHeader);
+  // Lengths no writer produces, behind a header CRC that matches.
+  std::string zero_length;
+  wal::AppendRecordHeader(0, 0, &zero_length);
+  zero_length += "xxxx";
+  EXPECT_EQ(wal::ParseRecord(zero_length, &record), wal::ParseStatus::kBadLength);
+  std::string huge;
+  wal::AppendRecordHeader(0xffffffffu, 0, &huge);
+  huge += std::string(12, 'x');
   EXPECT_EQ(wal::ParseRecord(huge, &record), wal::ParseStatus::kBadLength);
   std::string unknown;
   wal::AppendRecord(static_cast<wal::RecordType>(9), "x", &unknown);
@@ -227,6 +236,22 @@ TEST(RecordFormatTest, RejectsZeroAndAbsurdLengthsAndUnknownTypes) {
   std::string zero_type;
   wal::AppendRecord(static_cast<wal::RecordType>(0), "x", &zero_type);
   EXPECT_EQ(wal::ParseRecord(zero_type, &record), wal::ParseStatus::kBadType);
+}
+
+TEST(RecordFormatTest, AWholeRecordWithAFlippedBitIsNeverReportedAsTruncated) {
+  // What lets recovery tell a latent bit flip in the last record from a torn append.
+  std::string good;
+  wal::AppendRecord(wal::RecordType::kEntry, "an acknowledged entry", &good);
+  for (size_t byte = 0; byte < good.size(); ++byte) {
+    for (int bit = 0; bit < 8; ++bit) {
+      std::string bad = good;
+      bad[byte] = static_cast<char>(bad[byte] ^ (1 << bit));
+      wal::ParsedRecord record;
+      const wal::ParseStatus status = wal::ParseRecord(bad, &record);
+      EXPECT_TRUE(status == wal::ParseStatus::kBadHeader || status == wal::ParseStatus::kBadCrc)
+          << "byte " << byte << " bit " << bit << ": " << wal::ToString(status);
+    }
+  }
 }
 
 // --- recovery branches -----------------------------------------------------------------------
@@ -538,6 +563,36 @@ TEST(WalRecoveryTest, CorruptLengthFieldOfAnEarlierRecordIsDataLossNotATornTail)
   }
 }
 
+// A latent bit flip in the last record of the last segment: the record is whole, so it was
+// written completely and may have been acknowledged. Truncating it as a torn tail would lose
+// an acknowledged entry (or hard state) silently; recovery must refuse instead.
+TEST(WalRecoveryTest, ABitFlipInTheLastRecordIsDataLossNotATornTail) {
+  for (bool ends_with_hard_state : {false, true}) {
+    SCOPED_TRACE(ends_with_hard_state ? "last record: hard state" : "last record: entry");
+    SimFileSystem fs(1, NoTornWrites());
+    {
+      absl::StatusOr<std::unique_ptr<Wal>> wal = OpenWal(fs);
+      ASSERT_OK(wal);
+      std::optional<raftpb::HardState> hs;
+      if (ends_with_hard_state) hs = Hs(1, 1, 3);
+      ASSERT_OK(Write(**wal, Range(1, 3, 1), hs));
+    }
+    const std::string good = fs.Contents(SegmentPath(1));
+    const std::vector<size_t> starts = RecordStarts(good);
+    ASSERT_EQ(starts.back(), good.size());
+    const size_t last_record = starts[starts.size() - 2];
+    for (size_t at = last_record; at < good.size(); ++at) {
+      SCOPED_TRACE(absl::StrCat("byte ", at, " (last record at ", last_record, ")"));
+      fs.SetContents(SegmentPath(1), good);
+      fs.CorruptByte(SegmentPath(1), at);
+      absl::StatusOr<std::unique_ptr<Wal>> wal = OpenWal(fs);
+      EXPECT_CODE(wal, absl::StatusCode::kDataLoss);
+      EXPECT_TRUE(absl::StrContains(wal.status().message(), absl::StrCat("offset ", last_record))) << wal.status();
+      EXPECT_EQ(fs.Contents(SegmentPath(1)).size(), good.size()) << "a failed recovery must not truncate";
+    }
+  }
+}
+
 TEST(WalRecoveryTest, CorruptionInTheLastRecordOfANonLastSegmentIsDataLoss) {
   // Two shapes of segment 2: a batch ending with a hard state record (written after its
   // entries) and one ending with an entry record.
@@ -745,6 +800,28 @@ TEST(WalRecoveryTest, CompactToAfterALogResetDeletesTheReplacedSegments) {
   EXPECT_EQ(WalFiles(fs), Strings{SegmentName(5)}) << "every entry in segments 1..4 is <= 20";
   EXPECT_EQ((*wal)->segment_count(), 1u);
   EXPECT_EQ((*wal)->base_index(), 20u);
+}
+
+// Found by the WAL property: entries up to 6 in one segment, 7 in a later one, then 6 of a
+// newer term (truncating 7); a snapshot at 6 deletes the first segment. Recovery then sees 7
+// first (inferring the base 6) and must still let the later entry 6 truncate it, not drop it
+// as if a log reset had voided it: entry 7 of term 2 was replaced before the crash.
+TEST(WalRecoveryTest, ATruncationReachingIntoDeletedSegmentsStillTruncates) {
+  SimFileSystem fs(1, NoTornWrites());
+  {
+    absl::StatusOr<std::unique_ptr<Wal>> wal = OpenWal(fs, SegmentPerBatch());
+    ASSERT_OK(wal);
+    ASSERT_OK(Write(**wal, Range(1, 6, 2)));  // segment 2
+    ASSERT_OK(Write(**wal, Range(7, 7, 2)));  // segment 3
+    ASSERT_OK(Write(**wal, {MakeEntry(6, 3)}, Hs(3, 0, 6)));  // segment 4
+    ASSERT_OK((*wal)->CompactTo(6, 3));
+    EXPECT_EQ((*wal)->last_index(), 6u);
+  }
+  absl::StatusOr<std::unique_ptr<Wal>> wal = OpenWal(fs, SegmentPerBatch());
+  ASSERT_OK(wal);
+  ASSERT_OK((*wal)->ReconcileWithSnapshot(6, 3));
+  EXPECT_EQ((*wal)->last_index(), 6u) << "entry 7 of term 2 was truncated away before the crash";
+  EXPECT_EQ((*wal)->TermAt(7), std::nullopt);
 }
 
 TEST(WalRecoveryTest, LogResetVoidsEarlierEntriesAcrossReopen) {
