@@ -16,11 +16,19 @@ absl::Status Violation(const Raft& raft, absl::string_view what) {
                                           " [", raft.Status().ToString(), "]"));
 }
 
-const raftpb::Entry* FindEntry(const Raft& raft, Index index, std::vector<raftpb::Entry>* scratch) {
+// The entry at `index` of `raft`'s log, read into `scratch`; nullptr with `*status` set if
+// it cannot be read.
+const raftpb::Entry* FindEntry(const Raft& raft, Index index, std::vector<raftpb::Entry>* scratch,
+                               absl::Status* status) {
   scratch->clear();
-  if (index < raft.log().FirstIndex() || index > raft.log().LastIndex()) return nullptr;
-  if (!raft.log().Slice(index, index + 1, UINT64_MAX, scratch).ok() || scratch->empty()) return nullptr;
-  return &scratch->front();
+  *status = absl::OkStatus();
+  if (index < raft.log().FirstIndex() || index > raft.log().LastIndex()) {
+    *status = absl::OutOfRangeError("outside the log");
+    return nullptr;
+  }
+  *status = raft.log().Slice(index, index + 1, UINT64_MAX, scratch);
+  if (status->ok() && scratch->empty()) *status = absl::InternalError("empty read");
+  return status->ok() ? &scratch->front() : nullptr;
 }
 
 }  // namespace
@@ -79,7 +87,7 @@ absl::Status CheckNodeInvariants(const Raft& raft, Index window) {
 }
 
 absl::Status ClusterSafetyChecker::CheckLogMatching(const Raft& a, const Raft& b, Index window,
-                                                   bool compare_data) const {
+                                                   bool compare_data) {
   const Index low = std::max(a.log().FirstIndex(), b.log().FirstIndex());
   const Index high = std::min(a.log().LastIndex(), b.log().LastIndex());
   if (low > high) return absl::OkStatus();
@@ -104,10 +112,15 @@ absl::Status ClusterSafetyChecker::CheckLogMatching(const Raft& a, const Raft& b
   if (!compare_data) return absl::OkStatus();
   std::vector<raftpb::Entry> entries_a;
   std::vector<raftpb::Entry> entries_b;
-  if (!a.log().Slice(scan_low, agree + 1, UINT64_MAX, &entries_a).ok() ||
-      !b.log().Slice(scan_low, agree + 1, UINT64_MAX, &entries_b).ok() ||
-      entries_a.size() != entries_b.size()) {
-    return absl::InternalError("log matching: could not read logs");
+  if (unreadable_.contains(a.id()) || unreadable_.contains(b.id())) return absl::OkStatus();
+  const absl::Status read_a = a.log().Slice(scan_low, agree + 1, UINT64_MAX, &entries_a);
+  const absl::Status read_b = b.log().Slice(scan_low, agree + 1, UINT64_MAX, &entries_b);
+  if (absl::IsDataLoss(read_a)) unreadable_.insert(a.id());
+  if (absl::IsDataLoss(read_b)) unreadable_.insert(b.id());
+  if (absl::IsDataLoss(read_a) || absl::IsDataLoss(read_b)) return absl::OkStatus();
+  if (!read_a.ok() || !read_b.ok() || entries_a.size() != entries_b.size()) {
+    return absl::InternalError(absl::StrCat("log matching: could not read the logs of nodes ", a.id(), " and ",
+                                            b.id(), ": ", read_a.ToString(), "; ", read_b.ToString()));
   }
   for (size_t i = 0; i < entries_a.size(); ++i) {
     const raftpb::Entry& x = entries_a[i];
@@ -137,9 +150,17 @@ absl::Status ClusterSafetyChecker::Observe(const std::vector<const Raft*>& nodes
     // Record newly committed entries and check that committed entries never change.
     Index& scanned = scanned_commit_[node->id()];
     const Index from = std::max(scanned + 1, node->log().FirstIndex());
+    if (unreadable_.contains(node->id())) continue;
     for (Index i = from; i <= node->log().committed(); ++i) {
-      const raftpb::Entry* entry = FindEntry(*node, i, &scratch);
-      if (entry == nullptr) return Violation(*node, absl::StrCat("committed entry ", i, " unreadable"));
+      absl::Status read;
+      const raftpb::Entry* entry = FindEntry(*node, i, &scratch, &read);
+      if (absl::IsDataLoss(read)) {
+        unreadable_.insert(node->id());
+        break;
+      }
+      if (entry == nullptr) {
+        return Violation(*node, absl::StrCat("committed entry ", i, " unreadable: ", read.ToString()));
+      }
       auto [it, inserted] = committed_.try_emplace(
           i, CommittedEntry{entry->term(), entry->data(), entry->type(), node->term()});
       if (!inserted && (it->second.term != entry->term() || it->second.data != entry->data())) {
@@ -179,6 +200,7 @@ absl::Status ClusterSafetyChecker::Observe(const std::vector<const Raft*>& nodes
 
 absl::Status ClusterSafetyChecker::OnRestart(NodeId node, Index applied) {
   last_applied_[node] = applied;
+  unreadable_.erase(node);  // a new process verified its disk when it opened it
   // A restarted node's committed entries come from its disk, not from the memory we already
   // scanned: compare them again.
   scanned_commit_[node] = std::min(scanned_commit_[node], applied);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/container/btree_map.h"
+#include "absl/container/btree_set.h"
 #include "absl/status/status.h"
 #include "engine/raft.h"
 
@@ -45,6 +46,10 @@ class ClusterSafetyChecker {
   absl::Status OnRestart(NodeId node, Index applied);
 
   size_t committed_entries_seen() const { return committed_.size(); }
+  // Nodes whose log could not be read back (DataLoss: their disk was damaged) since they last
+  // (re)started. They are left out of the data comparisons meanwhile (the node itself stops
+  // when it reads the damage); the caller decides whether that damage was expected.
+  const absl::btree_set<NodeId>& unreadable_nodes() const { return unreadable_; }
 
  private:
   struct CommittedEntry {
@@ -53,8 +58,9 @@ class ClusterSafetyChecker {
     raftpb::EntryType type = raftpb::ENTRY_NORMAL;
     Term observed_in_term = 0;  // the observer's term when it was first seen committed
   };
-  absl::Status CheckLogMatching(const Raft& a, const Raft& b, Index window, bool compare_data) const;
+  absl::Status CheckLogMatching(const Raft& a, const Raft& b, Index window, bool compare_data);
 
+  absl::btree_set<NodeId> unreadable_;
   absl::btree_map<Term, NodeId> leaders_;        // term -> leader seen
   absl::btree_map<Index, CommittedEntry> committed_;
   absl::btree_map<NodeId, Index> last_applied_;  // per node

@@ -89,6 +89,7 @@ struct Node {
   std::deque<ClientRequest> requests;
   bool up = false;
   bool starting = false;  // a restart is recovering its storage (which may sleep in fsync)
+  bool refused_data_loss = false;  // its last start or run ended in DataLoss (damaged files)
   int64_t paused_until = 0;
   int64_t sync_latency = 0;
   // The durable log as of the crash (for the durability check while down).
@@ -117,6 +118,9 @@ class Simulation {
   // The workload's way in: one attempt at having `command` applied through `target`.
   Attempt Submit(NodeId target, const std::string& command, int64_t deadline);
   void NemesisMain();
+  // Corrupts one byte at rest in one of `victim`'s durable files, unless that would damage
+  // more than f nodes.
+  void FlipABit(NodeId victim);
   void CheckStep();
   // State Machine Safety as it happens: what node `id` applies must be what was committed.
   void OnApply(NodeId id, Index index, absl::string_view command);
@@ -124,6 +128,8 @@ class Simulation {
   void OnRestore(NodeId id);
   void CheckStepThorough();
   absl::Status CheckDurableQuorum();
+  // The checker could not read some node's log: only a disk the nemesis damaged excuses that.
+  absl::Status CheckUnreadableNodesWereDamaged() const;
   NodeId KnownLeader() const;
   bool CheckLiveness();
   // After the run: the clients' history is linearizable, and replicas that applied the same
@@ -161,7 +167,10 @@ class Simulation {
   int64_t tick_nanos_ = 10 * kMillis;
   int64_t client_timeout_ = 500 * kMillis;
   double crash_weight_ = 0, partition_weight_ = 0, pause_weight_ = 0, clog_weight_ = 0;
-  double slow_disk_weight_ = 0, fsync_error_weight_ = 0;
+  double slow_disk_weight_ = 0, fsync_error_weight_ = 0, bit_flip_weight_ = 0;
+  // Nodes whose durable files the nemesis damaged (at most f of them: the cluster must stay
+  // recoverable).
+  std::set<NodeId> damaged_;
   int64_t nemesis_mean_interval_ = 300 * kMillis;
   uint64_t snapshot_every_ = 50;
   uint64_t max_msg_bytes_ = 1 << 20;
@@ -236,6 +245,10 @@ void Simulation::DrawSettings() {
       "\nliveness_ms=", options_.liveness_nanos / kMillis, "\n");
   workload_shape_ = DrawWorkloadShape(swarm_);
   absl::StrAppend(&result_.settings, workload_shape_.Describe());
+  // Drawn last so that adding it did not reshuffle the settings above.
+  bit_flip_weight_ = weight() * 0.1;
+  if (off & kFaultBitFlip) bit_flip_weight_ = 0;
+  absl::StrAppend(&result_.settings, "bit_flip_weight=", bit_flip_weight_, "\n");
   result_.nodes = nodes;
   for (NodeId id : voters_) {
     Node& node = nodes_[id];
@@ -283,6 +296,7 @@ void Simulation::StartNode(NodeId id) {
     // The process exits (its volatile state, including a poisoned page cache, is gone); it
     // stays down until the next restart. The cluster must live without it meanwhile.
     Trace(absl::StrCat("node ", id, " refuses to start: ", storage.status().ToString()));
+    node.refused_data_loss = absl::IsDataLoss(storage.status());
     node.fs->Crash();
     return;
   }
@@ -306,12 +320,14 @@ void Simulation::StartNode(NodeId id) {
       Replica::Open(options, *node.clock, *node.transport, *node.storage, *node.observed);
   if (!replica.ok()) {
     Trace(absl::StrCat("node ", id, " refuses to start: ", replica.status().ToString()));
+    node.refused_data_loss = absl::IsDataLoss(replica.status());
     node.storage.reset();
     node.fs->Crash();
     return;
   }
   node.replica = std::move(*replica);
   node.up = true;
+  node.refused_data_loss = false;
   node.inbox.clear();
   node.requests.clear();
   checker_.OnRestart(id, node.storage->SnapshotMetadata().index()).IgnoreError();
@@ -380,6 +396,7 @@ void Simulation::NodeMain(NodeId id) {
     if (!node.replica->failed().ok()) {
       Trace(absl::StrCat("node ", id, " stopped: ", node.replica->failed().ToString()));
       ++result_.faults["node_stopped"];
+      node.refused_data_loss = absl::IsDataLoss(node.replica->failed());
       // The process exits (an operator, the nemesis, restarts it later); whatever the failed
       // fsync did not write is gone.
       PowerOff(node);
@@ -439,7 +456,7 @@ namespace {
 
 void Simulation::NemesisMain() {
   const double total = crash_weight_ + partition_weight_ + pause_weight_ + clog_weight_ +
-                       slow_disk_weight_ + fsync_error_weight_;
+                       slow_disk_weight_ + fsync_error_weight_ + bit_flip_weight_;
   if (total <= 0) return;
   const int max_down = static_cast<int>(voters_.size() - 1) / 2;
   while (!safety_over_ && !failed_) {
@@ -577,6 +594,8 @@ void Simulation::NemesisMain() {
       node.sync_latency = static_cast<int64_t>(nemesis_prng_.Uniform(50)) * kMillis;
       Trace(absl::StrCat("nemesis fsync latency node ", victim, " ", node.sync_latency / kMillis, "ms"));
       ++result_.faults["slow_disk"];
+    } else if ((pick -= bit_flip_weight_) < 0) {
+      FlipABit(victim);
     } else {
       // One failing fsync: the node must stop rather than carry on (fsyncgate).
       node.fs->faults().sync_failure_probability = 1.0;
@@ -587,6 +606,30 @@ void Simulation::NemesisMain() {
       ++result_.faults["fsync_error"];
     }
   }
+}
+
+void Simulation::FlipABit(NodeId victim) {
+  // At most f nodes ever damaged: a quorum of intact disks always remains.
+  const size_t max_damaged = (voters_.size() - 1) / 2;
+  if (!damaged_.contains(victim) && damaged_.size() >= max_damaged) return;
+  Node& node = nodes_.at(victim);
+  std::vector<std::string> files;
+  for (const char* dir : {"/keel/wal", "/keel/snap"}) {
+    absl::StatusOr<std::vector<std::string>> names = node.fs->List(dir);
+    if (!names.ok()) continue;
+    for (const std::string& name : *names) {
+      const std::string path = JoinPath(dir, name);
+      if (!node.fs->Contents(path).empty()) files.push_back(path);
+    }
+  }
+  if (files.empty()) return;
+  std::sort(files.begin(), files.end());  // List order is the file system's, not ours
+  const std::string& path = files[nemesis_prng_.Uniform(files.size())];
+  const uint64_t offset = nemesis_prng_.Uniform(node.fs->Contents(path).size());
+  node.fs->CorruptByte(path, offset);
+  damaged_.insert(victim);
+  Trace(absl::StrCat("nemesis bit flip node ", victim, " ", path, " offset ", offset));
+  ++result_.faults["bit_flip"];
 }
 
 void Simulation::CheckStep() {
@@ -609,6 +652,7 @@ void Simulation::CheckStep() {
   // end of the run.
   absl::Status status = checker_.Observe(live, ++steps_checked_ % 1000 == 0);
   if (status.ok()) status = CheckDurableQuorum();
+  if (status.ok()) status = CheckUnreadableNodesWereDamaged();
   if (!status.ok()) Fail(std::string(status.message()));
 }
 
@@ -636,7 +680,19 @@ void Simulation::CheckStepThorough() {
   for (const auto& [id, node] : nodes_) {
     if (node.up) live.push_back(&node.replica->raft());
   }
-  if (absl::Status status = checker_.Observe(live, /*thorough=*/true); !status.ok()) Fail(std::string(status.message()));
+  absl::Status status = checker_.Observe(live, /*thorough=*/true);
+  if (status.ok()) status = CheckUnreadableNodesWereDamaged();
+  if (!status.ok()) Fail(std::string(status.message()));
+}
+
+absl::Status Simulation::CheckUnreadableNodesWereDamaged() const {
+  for (NodeId id : checker_.unreadable_nodes()) {
+    if (!damaged_.contains(id)) {
+      return absl::InternalError(absl::StrCat("node ", id, "'s log is unreadable (data loss) but the nemesis never "
+                                              "damaged its disk"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Simulation::CheckDurableQuorum() {
@@ -718,7 +774,10 @@ bool Simulation::CheckLiveness() {
       for (const Index probe : live->probes) {
         bool everywhere = true;
         for (const auto& [id, node] : nodes_) {
-          everywhere = everywhere && node.up && node.state_machine->applied_index() >= probe;
+          // A node whose disk the nemesis damaged may rightly refuse to run; every other node
+          // must apply the probe.
+          const bool excused = !node.up && node.refused_data_loss && damaged_.contains(id);
+          everywhere = everywhere && (excused || (node.up && node.state_machine->applied_index() >= probe));
         }
         if (everywhere) live->committed_everywhere = true;
       }
@@ -730,7 +789,11 @@ bool Simulation::CheckLiveness() {
   if (!live->committed_everywhere) {
     std::string state;
     for (const auto& [id, node] : nodes_) {
-      absl::StrAppend(&state, " [", node.up ? node.replica->raft().Status().ToString() : absl::StrCat("node ", id, " down"), "]");
+      absl::StrAppend(&state, " [",
+                      node.up ? node.replica->raft().Status().ToString()
+                              : absl::StrCat("node ", id, " down", node.refused_data_loss ? " (data loss)" : "",
+                                             damaged_.contains(id) ? " (damaged by the nemesis)" : ""),
+                      "]");
     }
     Fail(absl::StrCat("liveness: no fresh entry committed on every node within ",
                       options_.liveness_nanos / kMillis, " ms after healing;", state));
@@ -849,7 +912,7 @@ const std::vector<FaultClassInfo>& FaultClasses() {
   static const std::vector<FaultClassInfo> classes = {
       {"crash", kFaultCrash},           {"partition", kFaultPartition}, {"pause", kFaultPause},
       {"clog", kFaultClog},             {"slow-disk", kFaultSlowDisk},  {"fsync-error", kFaultFsyncError},
-      {"loss", kFaultLoss},
+      {"loss", kFaultLoss},             {"bit-flip", kFaultBitFlip},
   };
   return classes;
 }

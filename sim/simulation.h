@@ -41,6 +41,7 @@ enum FaultClass : uint32_t {
   kFaultSlowDisk = 1u << 4,    // fsync latency
   kFaultFsyncError = 1u << 5,  // fsync EIO
   kFaultLoss = 1u << 6,        // message drops and duplicates
+  kFaultBitFlip = 1u << 7,     // latent bit flips in durable files, on at most f nodes
 };
 struct FaultClassInfo {
   const char* name;

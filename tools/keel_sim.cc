@@ -69,7 +69,8 @@ Options:
                       gives the verdict the run gave. Written for failing runs too.
   --seconds S         Simulated seconds per bench run (default 60).
   --no-fault KIND     Switch off one fault class (repeatable): crash, partition, pause, clog,
-                      slow-disk, fsync-error, loss. The rest of the run is drawn as before.
+                      slow-disk, fsync-error, loss, bit-flip. The rest of the run is drawn as
+                      before.
   --shrink            run/replay of a failing seed: search for a smaller run that still fails
                       (earlier stop, fewer fault classes, fewer clients) and print it as a
                       replayable command. Exit 1 with the shrunk run, 0 if the seed passes.
