@@ -6,15 +6,12 @@
 //   keel-sim bench [--seconds S]           simulated seconds per wall second, events per second
 //   keel-sim --list-planted-bugs
 // Exit status: 0 pass, 1 a run failed, 2 usage error.
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -24,6 +21,7 @@
 #include "absl/strings/str_split.h"
 #include "engine/planted_bugs.h"
 #include "sim/simulation.h"
+#include "tools/sim_sweep.h"
 
 namespace {
 
@@ -77,6 +75,10 @@ Options:
   --first-failure     sweep: each worker stops at its first failing seed (to measure how
                       many seeds it takes to catch a planted bug).
   --quiet             run/replay: print only the verdict line.
+  --crash-worker-at-seed N
+                      sweep, for testing the sweep itself: the worker aborts instead of
+                      running seed N. The sweep reports seed N as crashed and a new worker
+                      runs the rest of that worker's seeds.
   --help              This text.
 
 Exit status: 0 pass, 1 fail, 2 usage error.
@@ -97,6 +99,7 @@ struct Args {
   bool clients_set = false;
   bool first_failure = false;
   bool shrink = false;
+  uint64_t crash_worker_at_seed = 0;  // 0: never
 };
 
 int Usage(const std::string& error) {
@@ -197,83 +200,28 @@ int Sweep(const Args& args) {
   const auto start = std::chrono::steady_clock::now();
   const uint64_t count = args.last - args.first + 1;
   const int jobs = static_cast<int>(std::min<uint64_t>(std::max(1, args.jobs), count));
-  // Each worker process takes every jobs-th seed and reports failing seeds through a pipe.
-  std::vector<std::pair<pid_t, int>> workers;
-  for (int job = 0; job < jobs; ++job) {
-    int fds[2];
-    if (pipe(fds) != 0) return Usage("pipe failed");
-    const pid_t pid = fork();
-    if (pid < 0) return Usage("fork failed");
-    if (pid == 0) {
-      close(fds[0]);
-      for (uint64_t seed = args.first + job; seed <= args.last; seed += jobs) {
+  const keel::tools::SweepOutcome outcome =
+      keel::tools::RunSweep(args.first, args.last, jobs, args.first_failure, [&args](uint64_t seed) {
+        if (args.crash_worker_at_seed == seed) std::abort();  // --crash-worker-at-seed
         keel::sim::SimOptions options = args.options;
         options.seed = seed;
         const keel::sim::SimResult result = keel::sim::RunSimulation(options, nullptr);
-        // One line per seed, so that a seed that crashes the process is known by its absence;
-        // the failure's own line breaks travel as a byte that never occurs in it.
-        const std::string line =
-            result.passed ? absl::StrCat("P ", seed, "\n")
-                          : absl::StrCat("F ", seed, " ", absl::StrReplaceAll(result.failure, {{"\n", "\x1e"}}), "\n");
-        if (write(fds[1], line.data(), line.size()) < 0) _exit(3);
-        if (!result.passed && args.first_failure) break;
-      }
-      close(fds[1]);
-      _exit(0);
-    }
-    close(fds[1]);
-    workers.emplace_back(pid, fds[0]);
-  }
-  std::vector<std::pair<uint64_t, std::string>> failures;
-  bool worker_died = false;
-  for (size_t job = 0; job < workers.size(); ++job) {
-    auto& [pid, fd] = workers[job];
-    std::string data;
-    char buffer[4096];
-    ssize_t n;
-    while ((n = read(fd, buffer, sizeof(buffer))) > 0) data.append(buffer, static_cast<size_t>(n));
-    close(fd);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-      worker_died = true;
-      std::fprintf(stderr, "keel-sim: sweep worker %d %s %d\n", static_cast<int>(pid),
-                   WIFSIGNALED(status) ? "killed by signal" : "exited with status",
-                   WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
-    }
-    std::set<uint64_t> reported;
-    bool worker_failed = false;
-    for (absl::string_view line : absl::StrSplit(data, '\n', absl::SkipEmpty())) {
-      std::vector<absl::string_view> parts = absl::StrSplit(line, absl::MaxSplits(' ', 2));
-      uint64_t seed = 0;
-      if (parts.size() < 2 || !absl::SimpleAtoi(parts[1], &seed)) continue;
-      reported.insert(seed);
-      if (parts[0] == "F") {
-        failures.emplace_back(seed, parts.size() > 2 ? absl::StrReplaceAll(parts[2], {{"\x1e", "\n  "}}) : "");
-        worker_failed = true;
-      }
-    }
-    const bool stopped_early = args.first_failure && worker_failed;
-    for (uint64_t seed = args.first + job; seed <= args.last && !stopped_early; seed += workers.size()) {
-      if (!reported.contains(seed)) {
-        failures.emplace_back(seed, "the simulation process crashed (assertion or signal; see stderr)");
-        break;  // the worker died here; later seeds of its share did not run
-      }
-    }
-  }
-  std::sort(failures.begin(), failures.end());
-  for (const auto& [seed, why] : failures) {
+        return keel::tools::SeedVerdict{result.passed, result.failure};
+      });
+  for (const auto& [seed, why] : outcome.failures) {
     std::printf("FAIL seed=%llu %s\n  replay: %s --trace trace.txt\n", static_cast<unsigned long long>(seed),
                 why.c_str(), ReplayFlags(args, seed).c_str());
   }
   const int64_t wall = WallMillis(start);
-  std::printf("sweep seeds=%llu..%llu runs=%llu failed=%zu jobs=%d wall_ms=%lld seeds_per_minute=%.0f%s\n",
+  std::printf("sweep seeds=%llu..%llu runs=%llu failed=%zu worker_crashes=%d jobs=%d wall_ms=%lld seeds_per_minute=%.0f\n",
               static_cast<unsigned long long>(args.first), static_cast<unsigned long long>(args.last),
-              static_cast<unsigned long long>(count), failures.size(), jobs, static_cast<long long>(wall),
-              wall > 0 ? static_cast<double>(count) * 60000.0 / static_cast<double>(wall) : 0.0,
-              worker_died ? " (a worker crashed: see stderr)" : "");
-  if (!failures.empty()) std::printf("first_failing_seed=%llu\n", static_cast<unsigned long long>(failures.front().first));
-  return failures.empty() && !worker_died ? 0 : 1;
+              static_cast<unsigned long long>(outcome.runs), outcome.failures.size(), outcome.worker_crashes, jobs,
+              static_cast<long long>(wall),
+              wall > 0 ? static_cast<double>(outcome.runs) * 60000.0 / static_cast<double>(wall) : 0.0);
+  if (!outcome.failures.empty()) {
+    std::printf("first_failing_seed=%llu\n", static_cast<unsigned long long>(outcome.failures.front().first));
+  }
+  return outcome.failures.empty() ? 0 : 1;
 }
 
 int Bench(const Args& args) {
@@ -394,6 +342,9 @@ int main(int argc, char** argv) {
       if (!found) return Usage(absl::StrCat("unknown fault class '", *v, "'"));
     } else if (word == "--shrink") {
       args.shrink = true;
+    } else if (word == "--crash-worker-at-seed") {
+      if (!number("--crash-worker-at-seed", 1, INT64_MAX, &n)) return 2;
+      args.crash_worker_at_seed = static_cast<uint64_t>(n);
     } else if (word == "--first-failure") {
       args.first_failure = true;
     } else if (word == "--quiet") {

@@ -12,6 +12,8 @@
 #   history-catches <keel-sim> NAME MAX   with the engine's own checks off, the clients'
 #                                     history alone exposes planted engine bug NAME within
 #                                     seeds 1..MAX
+#   worker-crash <keel-sim>           a sweep whose worker dies at one seed reports that seed
+#                                     as crashed and still runs every other seed
 set -euo pipefail
 mode=$1
 sim=$2
@@ -22,6 +24,17 @@ case "$mode" in
     c=$("$sim" run --seed 4243 --quiet --safety-ms 5000 --liveness-ms 10000 | grep -o 'trace_hash=[0-9a-f]*')
     echo "seed 4242: $a / $b; seed 4243: $c"
     [ -n "$a" ] && [ "$a" = "$b" ] && [ "$a" != "$c" ]
+    ;;
+  worker-crash)
+    set +e
+    out=$("$sim" sweep --seeds 1..12 --jobs 2 --safety-ms 1000 --liveness-ms 5000 --crash-worker-at-seed 5 2>&1)
+    status=$?
+    set -e
+    echo "$out"
+    [ "$status" -eq 1 ] || { echo "expected exit 1, got $status"; exit 1; }
+    echo "$out" | grep -q '^FAIL seed=5 the simulation process crashed' || { echo "seed 5 not reported as crashed"; exit 1; }
+    [ "$(echo "$out" | grep -c '^FAIL seed=')" -eq 1 ] || { echo "expected exactly one failing seed"; exit 1; }
+    echo "$out" | grep -q ' runs=11 failed=1 worker_crashes=1 ' || { echo "the other 11 seeds did not all run"; exit 1; }
     ;;
   sweep)
     "$sim" sweep --seeds "$3" --jobs 2 --safety-ms 5000 --liveness-ms 10000
