@@ -134,10 +134,27 @@ absl::Status ClusterSafetyChecker::CheckLogMatching(const Raft& a, const Raft& b
   return absl::OkStatus();
 }
 
+ClusterSafetyChecker::LogShape ClusterSafetyChecker::ShapeOf(const Raft& raft) const {
+  auto generation = generation_.find(raft.id());
+  return LogShape{&raft,
+                  generation == generation_.end() ? 0 : generation->second,
+                  raft.log().version(),
+                  raft.log().FirstIndex(),
+                  raft.log().LastIndex(),
+                  raft.log().unstable_entries().size()};
+}
+
 absl::Status ClusterSafetyChecker::Observe(const std::vector<const Raft*>& nodes, bool thorough) {
   std::vector<raftpb::Entry> scratch;
   for (const Raft* node : nodes) {
-    if (absl::Status status = CheckNodeInvariants(*node, thorough ? kMaxScan : 64); !status.ok()) return status;
+    // The term scan only when the log changed since the last one (window 0 still checks the
+    // last entry); everything else every time.
+    const LogShape shape = ShapeOf(*node);
+    auto [last_scan, first_seen] = scanned_shape_.try_emplace(node->id(), shape);
+    const bool changed = first_seen || !(last_scan->second == shape);
+    const Index window = thorough ? kMaxScan : (changed ? 64 : 0);
+    if (absl::Status status = CheckNodeInvariants(*node, window); !status.ok()) return status;
+    last_scan->second = shape;
     // Election Safety.
     if (node->role() == Role::kLeader) {
       auto [it, inserted] = leaders_.try_emplace(node->term(), node->id());
@@ -186,13 +203,17 @@ absl::Status ClusterSafetyChecker::Observe(const std::vector<const Raft*>& nodes
       checked = it->first;
     }
   }
-  // Log Matching.
+  // Log Matching, for every pair whose logs changed since the pair was last compared.
   for (size_t i = 0; i < nodes.size(); ++i) {
     for (size_t j = i + 1; j < nodes.size(); ++j) {
+      const std::pair<LogShape, LogShape> shapes{ShapeOf(*nodes[i]), ShapeOf(*nodes[j])};
+      auto [matched, first_seen] = matched_shapes_.try_emplace({nodes[i]->id(), nodes[j]->id()}, shapes);
+      if (!thorough && !first_seen && matched->second == shapes) continue;
       if (absl::Status status = CheckLogMatching(*nodes[i], *nodes[j], thorough ? kMaxScan : 64, thorough);
           !status.ok()) {
         return status;
       }
+      matched->second = shapes;
     }
   }
   return absl::OkStatus();
@@ -201,6 +222,7 @@ absl::Status ClusterSafetyChecker::Observe(const std::vector<const Raft*>& nodes
 absl::Status ClusterSafetyChecker::OnRestart(NodeId node, Index applied) {
   last_applied_[node] = applied;
   unreadable_.erase(node);  // a new process verified its disk when it opened it
+  ++generation_[node];
   // A restarted node's committed entries come from its disk, not from the memory we already
   // scanned: compare them again.
   scanned_commit_[node] = std::min(scanned_commit_[node], applied);

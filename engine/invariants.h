@@ -60,7 +60,23 @@ class ClusterSafetyChecker {
   };
   absl::Status CheckLogMatching(const Raft& a, const Raft& b, Index window, bool compare_data);
 
+  // What the terms in a node's log window can depend on. While it stays the same, the term
+  // scans of that log need not be repeated (they are most of the checker's cost).
+  struct LogShape {
+    const Raft* raft = nullptr;
+    uint64_t generation = 0;  // restarts seen by OnRestart
+    uint64_t version = 0;     // RaftLog::version(): bumped by appends and snapshot restores
+    Index first = 0;
+    Index last = 0;
+    size_t unstable = 0;      // entries moving to storage are read from there afterwards
+    bool operator==(const LogShape&) const = default;
+  };
+  LogShape ShapeOf(const Raft& raft) const;
+
   absl::btree_set<NodeId> unreadable_;
+  absl::btree_map<NodeId, uint64_t> generation_;
+  absl::btree_map<NodeId, LogShape> scanned_shape_;  // per node, at its last term scan
+  absl::btree_map<std::pair<NodeId, NodeId>, std::pair<LogShape, LogShape>> matched_shapes_;
   absl::btree_map<Term, NodeId> leaders_;        // term -> leader seen
   absl::btree_map<Index, CommittedEntry> committed_;
   absl::btree_map<NodeId, Index> last_applied_;  // per node

@@ -119,12 +119,13 @@ struct Scheduler::Impl {
     void* fake_stack = nullptr;
   };
 
+  // Trivially copyable, so that heap sifts move 32 bytes, not a std::function: callbacks
+  // wait in `callbacks`, in a slot the event names.
   struct Event {
     int64_t time;
     uint64_t seq;
-    FiberId fiber;  // kNoFiber: run `callback` instead
-    uint64_t token;
-    std::function<void()> callback;
+    FiberId fiber;  // kNoFiber: run callbacks[token] instead
+    uint64_t token;  // the fiber's wait token, or the callback's slot
   };
 
   // Heap comparator: the earliest (time, seq) on top. Never compares anything else, so the
@@ -134,15 +135,33 @@ struct Scheduler::Impl {
   }
 
   void Push(int64_t time, FiberId fiber, uint64_t token, std::function<void()> callback) {
-    queue.push_back(Event{time, next_seq++, fiber, token, std::move(callback)});
+    if (fiber == kNoFiber) {
+      if (free_slots.empty()) {
+        token = callbacks.size();
+        callbacks.push_back(std::move(callback));
+      } else {
+        token = free_slots.back();
+        free_slots.pop_back();
+        callbacks[token] = std::move(callback);
+      }
+    }
+    queue.push_back(Event{time, next_seq++, fiber, token});
     std::push_heap(queue.begin(), queue.end(), Later);
   }
 
   Event Pop() {
     std::pop_heap(queue.begin(), queue.end(), Later);
-    Event event = std::move(queue.back());
+    const Event event = queue.back();
     queue.pop_back();
     return event;
+  }
+
+  // Takes the callback of a popped event out of its slot (the slot is reused).
+  std::function<void()> TakeCallback(const Event& event) {
+    std::function<void()> callback = std::move(callbacks[event.token]);
+    callbacks[event.token] = nullptr;
+    free_slots.push_back(event.token);
+    return callback;
   }
 
   Fiber* Find(FiberId id) const {
@@ -264,6 +283,8 @@ struct Scheduler::Impl {
   uint64_t events_run = 0;
   FiberId next_id = 1;
   std::vector<Event> queue;                          // a binary heap under Later
+  std::vector<std::function<void()>> callbacks;      // of queued callback events, by slot
+  std::vector<uint64_t> free_slots;
   std::map<FiberId, std::unique_ptr<Fiber>> fibers;  // live (spawned, not finished) fibers
   Fiber* current = nullptr;
   bool in_run = false;
@@ -275,9 +296,11 @@ Scheduler::~Scheduler() {
   KEEL_ASSERT_MSG(impl_->current == nullptr, "Scheduler destroyed from inside a fiber");
   // Unwinding can spawn or kill fibers and queue events; repeat until all is quiet.
   while (!impl_->fibers.empty()) impl_->Kill(impl_->fibers.begin()->first);
-  while (!impl_->queue.empty()) {
-    std::vector<Impl::Event> doomed = std::move(impl_->queue);
+  while (!impl_->queue.empty() || !impl_->callbacks.empty()) {
     impl_->queue.clear();
+    impl_->free_slots.clear();
+    std::vector<std::function<void()>> doomed = std::move(impl_->callbacks);
+    impl_->callbacks.clear();
   }
 }
 
@@ -376,7 +399,7 @@ uint64_t Scheduler::Run(int64_t until, const std::function<bool()>& stop) {
       impl_->Resume(*fiber);
     } else {
       impl_->now = event.time;
-      event.callback();
+      impl_->TakeCallback(event)();
     }
     ++ran;
     ++impl_->events_run;
