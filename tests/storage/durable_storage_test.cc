@@ -313,13 +313,21 @@ TEST(DurableStorageTest, CreateSnapshotCompactsTheLog) {
   EXPECT_EQ(Fingerprint(**again), before);
 }
 
+// A storage with entries 1..8 and a snapshot "0123456789" at index 4.
+std::unique_ptr<DurableStorage> StorageWithSnapshotAt4(SimFileSystem& fs) {
+  absl::StatusOr<std::unique_ptr<DurableStorage>> storage = OpenStorage(fs);
+  EXPECT_OK(storage);
+  if (!storage.ok()) return nullptr;
+  EXPECT_OK((*storage)->SaveReady(EntriesReady(Range(1, 8, 1), Hs(1, 0, 8))));
+  EXPECT_OK((*storage)->CreateSnapshot(4, Conf({1, 2, 3}), "0123456789"));
+  return std::move(*storage);
+}
+
 TEST(DurableStorageTest, ReadSnapshotChunkServesTheCurrentSnapshotOnly) {
   SimFileSystem fs(1);
-  absl::StatusOr<std::unique_ptr<DurableStorage>> storage = OpenStorage(fs);
-  ASSERT_OK(storage);
-  DurableStorage& s = **storage;
-  ASSERT_OK(s.SaveReady(EntriesReady(Range(1, 8, 1), Hs(1, 0, 8))));
-  ASSERT_OK(s.CreateSnapshot(4, Conf({1, 2, 3}), "0123456789"));
+  std::unique_ptr<DurableStorage> storage = StorageWithSnapshotAt4(fs);
+  ASSERT_NE(storage, nullptr);
+  DurableStorage& s = *storage;
   const raftpb::SnapshotMeta old_meta = s.SnapshotMetadata();
   absl::StatusOr<std::string> chunk = s.ReadSnapshotChunk(old_meta, 3, 4);
   ASSERT_OK(chunk);
@@ -336,11 +344,9 @@ TEST(DurableStorageTest, ReadSnapshotChunkServesTheCurrentSnapshotOnly) {
 // flips). The read that starts a transfer verifies the whole snapshot.
 TEST(DurableStorageTest, ReadSnapshotChunkAtOffsetZeroVerifiesTheWholeSnapshot) {
   SimFileSystem fs(1);
-  absl::StatusOr<std::unique_ptr<DurableStorage>> storage = OpenStorage(fs);
-  ASSERT_OK(storage);
-  DurableStorage& s = **storage;
-  ASSERT_OK(s.SaveReady(EntriesReady(Range(1, 8, 1), Hs(1, 0, 8))));
-  ASSERT_OK(s.CreateSnapshot(4, Conf({1, 2, 3}), "0123456789"));
+  std::unique_ptr<DurableStorage> storage = StorageWithSnapshotAt4(fs);
+  ASSERT_NE(storage, nullptr);
+  DurableStorage& s = *storage;
   const raftpb::SnapshotMeta meta = s.SnapshotMetadata();
   ASSERT_OK(s.ReadSnapshotChunk(meta, 0, 4));
   const Strings snaps = Files(fs, "snap");
