@@ -13,7 +13,6 @@
 namespace keel {
 namespace {
 
-
 constexpr absl::string_view kSegmentSuffix = ".wal";
 
 std::string SegmentName(uint64_t sequence) {
