@@ -21,7 +21,6 @@ absl::Status Violation(const Raft& raft, absl::string_view what) {
 const raftpb::Entry* FindEntry(const Raft& raft, Index index, std::vector<raftpb::Entry>* scratch,
                                absl::Status* status) {
   scratch->clear();
-  *status = absl::OkStatus();
   if (index < raft.log().FirstIndex() || index > raft.log().LastIndex()) {
     *status = absl::OutOfRangeError("outside the log");
     return nullptr;
@@ -146,10 +145,14 @@ ClusterSafetyChecker::LogShape ClusterSafetyChecker::ShapeOf(const Raft& raft) c
 
 absl::Status ClusterSafetyChecker::Observe(const std::vector<const Raft*>& nodes, bool thorough) {
   std::vector<raftpb::Entry> scratch;
-  for (const Raft* node : nodes) {
+  std::vector<LogShape> shapes;
+  shapes.reserve(nodes.size());
+  for (const Raft* node : nodes) shapes.push_back(ShapeOf(*node));
+  for (size_t k = 0; k < nodes.size(); ++k) {
+    const Raft* node = nodes[k];
     // The term scan only when the log changed since the last one (window 0 still checks the
     // last entry); everything else every time.
-    const LogShape shape = ShapeOf(*node);
+    const LogShape& shape = shapes[k];
     auto [last_scan, first_seen] = scanned_shape_.try_emplace(node->id(), shape);
     const bool changed = first_seen || !(last_scan->second == shape);
     const Index window = thorough ? kMaxScan : (changed ? 64 : 0);
@@ -206,14 +209,14 @@ absl::Status ClusterSafetyChecker::Observe(const std::vector<const Raft*>& nodes
   // Log Matching, for every pair whose logs changed since the pair was last compared.
   for (size_t i = 0; i < nodes.size(); ++i) {
     for (size_t j = i + 1; j < nodes.size(); ++j) {
-      const std::pair<LogShape, LogShape> shapes{ShapeOf(*nodes[i]), ShapeOf(*nodes[j])};
-      auto [matched, first_seen] = matched_shapes_.try_emplace({nodes[i]->id(), nodes[j]->id()}, shapes);
-      if (!thorough && !first_seen && matched->second == shapes) continue;
+      const std::pair<LogShape, LogShape> pair_shapes{shapes[i], shapes[j]};
+      auto [matched, first_seen] = matched_shapes_.try_emplace({nodes[i]->id(), nodes[j]->id()}, pair_shapes);
+      if (!thorough && !first_seen && matched->second == pair_shapes) continue;
       if (absl::Status status = CheckLogMatching(*nodes[i], *nodes[j], thorough ? kMaxScan : 64, thorough);
           !status.ok()) {
         return status;
       }
-      matched->second = shapes;
+      matched->second = pair_shapes;
     }
   }
   return absl::OkStatus();

@@ -613,19 +613,20 @@ void Simulation::FlipABit(NodeId victim) {
   const size_t max_damaged = (voters_.size() - 1) / 2;
   if (!damaged_.contains(victim) && damaged_.size() >= max_damaged) return;
   Node& node = nodes_.at(victim);
-  std::vector<std::string> files;
+  std::vector<std::pair<std::string, uint64_t>> files;  // path, size
   for (const char* dir : {"/keel/wal", "/keel/snap"}) {
     absl::StatusOr<std::vector<std::string>> names = node.fs->List(dir);
     if (!names.ok()) continue;
     for (const std::string& name : *names) {
-      const std::string path = JoinPath(dir, name);
-      if (!node.fs->Contents(path).empty()) files.push_back(path);
+      std::string path = JoinPath(dir, name);
+      const uint64_t size = node.fs->Contents(path).size();
+      if (size > 0) files.emplace_back(std::move(path), size);
     }
   }
   if (files.empty()) return;
   std::sort(files.begin(), files.end());  // List order is the file system's, not ours
-  const std::string& path = files[nemesis_prng_.Uniform(files.size())];
-  const uint64_t offset = nemesis_prng_.Uniform(node.fs->Contents(path).size());
+  const auto& [path, size] = files[nemesis_prng_.Uniform(files.size())];
+  const uint64_t offset = nemesis_prng_.Uniform(size);
   node.fs->CorruptByte(path, offset);
   damaged_.insert(victim);
   Trace(absl::StrCat("nemesis bit flip node ", victim, " ", path, " offset ", offset));

@@ -25,9 +25,6 @@ absl::StatusOr<std::unique_ptr<DurableStorage>> DurableStorage::Open(FileSystem&
   if (absl::Status status = storage->wal_->ReconcileWithSnapshot(meta.index(), meta.term()); !status.ok()) {
     return status;
   }
-  // A received snapshot is saved before its batch's hard state; a crash between them leaves a
-  // log based on a term the hard state has not reached yet.
-  storage->wal_->AdoptLastTerm();
   if (storage->wal_->hard_state().commit() > storage->wal_->last_index()) {
     // Every hard state follows the entries of its batch, and a torn batch keeps a prefix: a
     // commit index past the log (and the snapshot) means acknowledged records are gone.
@@ -62,8 +59,10 @@ absl::StatusOr<std::string> DurableStorage::ReadSnapshotChunk(const raftpb::Snap
     return absl::OutOfRangeError("snapshot was replaced by a newer one");
   }
   if (offset == 0) {
-    absl::StatusOr<std::string> all = snapshots_->ReadAllData();
+    absl::StatusOr<std::string> all = snapshots_->ReadAllData();  // verified
     if (!all.ok()) return all.status();
+    all->resize(std::min<uint64_t>(all->size(), max_bytes));
+    return all;
   }
   return snapshots_->ReadData(offset, max_bytes);
 }

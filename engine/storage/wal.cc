@@ -417,6 +417,14 @@ void Wal::AdoptLastTerm() {
 }
 
 absl::Status Wal::ReconcileWithSnapshot(Index index, Term term) {
+  absl::Status status = ReconcileBase(index, term);
+  // A received snapshot is saved before its batch's hard state; a crash between them leaves a
+  // log based on a term the hard state has not reached yet.
+  if (status.ok()) AdoptLastTerm();
+  return status;
+}
+
+absl::Status Wal::ReconcileBase(Index index, Term term) {
   if (!base_known_ || (entries_.empty() && base_term_ == 0 && base_index_ == 0)) {
     // Nothing but (possibly) hard state was recovered: the log is the snapshot.
     entries_.clear();

@@ -76,12 +76,6 @@ class Wal {
   // snapshot's index + 1 (entries are missing).
   absl::Status ReconcileWithSnapshot(Index index, Term term);
 
-  // If the last log entry (or the base) has a term above the hard state's, raises the hard
-  // state's term to it and clears the vote, in memory (the next hard state write persists it).
-  // Recovery calls it; so must whoever changes the base after recovery (a snapshot of a newer
-  // term that a crash kept from the log).
-  void AdoptLastTerm();
-
   size_t segment_count() const { return segments_.size(); }
   // The first error of a failed write, after which every call fails; OK otherwise.
   const absl::Status& poisoned() const { return poisoned_; }
@@ -107,6 +101,12 @@ class Wal {
   absl::Status StartSegment(uint64_t sequence);
   absl::StatusOr<File*> SegmentFile(uint64_t sequence);
   void TruncateCacheAfter(Index index);
+  // ReconcileWithSnapshot without adopting the snapshot's term.
+  absl::Status ReconcileBase(Index index, Term term);
+  // If the last log entry (or the base) has a term above the hard state's, raises the hard
+  // state's term to it and clears the vote, in memory (the next hard state write persists it).
+  // Recovery and ReconcileWithSnapshot call it.
+  void AdoptLastTerm();
   void Poison(const absl::Status& status);
 
   FileSystem& fs_;
