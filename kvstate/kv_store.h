@@ -27,8 +27,6 @@ class KvStore {
   // Keys starting with the prefix in byte order, at most the limit, `truncated` if more match.
   kvpb::Result List(const kvpb::KvList& request) const;
 
-  size_t size() const { return items_.size(); }
-
   // Appends every key, in byte order.
   void AppendTo(kvpb::StateSnapshot* snapshot) const;
   // The store of `snapshot`, or InvalidArgument: keys ascending, unique and valid; values at

@@ -37,7 +37,6 @@ class Sessions {
   void Register(uint64_t id, int64_t requested_timeout_nanos, int64_t now);
 
   bool Contains(uint64_t id) const { return sessions_.contains(id); }
-  size_t size() const { return sessions_.size(); }
 
   // Removes every session with last_active + timeout < now, with its cached results, and
   // returns their ids in ascending order (the caller releases their slots).

@@ -87,7 +87,8 @@ OPTIONS
                         partition is stopped early only when one before it in key order failed.
   --time-limit SECONDS  give up with "unknown" (exit 3) after this long (default 60; 0: none)
   --max-steps N         give up with "unknown" after N search steps (default: none); unlike the
-                        time limit, the same on every machine
+                        time limit, the same on every machine (partitions are then searched
+                        one after another, whatever --jobs says)
 
 REPORT
   Linearizable: the counts. Not linearizable: the partition (kv: the key) that is not; the

@@ -38,8 +38,8 @@ struct CheckOptions {
   // returned. Set by a caller that may use threads (keel-check --jobs); the library never
   // starts one. With it, partitions are searched concurrently; a partition stops early only
   // when one before it in key order has failed, so the verdict and the reported failure (the
-  // first failing partition in key order) are the same as one after another. max_steps then
-  // bounds the total only approximately (it is checked when should_stop is polled).
+  // first failing partition in key order) are the same as one after another. Not used when
+  // max_steps is set (a step limit stays exact and machine-independent).
   std::function<void(size_t count, const std::function<void(size_t)>& task)> parallel_for;
 };
 

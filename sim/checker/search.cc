@@ -31,23 +31,20 @@ class FurthestPoint {
   // The path shrank to `depth` operations.
   void Popped(size_t depth) { unchanged_ = std::min(unchanged_, depth); }
 
-  // The configuration reached by `path` failed, and no way on from it places `op` before its
-  // return at `time`.
-  void Failed(int op, int64_t time, const std::vector<int>& path) {
+  // The configuration reached by `path` failed, and no way on from it places some operation
+  // before its return at `time`.
+  void Failed(int64_t time, const std::vector<int>& path) {
     if (time <= time_) return;
     time_ = time;
-    blocked_op_ = op;
     order_.resize(unchanged_);
     order_.insert(order_.end(), path.begin() + static_cast<std::ptrdiff_t>(unchanged_), path.end());
     unchanged_ = path.size();
   }
 
-  int blocked_op() const { return blocked_op_; }
   std::vector<int>& order() { return order_; }
 
  private:
   int64_t time_ = -1;
-  int blocked_op_ = -1;
   std::vector<int> order_;
   size_t unchanged_ = 0;  // order_[0, unchanged_) still equals the bottom of the search path
 };
@@ -102,14 +99,13 @@ class PartitionSearch {
         // was not explored).
         const int blocked =
             frame.stuck >= 0 ? frame.stuck : by_return_[static_cast<size_t>(frame.urgent_rank)];
-        furthest_.Failed(blocked, Ret(blocked), path_);
+        furthest_.Failed(Ret(blocked), path_);
         const int placed = frame.placed;
         pool_.resize(frame.begin);
         frames_.pop_back();
         if (frames_.empty()) {
           result.verdict = Verdict::kNotLinearizable;
           result.order = std::move(furthest_.order());
-          result.blocked_op = furthest_.blocked_op();
           return result;
         }
         path_.pop_back();

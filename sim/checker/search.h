@@ -102,9 +102,6 @@ struct SearchResult {
   // leaves out never happened). kNotLinearizable: the partial linearization that got furthest
   // through the history. kUnknown: empty.
   std::vector<int> order;
-  // kNotLinearizable: an operation no linearization places before its return, so the history
-  // cut after that return is not linearizable; the shortest such cut may be earlier.
-  int blocked_op = -1;
 };
 
 // Precondition: ops with ret != kNeverReturns come first (any order among themselves is fine,

@@ -128,7 +128,9 @@ absl::StatusOr<CheckResult> CheckHistory(const M& model, const History& history,
   internal::PartitionList list;
   for (const auto& entry : partitions) list.push_back(&entry);
   std::vector<SearchResult> found(list.size());
-  if (options.parallel_for && list.size() > 1) {
+  // In parallel, a step limit could only be approximate (partitions add their steps when they
+  // finish): with one, search one partition after another so that it stays exact.
+  if (options.parallel_for && options.max_steps == 0 && list.size() > 1) {
     found = internal::SearchInParallel(model, history, calls, list, options, &result.steps);
     StepBudget explain(options);
     result = internal::Tally(model, history, calls, list, found, explain, std::move(result));

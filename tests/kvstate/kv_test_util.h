@@ -192,8 +192,6 @@ class Driver {
     return Apply(std::move(command));
   }
   uint64_t session() const { return session_; }
-  uint64_t next_sequence() const { return next_sequence_; }
-  void set_next_sequence(uint64_t sequence) { next_sequence_ = sequence; }
 
   // The state's snapshot, decoded, to look at fields no command reports (timeouts, time).
   kvpb::StateSnapshot DecodedSnapshot() const {

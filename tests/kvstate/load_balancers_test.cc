@@ -223,16 +223,13 @@ TEST(ConsistentHashTest, RemovingABackendMovesOnlyItsKeys) {
   ASSERT_TRUE(lb.RemoveBackend("b2"));
   ASSERT_TRUE(lb.CheckConsistency().ok()) << lb.CheckConsistency();
   const std::map<std::string, std::string> after = Assign(lb);
-  int moved = 0;
   for (const auto& [key, backend] : before) {
     if (backend == "b2") {
       EXPECT_NE(after.at(key), "b2");
-      ++moved;
     } else {
       EXPECT_EQ(after.at(key), backend) << key << " moved although its backend stayed";
     }
   }
-  EXPECT_EQ(moved, share["b2"]);
 }
 
 TEST(ConsistentHashTest, MarkingABackendDownMovesOnlyItsKeysAndUpMovesThemBack) {

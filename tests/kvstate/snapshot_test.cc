@@ -126,6 +126,10 @@ TEST(SnapshotTest, EqualStatesReachedDifferentlyHaveEqualBytes) {
   ASSERT_TRUE(a.ParseFromString(forward));
   ASSERT_TRUE(b.ParseFromString(backward));
   for (kvpb::StateSnapshot* s : {&a, &b}) {
+    // Every command took effect (a state where all were refused would compare equal too).
+    EXPECT_EQ(s->kv_size(), 2);
+    EXPECT_EQ(s->pools_size(), 2);
+    EXPECT_EQ(s->lbs_size(), 2);
     s->clear_kv();
     s->clear_sessions();
   }
