@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "engine/assert.h"
 
 namespace keel {
 namespace {
@@ -188,6 +189,7 @@ absl::Status ClusterSafetyChecker::Observe(const std::vector<const Raft*>& nodes
                                                 " committed a different entry at index ", i,
                                                 " (term ", entry->term(), " vs ", it->second.term, ")"));
       }
+      it->second.observed_in_term = std::min(it->second.observed_in_term, node->term());
     }
     scanned = std::max(scanned, node->log().committed());
   }
@@ -232,7 +234,8 @@ absl::Status ClusterSafetyChecker::OnRestart(NodeId node, Index applied) {
   return absl::OkStatus();
 }
 
-absl::Status ClusterSafetyChecker::OnApplied(NodeId node, const raftpb::Entry& entry) {
+absl::Status ClusterSafetyChecker::OnApplied(NodeId node, const raftpb::Entry& entry, Term node_term) {
+  KEEL_ASSERT(node_term >= entry.term());
   Index& last = last_applied_[node];
   if (entry.index() <= last) {
     return absl::InternalError(absl::StrCat("node ", node, " applied index ", entry.index(),
@@ -240,11 +243,13 @@ absl::Status ClusterSafetyChecker::OnApplied(NodeId node, const raftpb::Entry& e
   }
   last = entry.index();
   auto [it, inserted] = committed_.try_emplace(
-      entry.index(), CommittedEntry{entry.term(), entry.data(), entry.type(), entry.term()});
+      entry.index(), CommittedEntry{entry.term(), entry.data(), entry.type(), node_term});
   if (!inserted && (it->second.term != entry.term() || it->second.data != entry.data())) {
     return absl::InternalError(absl::StrCat("State Machine Safety violated: node ", node,
                                             " applied a different entry at index ", entry.index()));
   }
+  // Several observers: the smallest upper bound is the tightest one still true.
+  it->second.observed_in_term = std::min(it->second.observed_in_term, node_term);
   return absl::OkStatus();
 }
 

@@ -37,9 +37,11 @@ class ClusterSafetyChecker {
   // default compares the terms of the last 64 (cheap enough for every simulation step). Both
   // check everything else in full; committed entries' data is compared as they commit.
   absl::Status Observe(const std::vector<const Raft*>& nodes, bool thorough = false);
-  // Records that `node` applied `entry` (from Ready::committed_entries), or installed a
-  // snapshot covering up to `entry.index()` (then only the index/term are compared).
-  absl::Status OnApplied(NodeId node, const raftpb::Entry& entry);
+  // Records that `node`, whose current term is `node_term`, applied `entry` (from
+  // Ready::committed_entries). The entry was committed by a leader of a term between
+  // entry.term() and `node_term`: only the upper bound is safe for Leader Completeness (a
+  // stale leader of a term below `node_term` need not hold it).
+  absl::Status OnApplied(NodeId node, const raftpb::Entry& entry, Term node_term);
 
   // `node` (re)started from, or installed, a snapshot at `applied`: it applies from there on,
   // and its committed entries above `applied` are compared again on the next Observe.

@@ -10,6 +10,9 @@ const std::vector<PlantedBugInfo>& AllPlantedBugs() {
       {"skip-log-matching", kBugSkipLogMatching, "accept AppendEntries without the prev-entry check"},
       {"apply-twice", kBugApplyTwice, "kvstate: no session dedupe, so a retried command is applied again",
        BugLayer::kKvstate},
+      {"proxy-retry-twice", kBugProxyRetryTwice,
+       "node: a follower resends a late proxied request under a new sequence number, so it applies twice",
+       BugLayer::kNode},
   };
   return bugs;
 }

@@ -19,11 +19,13 @@ enum PlantedBug : uint32_t {
   kBugCommitOldTerm = 1u << 2,    // commit a previous-term entry by counting replicas (Fig. 8)
   kBugSkipLogMatching = 1u << 3,  // accept AppendEntries without the prev-entry check
   kBugApplyTwice = 1u << 4,       // kvstate: session dedupe off, a retried command applies again
+  kBugProxyRetryTwice = 1u << 5,  // node: a proxy resends a late request under a new sequence
 };
 
-// Where a planted bug lives: the Raft core (caught by the engine's invariant checkers) or the
-// replicated state machine (caught by the linearizability checker on client histories).
-enum class BugLayer : uint8_t { kEngine, kKvstate };
+// Where a planted bug lives: the Raft core (caught by the engine's invariant checkers), the
+// replicated state machine or the node driver (both caught by the linearizability checker on
+// client histories).
+enum class BugLayer : uint8_t { kEngine, kKvstate, kNode };
 
 struct PlantedBugInfo {
   absl::string_view name;

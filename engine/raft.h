@@ -112,6 +112,8 @@ class Raft {
   NodeId vote() const { return vote_; }
   Role role() const { return role_; }
   NodeId leader() const { return leader_; }
+  // Leader only: the node leadership is being handed to, or kNoNode.
+  NodeId lead_transferee() const { return lead_transferee_; }
   const RaftLog& log() const { return log_; }
   const std::vector<NodeId>& voters() const { return voters_; }
   const absl::btree_map<NodeId, Progress>& progress() const { return progress_; }

@@ -45,7 +45,6 @@ void Replica::FailPending(const absl::Status& status) {
 void Replica::OnMessage(const raftpb::Message& message) {
   if (!failed_.ok()) return;
   if (!raft_->Step(message).ok()) ++rejected_messages_;
-  Poll();
 }
 
 void Replica::Poll() {
@@ -71,7 +70,6 @@ absl::StatusOr<LogPosition> Replica::Propose(std::string command, ProposalCallba
   absl::StatusOr<LogPosition> position = raft_->Propose(std::move(command));
   if (!position.ok()) return position.status();
   pending_[position->index] = Pending{position->term, std::move(done)};
-  HandleReady();
   return position;
 }
 
@@ -109,6 +107,9 @@ void Replica::HandleReady() {
       } else {
         proposal.done(absl::AbortedError("proposal lost to a leader change; retry"));
       }
+    }
+    if (read_state_handler_) {
+      for (const ReadState& read_state : ready.read_states) read_state_handler_(read_state);
     }
     raft_->Advance(ready);
     if (!raft_->fatal_error().ok()) {

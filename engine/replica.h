@@ -38,15 +38,22 @@ class Replica {
                                                        Transport& transport, DurableStorage& storage,
                                                        StateMachine& state_machine);
 
-  // Handles a message from a peer (invalid ones are counted and dropped), then Poll()s.
+  // Steps a message from a peer into the core (invalid ones are counted and dropped). The
+  // next Poll() carries out what it caused, so a burst of messages costs one Ready (one fsync).
   void OnMessage(const raftpb::Message& message);
   // Ticks the core for the time that passed and carries out every pending Ready.
   void Poll();
+  // Receives every ReadState the core releases (Ready::read_states), in order, while the
+  // Ready is carried out: the read may be served once the state machine applied its index.
+  using ReadStateHandler = std::function<void(const ReadState&)>;
+  void set_read_state_handler(ReadStateHandler handler) { read_state_handler_ = std::move(handler); }
   // When Poll() should run next for the next tick.
   int64_t NextWakeNanos() const { return last_tick_nanos_ + options_.tick_nanos; }
 
   // Proposes a command; `done` runs once it is applied (or lost). Fails at once when this
   // node is not the leader (the error names the leader if known) or the replica stopped.
+  // The entry is written and sent by the next Poll(): proposals made between two Polls share
+  // one Ready and one fsync.
   absl::StatusOr<LogPosition> Propose(std::string command, ProposalCallback done);
 
   // A storage failure (failed fsync, corrupt read) stops the replica for good: from then on it
@@ -79,6 +86,7 @@ class Replica {
   std::map<Index, Pending> pending_;  // proposals made here, by log index
   absl::Status failed_;
   uint64_t rejected_messages_ = 0;
+  ReadStateHandler read_state_handler_;
 };
 
 }  // namespace keel

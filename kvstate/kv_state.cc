@@ -35,6 +35,57 @@ bool IsRead(kvpb::Command::OpCase op) {
 
 }  // namespace
 
+CommandInfo KvState::Inspect(absl::string_view data) const {
+  CommandInfo info;
+  kvpb::Command command;
+  if (data.size() > static_cast<size_t>(std::numeric_limits<int>::max()) ||
+      !command.ParseFromArray(data.data(), static_cast<int>(data.size()))) {
+    info.error = "command is not a kvpb.Command";
+    return info;
+  }
+  if (command.op_case() == kvpb::Command::OP_NOT_SET) {
+    info.error = "command has no op";
+    return info;
+  }
+  info.valid = true;
+  info.read_only = IsRead(command.op_case());
+  info.session = command.session();
+  info.sequence = command.sequence();
+  const bool deduplicated = command.session() != 0 && command.sequence() != 0;
+  info.retry_safe = info.read_only || deduplicated || command.op_case() == kvpb::Command::kKeepAlive;
+  return info;
+}
+
+std::string KvState::StampLeaderTime(absl::string_view data, int64_t leader_time_nanos) const {
+  kvpb::Command command;
+  const bool parsed = command.ParseFromArray(data.data(), static_cast<int>(data.size()));
+  KEEL_ASSERT_MSG(parsed, "StampLeaderTime needs a command Inspect accepted");
+  command.set_leader_time_nanos(leader_time_nanos);
+  return SerializeDeterministically(command);
+}
+
+std::string KvState::Query(absl::string_view data) const {
+  kvpb::Command command;
+  const bool parsed = command.ParseFromArray(data.data(), static_cast<int>(data.size()));
+  KEEL_ASSERT_MSG(parsed && IsRead(command.op_case()), "Query needs a read command Inspect accepted");
+  kvpb::Result result;
+  switch (command.op_case()) {
+    case kvpb::Command::kKvGet: result = kv_.Get(command.kv_get()); break;
+    case kvpb::Command::kKvList: result = kv_.List(command.kv_list()); break;
+    case kvpb::Command::kPoolStats: result = pools_.Stats(command.pool_stats()); break;
+    default: result = load_balancers_.Stats(command.lb_stats()); break;
+  }
+  return SerializeDeterministically(result);
+}
+
+std::string KvState::WithSequence(absl::string_view data, uint64_t sequence) const {
+  kvpb::Command command;
+  const bool parsed = command.ParseFromArray(data.data(), static_cast<int>(data.size()));
+  KEEL_ASSERT(parsed);
+  command.set_sequence(sequence);
+  return SerializeDeterministically(command);
+}
+
 KvState::KvState(KvStateOptions options)
     : apply_twice_(kPlantedBugsCompiledIn && (options.planted_bugs & kBugApplyTwice) != 0) {}
 

@@ -13,7 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
-#include "engine/state_machine.h"
+#include "engine/application.h"
 #include "engine/types.h"
 #include "kvstate/kv.pb.h"
 #include "kvstate/kv_store.h"
@@ -31,7 +31,7 @@ struct KvStateOptions {
   uint32_t planted_bugs = 0;
 };
 
-class KvState final : public StateMachine {
+class KvState final : public Application {
  public:
   explicit KvState(KvStateOptions options = {});
 
@@ -53,6 +53,15 @@ class KvState final : public StateMachine {
   // twice or through an unknown session, busy above capacity, an unknown policy, a bad name,
   // an expired session, ...) is InvalidArgument. On failure nothing changes.
   absl::Status Restore(absl::string_view data) override;
+
+  // The node driver's view of a command (engine/application.h): a Command with an op is
+  // valid; get, list and the two stats are read-only; reads and commands carrying a session
+  // and sequence (deduplicated) or a keep-alive are safe to resend.
+  CommandInfo Inspect(absl::string_view command) const override;
+  std::string StampLeaderTime(absl::string_view command, int64_t leader_time_nanos) const override;
+  // A read answered from the current state, exactly as Apply would answer it next.
+  std::string Query(absl::string_view command) const override;
+  std::string WithSequence(absl::string_view command, uint64_t sequence) const override;
 
   Index applied_index() const { return applied_index_; }
   int64_t time_nanos() const { return time_nanos_; }

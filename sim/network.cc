@@ -28,7 +28,7 @@ void Network::Detach(NodeId id) {
   nodes_.erase(id);
 }
 
-void Network::Send(const raftpb::Message& message) {
+void Network::Send(const nodepb::Envelope& message) {
   ++sent_;
   const std::pair<NodeId, NodeId> link{message.from(), message.to()};
   if (cut_.contains(link) || !nodes_.contains(message.to())) {
@@ -87,9 +87,9 @@ void Network::Unclog(NodeId from, NodeId to) {
   clogged_.erase(link);
   auto it = held_.find(link);
   if (it == held_.end()) return;
-  std::vector<raftpb::Message> released = std::move(it->second);
+  std::vector<nodepb::Envelope> released = std::move(it->second);
   held_.erase(it);
-  for (const raftpb::Message& message : released) Schedule(message);
+  for (const nodepb::Envelope& message : released) Schedule(message);
 }
 
 void Network::HealAll() {
@@ -99,7 +99,7 @@ void Network::HealAll() {
   auto held = std::move(held_);
   held_.clear();
   for (const auto& [link, messages] : held) {
-    for (const raftpb::Message& message : messages) Schedule(message);
+    for (const nodepb::Envelope& message : messages) Schedule(message);
   }
 }
 
@@ -111,11 +111,11 @@ int64_t Network::DrawLatency() {
   return options_.min_latency_nanos + static_cast<int64_t>(tail);
 }
 
-void Network::Schedule(const raftpb::Message& message) {
+void Network::Schedule(const nodepb::Envelope& message) {
   scheduler_.At(scheduler_.now() + DrawLatency(), [this, message] { DeliverNow(message); });
 }
 
-void Network::DeliverNow(const raftpb::Message& message) {
+void Network::DeliverNow(const nodepb::Envelope& message) {
   auto it = nodes_.find(message.to());
   if (it == nodes_.end()) {  // detached while the message was in flight
     ++dropped_;

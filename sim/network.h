@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "engine/prng.h"
-#include "engine/raft.pb.h"
+#include "engine/peer.pb.h"
 #include "engine/types.h"
 #include "sim/scheduler.h"
 
@@ -28,7 +28,7 @@ struct NetworkOptions {
 
 class Network {
  public:
-  using Deliver = std::function<void(const raftpb::Message&)>;
+  using Deliver = std::function<void(const nodepb::Envelope&)>;
 
   Network(Scheduler& scheduler, Prng prng, NetworkOptions options);
 
@@ -39,7 +39,7 @@ class Network {
   void Detach(NodeId id);
 
   // Sends `message` from message.from() to message.to(), subject to every fault in force.
-  void Send(const raftpb::Message& message);
+  void Send(const nodepb::Envelope& message);
 
   // Faults. A cut link drops everything sent over it; a clogged link holds messages and
   // delivers them (with fresh latency) when unclogged.
@@ -56,8 +56,8 @@ class Network {
 
  private:
   int64_t DrawLatency();
-  void Schedule(const raftpb::Message& message);
-  void DeliverNow(const raftpb::Message& message);
+  void Schedule(const nodepb::Envelope& message);
+  void DeliverNow(const nodepb::Envelope& message);
 
   Scheduler& scheduler_;
   Prng prng_;
@@ -66,7 +66,7 @@ class Network {
   std::set<NodeId> known_;  // every node ever attached: Partition isolates those in no group
   std::set<std::pair<NodeId, NodeId>> cut_;
   std::set<std::pair<NodeId, NodeId>> clogged_;
-  std::map<std::pair<NodeId, NodeId>, std::vector<raftpb::Message>> held_;
+  std::map<std::pair<NodeId, NodeId>, std::vector<nodepb::Envelope>> held_;
   uint64_t sent_ = 0;
   uint64_t delivered_ = 0;
   uint64_t dropped_ = 0;

@@ -15,7 +15,7 @@
 #include "engine/invariants.h"
 #include "engine/planted_bugs.h"
 #include "engine/prng.h"
-#include "engine/replica.h"
+#include "engine/node.h"
 #include "engine/storage/sim_filesystem.h"
 #include "kvstate/kv_state.h"
 #include "sim/checker/kvstate_model.h"
@@ -61,32 +61,29 @@ class SimClock final : public Clock {
   double drift_;
 };
 
-class NetTransport final : public Transport {
+class NetChannel final : public PeerChannel {
  public:
-  explicit NetTransport(Network& network) : network_(network) {}
-  void Send(const raftpb::Message& message) override { network_.Send(message); }
+  explicit NetChannel(Network& network) : network_(network) {}
+  void Send(const nodepb::Envelope& envelope) override { network_.Send(envelope); }
 
  private:
   Network& network_;
 };
 
-struct ClientRequest {
-  std::string command;
-  Replica::ProposalCallback done;
-};
+// The simulated cluster's id: every envelope carries it, and nodes check it.
+constexpr uint64_t kClusterId = 0x6B65656C;
 
 struct Node {
   NodeId id = kNoNode;
   std::unique_ptr<SimFileSystem> fs;
   std::unique_ptr<SimClock> clock;
-  std::unique_ptr<NetTransport> transport;
+  std::unique_ptr<NetChannel> channel;
   std::unique_ptr<DurableStorage> storage;
   std::unique_ptr<kvstate::KvState> state_machine;
   std::unique_ptr<ObservedStateMachine> observed;  // wraps state_machine for the checker
-  std::unique_ptr<Replica> replica;
+  std::unique_ptr<keel::Node> driver;  // the production node driver, unchanged
   FiberId fiber = kNoFiber;
-  std::deque<raftpb::Message> inbox;
-  std::deque<ClientRequest> requests;
+  const Replica& replica() const { return driver->replica(); }
   bool up = false;
   bool starting = false;  // a restart is recovering its storage (which may sleep in fsync)
   bool refused_data_loss = false;  // its last start or run ended in DataLoss (damaged files)
@@ -161,6 +158,7 @@ class Simulation {
   std::unique_ptr<Workload> workload_;
   WorkloadShape workload_shape_;
   uint64_t steps_checked_ = 0;
+  uint64_t request_ids_ = 0;
   std::vector<uint64_t> last_signature_;
   // Swarm-drawn settings.
   int election_tick_ = 10;
@@ -257,7 +255,7 @@ void Simulation::DrawSettings() {
     // Clock skew and drift within bounds: offsets up to 1 s, drift up to +-1%.
     node.clock = std::make_unique<SimClock>(scheduler_, static_cast<int64_t>(node_prng_.Uniform(1000)) * kMillis,
                                             (node_prng_.NextDouble() - 0.5) * 0.02);
-    node.transport = std::make_unique<NetTransport>(*network_);
+    node.channel = std::make_unique<NetChannel>(*network_);
     Node* raw = &node;
     node.fs->set_sync_hook([this, raw]() {
       if (raw->sync_latency > 0) scheduler_.Sleep(raw->sync_latency);
@@ -269,8 +267,8 @@ NodeId Simulation::KnownLeader() const {
   NodeId leader = kNoNode;
   Term best = 0;
   for (const auto& [id, node] : nodes_) {
-    if (!node.up || !node.replica->failed().ok()) continue;
-    const Raft& raft = node.replica->raft();
+    if (!node.up || !node.replica().failed().ok()) continue;
+    const Raft& raft = node.replica().raft();
     if (raft.role() == Role::kLeader && raft.term() >= best) {
       best = raft.term();
       leader = id;
@@ -305,40 +303,39 @@ void Simulation::StartNode(NodeId id) {
   node.observed = std::make_unique<ObservedStateMachine>(
       *node.state_machine, [this, id](Index index, absl::string_view command) { OnApply(id, index, command); },
       [this, id]() { OnRestore(id); });
-  ReplicaOptions options;
-  options.raft.id = id;
-  options.raft.election_tick = election_tick_;
-  options.raft.heartbeat_tick = 1;
-  options.raft.seed = node_prng_.Next();
-  options.raft.planted_bugs = options_.planted_bugs;
-  options.raft.max_snapshot_chunk_bytes = 512;
-  options.raft.max_msg_bytes = max_msg_bytes_;
-  options.raft.max_inflight_msgs = max_inflight_;
-  options.tick_nanos = tick_nanos_;
-  options.snapshot_every_entries = snapshot_every_;
-  absl::StatusOr<std::unique_ptr<Replica>> replica =
-      Replica::Open(options, *node.clock, *node.transport, *node.storage, *node.observed);
-  if (!replica.ok()) {
-    Trace(absl::StrCat("node ", id, " refuses to start: ", replica.status().ToString()));
-    node.refused_data_loss = absl::IsDataLoss(replica.status());
+  NodeOptions options;
+  options.cluster_id = kClusterId;
+  options.replica.raft.id = id;
+  options.replica.raft.election_tick = election_tick_;
+  options.replica.raft.heartbeat_tick = 1;
+  options.replica.raft.seed = node_prng_.Next();
+  options.replica.raft.planted_bugs = options_.planted_bugs;
+  options.replica.raft.max_snapshot_chunk_bytes = 512;
+  options.replica.raft.max_msg_bytes = max_msg_bytes_;
+  options.replica.raft.max_inflight_msgs = max_inflight_;
+  options.replica.tick_nanos = tick_nanos_;
+  options.replica.snapshot_every_entries = snapshot_every_;
+  absl::StatusOr<std::unique_ptr<keel::Node>> driver =
+      keel::Node::Open(options, *node.clock, *node.channel, *node.storage, *node.observed);
+  if (!driver.ok()) {
+    Trace(absl::StrCat("node ", id, " refuses to start: ", driver.status().ToString()));
+    node.refused_data_loss = absl::IsDataLoss(driver.status());
     node.storage.reset();
     node.fs->Crash();
     return;
   }
-  node.replica = std::move(*replica);
+  node.driver = std::move(*driver);
   node.up = true;
   node.refused_data_loss = false;
-  node.inbox.clear();
-  node.requests.clear();
   checker_.OnRestart(id, node.storage->SnapshotMetadata().index()).IgnoreError();
-  network_->Attach(id, [this, id](const raftpb::Message& message) {
+  network_->Attach(id, [this, id](const nodepb::Envelope& envelope) {
     Node& target = nodes_.at(id);
     if (!target.up) return;
-    target.inbox.push_back(message);
+    target.driver->OnEnvelope(envelope);
     scheduler_.Wake(target.fiber);
   });
   node.fiber = scheduler_.Spawn(absl::StrCat("node-", id), [this, id]() { NodeMain(id); });
-  Trace(absl::StrCat("node ", id, " started term=", node.replica->raft().term(),
+  Trace(absl::StrCat("node ", id, " started term=", node.replica().raft().term(),
                      " log=", node.storage->FirstIndex(), "..", node.storage->LastIndex()));
 }
 
@@ -351,7 +348,9 @@ void Simulation::PowerOff(Node& node) {
   }
   node.up = false;
   network_->Detach(node.id);
-  node.replica.reset();
+  // Open calls of the node's own clients end with it (their connections drop: outcome
+  // unknown where they may have been proposed); proxied ones die silently.
+  node.driver.reset();
   node.observed.reset();
   node.state_machine.reset();
   node.storage.reset();
@@ -362,9 +361,6 @@ void Simulation::CrashNode(NodeId id) {
   Node& node = nodes_.at(id);
   if (!node.up) return;
   if (scheduler_.Alive(node.fiber) && scheduler_.current() != node.fiber) scheduler_.Kill(node.fiber);
-  // Pending client requests die with the process (their clients time out: outcome unknown).
-  node.requests.clear();
-  node.inbox.clear();
   PowerOff(node);
   Trace(absl::StrCat("node ", id, " crashed"));
 }
@@ -374,44 +370,28 @@ void Simulation::NodeMain(NodeId id) {
     Node& node = nodes_.at(id);
     if (!node.up) return;
     if (node.paused_until > scheduler_.now()) scheduler_.SleepUntil(node.paused_until);
-    while (node.up && !node.inbox.empty()) {
-      raftpb::Message message = std::move(node.inbox.front());
-      node.inbox.pop_front();
-      node.replica->OnMessage(message);
-    }
-    while (node.up && !node.requests.empty()) {
-      ClientRequest request = std::move(node.requests.front());
-      node.requests.pop_front();
-      // The leader stamps its time into the command: the state machine's only clock.
-      kvpb::Command command;
-      if (command.ParseFromString(request.command)) {
-        command.set_leader_time_nanos(node.clock->NowNanos());
-        request.command = command.SerializeAsString();
-      }
-      absl::StatusOr<LogPosition> position = node.replica->Propose(request.command, request.done);
-      if (!position.ok()) request.done(position.status());
-    }
+    // Everything queued since the last wake-up, one Ready (one fsync), ticks on time.
+    node.driver->Poll();
     if (!node.up) return;
-    node.replica->Poll();
-    if (!node.replica->failed().ok()) {
-      Trace(absl::StrCat("node ", id, " stopped: ", node.replica->failed().ToString()));
+    if (!node.replica().failed().ok()) {
+      Trace(absl::StrCat("node ", id, " stopped: ", node.replica().failed().ToString()));
       ++result_.faults["node_stopped"];
-      node.refused_data_loss = absl::IsDataLoss(node.replica->failed());
+      node.refused_data_loss = absl::IsDataLoss(node.replica().failed());
       // The process exits (an operator, the nemesis, restarts it later); whatever the failed
       // fsync did not write is gone.
       PowerOff(node);
       return;
     }
     CheckStep();
-    const Raft& raft = node.replica->raft();
+    const Raft& raft = node.replica().raft();
     if (raft.role() == Role::kLeader && (raft.id() != last_leader_ || raft.term() != last_leader_term_)) {
       last_leader_ = raft.id();
       last_leader_term_ = raft.term();
       ++result_.leader_changes;
       Trace(absl::StrCat("leader ", raft.id(), " term ", raft.term()));
     }
-    if (node.inbox.empty() && node.requests.empty()) {
-      scheduler_.Park(scheduler_.now() + node.clock->Until(node.replica->NextWakeNanos()));
+    if (!node.driver->HasQueuedInput()) {
+      scheduler_.Park(scheduler_.now() + node.clock->Until(node.driver->NextWakeNanos()));
     }
   }
 }
@@ -426,24 +406,33 @@ Attempt Simulation::Submit(NodeId target, const std::string& command, int64_t de
   // Shared with the callback, which may run after the client gave up waiting.
   struct Pending {
     bool done = false;
-    absl::StatusOr<std::string> outcome = absl::UnknownError("pending");
+    nodepb::Response response;
   };
   auto pending = std::make_shared<Pending>();
   const FiberId self = scheduler_.current();
-  node.requests.push_back(ClientRequest{command, [this, pending, self](absl::StatusOr<std::string> result) {
-                                          pending->done = true;
-                                          pending->outcome = std::move(result);
-                                          scheduler_.Wake(self);
-                                        }});
+  // The same request a production client sends to a node's client port.
+  nodepb::Request request;
+  request.set_id(++request_ids_);
+  request.set_timeout_nanos(std::max<int64_t>(1, deadline - scheduler_.now()));
+  request.set_command(command);
+  node.driver->OnRequest(std::move(request), [this, pending, self](nodepb::Response response) {
+    pending->done = true;
+    pending->response = std::move(response);
+    scheduler_.Wake(self);
+  });
   scheduler_.Wake(node.fiber);
   while (!pending->done && scheduler_.now() < deadline) scheduler_.Park(deadline);
   if (!pending->done) return Attempt{Attempt::Outcome::kUnknown, ""};  // Jepsen's :info
-  if (pending->outcome.ok()) return Attempt{Attempt::Outcome::kApplied, *pending->outcome};
-  const absl::StatusCode code = pending->outcome.status().code();
-  // Not the leader (nothing was proposed), or lost to a leader change (another entry took
-  // its index): this attempt was not applied. Anything else (the replica stopped) may have.
-  if (code == absl::StatusCode::kFailedPrecondition || code == absl::StatusCode::kAborted) {
-    return Attempt{Attempt::Outcome::kNotApplied, ""};
+  switch (pending->response.code()) {
+    case nodepb::CODE_OK:
+      return Attempt{Attempt::Outcome::kApplied, pending->response.result()};
+    case nodepb::CODE_UNAVAILABLE:
+    case nodepb::CODE_INVALID_ARGUMENT:
+    case nodepb::CODE_FAILED_PRECONDITION:
+      // The node says this attempt was not applied and never will be.
+      return Attempt{Attempt::Outcome::kNotApplied, ""};
+    default:
+      break;
   }
   return Attempt{Attempt::Outcome::kUnknown, ""};
 }
@@ -639,7 +628,7 @@ void Simulation::CheckStep() {
   std::vector<uint64_t> signature;
   for (const auto& [id, node] : nodes_) {
     if (!node.up) continue;
-    const Raft& raft = node.replica->raft();
+    const Raft& raft = node.replica().raft();
     live.push_back(&raft);
     // Everything the checks depend on; if none of it changed on any node, neither can their
     // verdict (heartbeat traffic is most steps).
@@ -660,15 +649,15 @@ void Simulation::CheckStep() {
 void Simulation::OnApply(NodeId id, Index index, absl::string_view command) {
   if (failed_ || !options_.engine_checks) return;
   const Node& node = nodes_.at(id);
-  KEEL_ASSERT(node.replica != nullptr);
+  KEEL_ASSERT(node.driver != nullptr);
   // Committed entries are applied before they can be compacted, so the term is in the log.
-  const std::optional<Term> term = node.replica->raft().log().TermAt(index);
+  const std::optional<Term> term = node.replica().raft().log().TermAt(index);
   KEEL_ASSERT(term.has_value());
   raftpb::Entry entry;
   entry.set_index(index);
   entry.set_term(*term);
   entry.set_data(std::string(command));
-  if (absl::Status status = checker_.OnApplied(id, entry); !status.ok()) Fail(std::string(status.message()));
+  if (absl::Status status = checker_.OnApplied(id, entry, node.replica().raft().term()); !status.ok()) Fail(std::string(status.message()));
 }
 
 void Simulation::OnRestore(NodeId id) {
@@ -679,7 +668,7 @@ void Simulation::CheckStepThorough() {
   if (failed_ || !options_.engine_checks) return;
   std::vector<const Raft*> live;
   for (const auto& [id, node] : nodes_) {
-    if (node.up) live.push_back(&node.replica->raft());
+    if (node.up) live.push_back(&node.replica().raft());
   }
   absl::Status status = checker_.Observe(live, /*thorough=*/true);
   if (status.ok()) status = CheckUnreadableNodesWereDamaged();
@@ -703,7 +692,7 @@ absl::Status Simulation::CheckDurableQuorum() {
   Term commit_term = 0;
   for (const auto& [id, node] : nodes_) {
     if (!node.up) continue;
-    const RaftLog& log = node.replica->raft().log();
+    const RaftLog& log = node.replica().raft().log();
     if (log.committed() > commit) {
       commit = log.committed();
       commit_term = log.TermAt(commit).value_or(0);
@@ -764,11 +753,16 @@ bool Simulation::CheckLiveness() {
       if (leader != kNoNode) {
         kvpb::Command probe;
         probe.mutable_register_session()->set_timeout_nanos(1'000'000'000);
-        nodes_.at(leader).requests.push_back(
-            ClientRequest{probe.SerializeAsString(), [live](absl::StatusOr<std::string> result) {
-                            kvpb::Result applied;
-                            if (result.ok() && applied.ParseFromString(*result)) live->probes.push_back(applied.session());
-                          }});
+        nodepb::Request request;
+        request.set_id(++request_ids_);
+        request.set_timeout_nanos(client_timeout_);
+        request.set_command(probe.SerializeAsString());
+        nodes_.at(leader).driver->OnRequest(std::move(request), [live](nodepb::Response response) {
+          kvpb::Result applied;
+          if (response.code() == nodepb::CODE_OK && applied.ParseFromString(response.result())) {
+            live->probes.push_back(applied.session());
+          }
+        });
         scheduler_.Wake(nodes_.at(leader).fiber);
       }
       scheduler_.Sleep(client_timeout_);
@@ -791,7 +785,7 @@ bool Simulation::CheckLiveness() {
     std::string state;
     for (const auto& [id, node] : nodes_) {
       absl::StrAppend(&state, " [",
-                      node.up ? node.replica->raft().Status().ToString()
+                      node.up ? node.replica().raft().Status().ToString()
                               : absl::StrCat("node ", id, " down", node.refused_data_loss ? " (data loss)" : "",
                                              damaged_.contains(id) ? " (damaged by the nemesis)" : ""),
                       "]");
@@ -916,6 +910,13 @@ const std::vector<FaultClassInfo>& FaultClasses() {
       {"loss", kFaultLoss},             {"bit-flip", kFaultBitFlip},
   };
   return classes;
+}
+
+int64_t SafetyNanosForSeed(uint64_t seed) {
+  // Its own stream: drawing it changes nothing else the seed decides.
+  Prng prng = Prng(seed).Fork(7);
+  const double millis = 1000.0 * std::pow(40.0, prng.NextDouble());
+  return static_cast<int64_t>(millis) * kMillis;
 }
 
 SimResult RunSimulation(const SimOptions& options, const TraceSink& trace) {

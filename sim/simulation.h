@@ -76,4 +76,9 @@ using TraceSink = std::function<void(const std::string& line)>;
 
 SimResult RunSimulation(const SimOptions& options, const TraceSink& trace);
 
+// A safety-phase length drawn from `seed` alone (1 s to 40 s, log-uniform), for sweeps that
+// must cover short and long runs: a failure that needs a long run cannot hide behind one
+// fixed length (seed 852 failed only past 5 s).
+int64_t SafetyNanosForSeed(uint64_t seed);
+
 }  // namespace keel::sim

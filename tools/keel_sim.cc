@@ -48,7 +48,9 @@ Options:
   --jobs J            Sweep with J worker processes (default 1).
   --nodes N           Fix the cluster size (1-7) instead of drawing it from the seed.
   --clients N         Client fibers (default 4; bench uses 8).
-  --safety-ms MS      Virtual time with faults on (default 20000).
+  --safety-ms MS      Virtual time with faults on (default 20000). `--safety-ms seed` draws
+                      it from each seed instead (1 s to 40 s, log-uniform), so a sweep
+                      covers short and long runs; replay commands print the drawn value.
   --liveness-ms MS    Virtual time allowed after healing to commit a fresh entry on every
                       node (default 20000); a stall is a failure.
   --no-faults         No nemesis, no drops or duplicates (a calm run).
@@ -97,6 +99,7 @@ struct Args {
   bool clients_set = false;
   bool first_failure = false;
   bool shrink = false;
+  bool safety_from_seed = false;  // --safety-ms seed
   uint64_t crash_worker_at_seed = 0;  // 0: never
 };
 
@@ -109,11 +112,19 @@ int64_t WallMillis(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
 }
 
+// The options of the run of `seed`: with --safety-ms seed, its drawn safety-phase length.
+keel::sim::SimOptions OptionsFor(const Args& args, uint64_t seed) {
+  keel::sim::SimOptions options = args.options;
+  options.seed = seed;
+  if (args.safety_from_seed) options.safety_nanos = keel::sim::SafetyNanosForSeed(seed);
+  return options;
+}
+
 std::string ReplayFlags(const Args& args, uint64_t seed) {
   std::string out = absl::StrCat("keel-sim replay --seed ", seed);
   if (args.options.nodes > 0) absl::StrAppend(&out, " --nodes ", args.options.nodes);
   if (args.clients_set) absl::StrAppend(&out, " --clients ", args.options.clients);
-  absl::StrAppend(&out, " --safety-ms ", args.options.safety_nanos / 1'000'000);
+  absl::StrAppend(&out, " --safety-ms ", OptionsFor(args, seed).safety_nanos / 1'000'000);
   absl::StrAppend(&out, " --liveness-ms ", args.options.liveness_nanos / 1'000'000);
   if (!args.options.faults) absl::StrAppend(&out, " --no-faults");
   if (!args.options.engine_checks) absl::StrAppend(&out, " --no-engine-checks");
@@ -181,7 +192,7 @@ int Shrink(Args args) {
     candidate.disabled_faults |= fault.fault;
     try_options(candidate);
   }
-  while (args.options.clients > 0) {
+  while (args.options.clients > 1) {  // the workload needs a client
     keel::sim::SimOptions candidate = args.options;
     --candidate.clients;
     if (!try_options(candidate)) break;
@@ -201,8 +212,7 @@ int Sweep(const Args& args) {
   const keel::tools::SweepOutcome outcome =
       keel::tools::RunSweep(args.first, args.last, jobs, args.first_failure, [&args](uint64_t seed) {
         if (args.crash_worker_at_seed == seed) std::abort();  // --crash-worker-at-seed
-        keel::sim::SimOptions options = args.options;
-        options.seed = seed;
+        const keel::sim::SimOptions options = OptionsFor(args, seed);
         const keel::sim::SimResult result = keel::sim::RunSimulation(options, nullptr);
         return keel::tools::SeedVerdict{result.passed, result.failure};
       });
@@ -297,9 +307,12 @@ int main(int argc, char** argv) {
       if (!number("--nodes", 1, 7, &n)) return 2;
       args.options.nodes = static_cast<int>(n);
     } else if (word == "--clients") {
-      if (!number("--clients", 0, 64, &n)) return 2;
+      if (!number("--clients", 1, 64, &n)) return 2;
       args.options.clients = static_cast<int>(n);
       args.clients_set = true;
+    } else if (word == "--safety-ms" && i + 1 < words.size() && words[i + 1] == "seed") {
+      args.safety_from_seed = true;
+      ++i;
     } else if (word == "--safety-ms") {
       if (!number("--safety-ms", 0, 86'400'000, &n)) return 2;
       args.options.safety_nanos = n * 1'000'000;
@@ -355,6 +368,7 @@ int main(int argc, char** argv) {
   }
   if (args.command == "run" || args.command == "replay") {
     if (!args.have_seed) return Usage(absl::StrCat(args.command, " needs --seed N"));
+    args.options = OptionsFor(args, args.options.seed);
     if (args.shrink) return Shrink(args);
     return RunOne(args);
   }

@@ -135,7 +135,7 @@ bool Cluster::ProcessReady(NodeId id) {
   Enqueue(ready.messages_after_persist);
   for (const raftpb::Entry& entry : ready.committed_entries) {
     if (entry.type() == raftpb::ENTRY_NORMAL) node.state.push_back(entry.data());
-    if (absl::Status status = checker_.OnApplied(id, entry); !status.ok() && violation_.ok()) {
+    if (absl::Status status = checker_.OnApplied(id, entry, node.raft->term()); !status.ok() && violation_.ok()) {
       violation_ = status;
     }
   }

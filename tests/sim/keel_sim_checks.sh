@@ -37,7 +37,8 @@ case "$mode" in
     echo "$out" | grep -q ' runs=11 failed=1 worker_crashes=1 ' || { echo "the other 11 seeds did not all run"; exit 1; }
     ;;
   sweep)
-    "$sim" sweep --seeds "$3" --jobs 2 --safety-ms 5000 --liveness-ms 10000
+    # The safety-phase length is drawn from each seed (1 s to 40 s): short and long runs.
+    "$sim" sweep --seeds "$3" --jobs 2 --safety-ms seed --liveness-ms 10000
     ;;
   planted)
     set +e

@@ -33,16 +33,16 @@ class NetworkTest : public ::testing::Test {
   }
 
   void AttachRecorder(NodeId id) {
-    network_->Attach(id, [this](const raftpb::Message& m) {
-      deliveries_.push_back({scheduler_.now(), m.from(), m.to(), m.index()});
+    network_->Attach(id, [this](const nodepb::Envelope& m) {
+      deliveries_.push_back({scheduler_.now(), m.from(), m.to(), m.raft().index()});
     });
   }
 
   void Send(NodeId from, NodeId to, uint64_t id) {
-    raftpb::Message m;
+    nodepb::Envelope m;
     m.set_from(from);
     m.set_to(to);
-    m.set_index(id);
+    m.mutable_raft()->set_index(id);
     network_->Send(m);
   }
 
@@ -265,7 +265,7 @@ TEST_F(NetworkTest, ReattachReplacesTheCallback) {
   Build(Fixed(100));
   std::vector<uint64_t> restarted;
   network_->Detach(2);
-  network_->Attach(2, [&](const raftpb::Message& m) { restarted.push_back(m.index()); });
+  network_->Attach(2, [&](const nodepb::Envelope& m) { restarted.push_back(m.raft().index()); });
   Send(1, 2, 9);
   scheduler_.Run(kForever);
   EXPECT_TRUE(deliveries_.empty());
@@ -275,7 +275,7 @@ TEST_F(NetworkTest, ReattachReplacesTheCallback) {
 TEST_F(NetworkTest, ACallbackMayDetachItsOwnNode) {
   Build(Fixed(100));
   int seen = 0;
-  network_->Attach(2, [&](const raftpb::Message&) {
+  network_->Attach(2, [&](const nodepb::Envelope&) {
     ++seen;
     network_->Detach(2);
   });
@@ -295,8 +295,8 @@ std::vector<std::string> Traffic(uint64_t seed) {
   Network network(scheduler, Prng(seed), options);
   std::vector<std::string> trace;
   for (NodeId id = 1; id <= 3; ++id) {
-    network.Attach(id, [&](const raftpb::Message& m) {
-      trace.push_back(absl::StrCat(scheduler.now(), " ", m.from(), ">", m.to(), " #", m.index()));
+    network.Attach(id, [&](const nodepb::Envelope& m) {
+      trace.push_back(absl::StrCat(scheduler.now(), " ", m.from(), ">", m.to(), " #", m.raft().index()));
     });
   }
   uint64_t next = 0;
@@ -308,10 +308,10 @@ std::vector<std::string> Traffic(uint64_t seed) {
       for (NodeId a = 1; a <= 3; ++a) {
         for (NodeId b = 1; b <= 3; ++b) {
           if (a == b) continue;
-          raftpb::Message m;
+          nodepb::Envelope m;
           m.set_from(a);
           m.set_to(b);
-          m.set_index(next++);
+          m.mutable_raft()->set_index(next++);
           network.Send(m);
         }
       }

@@ -107,6 +107,7 @@ class ReplicaCluster {
       Node& target = nodes_[message.to()];
       if (target.replica && !cut_.contains(message.to()) && !cut_.contains(message.from())) {
         target.replica->OnMessage(message);
+        target.replica->Poll();  // as an event loop does after each input
       }
     }
     // The Raft safety checkers after every step, over the replicas' cores.

@@ -1,0 +1,435 @@
+#include "engine/node.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "engine/assert.h"
+#include "engine/node_call.h"
+
+namespace keel {
+
+// Wraps the replica's Raft messages into envelopes for the peer channel.
+class Node::EnvelopeTransport final : public Transport {
+ public:
+  EnvelopeTransport(PeerChannel& peers, uint64_t cluster_id) : peers_(peers), cluster_id_(cluster_id) {}
+  void Send(const raftpb::Message& message) override {
+    nodepb::Envelope envelope;
+    envelope.set_cluster_id(cluster_id_);
+    envelope.set_from(message.from());
+    envelope.set_to(message.to());
+    *envelope.mutable_raft() = message;
+    peers_.Send(envelope);
+  }
+
+ private:
+  PeerChannel& peers_;
+  const uint64_t cluster_id_;
+};
+
+Node::Node(const NodeOptions& options, const Clock& clock, PeerChannel& peers, Application& application)
+    : options_(options), clock_(clock), peers_(peers), application_(application),
+      transport_(std::make_unique<EnvelopeTransport>(peers, options.cluster_id)) {}
+
+Node::~Node() {
+  // A process that goes away answers nobody over the network: proxied calls die silently
+  // (their proxies time out), as they would in a crash.
+  for (auto& [serial, call] : calls_) {
+    if (call->proxied_from != kNoNode) call->answered = true;
+  }
+  for (auto& call : incoming_) {
+    if (call->proxied_from != kNoNode) call->answered = true;
+  }
+  AnswerAll("node shut down");
+}
+
+absl::StatusOr<std::unique_ptr<Node>> Node::Open(const NodeOptions& options, const Clock& clock, PeerChannel& peers,
+                                                 DurableStorage& storage, Application& application) {
+  if (options.default_timeout_nanos <= 0 || options.max_timeout_nanos < options.default_timeout_nanos) {
+    return absl::InvalidArgumentError("node: need 0 < default_timeout_nanos <= max_timeout_nanos");
+  }
+  std::unique_ptr<Node> node(new Node(options, clock, peers, application));
+  absl::StatusOr<std::unique_ptr<Replica>> replica =
+      Replica::Open(options.replica, clock, *node->transport_, storage, application);
+  if (!replica.ok()) return replica.status();
+  node->replica_ = std::move(*replica);
+  node->replica_->set_read_state_handler([raw = node.get()](const ReadState& read) { raw->OnReadState(read); });
+  // Proxy ids of different runs of this node must not collide: a late answer to an earlier
+  // run's request would otherwise complete a different call. The seed differs per run.
+  node->next_proxy_id_ = (options.replica.raft.seed * 0x9E3779B97F4A7C15ULL) & 0xFFFFFFFF00000000ULL;
+  node->last_term_ = node->replica_->raft().term();
+  node->last_role_ = node->replica_->raft().role();
+  return node;
+}
+
+void Node::OnEnvelope(nodepb::Envelope envelope) {
+  if (envelope.cluster_id() != options_.cluster_id) {
+    ++counters_.dropped_wrong_cluster;
+    return;
+  }
+  const std::vector<NodeId>& members = replica_->raft().voters();
+  if (envelope.from() == replica_->raft().id() ||
+      !std::binary_search(members.begin(), members.end(), envelope.from())) {
+    ++counters_.dropped_unknown_peer;
+    return;
+  }
+  const bool raft_consistent =
+      !envelope.has_raft() || (envelope.raft().from() == envelope.from() && envelope.raft().to() == envelope.to());
+  if (envelope.to() != replica_->raft().id() || envelope.body_case() == nodepb::Envelope::BODY_NOT_SET ||
+      !raft_consistent) {
+    ++counters_.dropped_invalid;
+    return;
+  }
+  inbox_.push_back(std::move(envelope));
+}
+
+void Node::OnRequest(nodepb::Request request, Reply reply) {
+  KEEL_ASSERT(reply != nullptr);
+  ++counters_.requests;
+  auto call = std::make_shared<Call>();
+  call->request = std::move(request);
+  call->reply = std::move(reply);
+  incoming_.push_back(std::move(call));
+}
+
+void Node::Poll() {
+  if (!failed().ok()) {
+    inbox_.clear();
+    AnswerAll(absl::StrCat("node stopped: ", failed().message()));
+    return;
+  }
+  // Everything that arrived since the last Poll goes into the core before the Ready, so a
+  // burst of messages and requests costs one Ready and one fsync.
+  while (!inbox_.empty() && failed().ok()) {
+    nodepb::Envelope envelope = std::move(inbox_.front());
+    inbox_.pop_front();
+    StepEnvelope(envelope);
+  }
+  const int64_t now = clock_.NowNanos();
+  while (!incoming_.empty()) {
+    std::shared_ptr<Call> call = std::move(incoming_.front());
+    incoming_.pop_front();
+    call->serial = next_serial_++;
+    int64_t timeout = call->request.timeout_nanos();
+    if (timeout <= 0) timeout = options_.default_timeout_nanos;
+    call->deadline = now + std::min(timeout, options_.max_timeout_nanos);
+    calls_.emplace(call->serial, call);
+    Route(call);
+  }
+  IssueReadIndex();
+  replica_->Poll();  // ticks on time, then one Ready for everything above
+  if (!failed().ok()) {
+    AnswerAll(absl::StrCat("node stopped: ", failed().message()));
+    return;
+  }
+  AfterReady();
+  ServeReads();
+  ExpireAndRetry();
+}
+
+void Node::StepEnvelope(nodepb::Envelope& envelope) {
+  switch (envelope.body_case()) {
+    case nodepb::Envelope::kRaft:
+      replica_->OnMessage(envelope.raft());
+      return;
+    case nodepb::Envelope::kProxyRequest: {
+      ++counters_.proxied_in;
+      auto call = std::make_shared<Call>();
+      call->request = std::move(*envelope.mutable_proxy_request()->mutable_request());
+      call->proxied_from = envelope.from();
+      const NodeId from = envelope.from();
+      const uint64_t proxy_id = envelope.proxy_request().proxy_id();
+      call->reply = [this, from, proxy_id](nodepb::Response response) {
+        nodepb::Envelope answer;
+        answer.set_cluster_id(options_.cluster_id);
+        answer.set_from(replica_->raft().id());
+        answer.set_to(from);
+        answer.mutable_proxy_response()->set_proxy_id(proxy_id);
+        *answer.mutable_proxy_response()->mutable_response() = std::move(response);
+        peers_.Send(answer);
+      };
+      incoming_.push_back(std::move(call));
+      return;
+    }
+    case nodepb::Envelope::kProxyResponse:
+      OnProxyResponse(envelope.from(), envelope.proxy_response());
+      return;
+    case nodepb::Envelope::BODY_NOT_SET:
+      break;
+  }
+  KEEL_ASSERT_MSG(false, "OnEnvelope admits only envelopes with a body");
+}
+
+void Node::Route(const std::shared_ptr<Call>& call) {
+  if (call->answered) return;
+  const nodepb::Request& request = call->request;
+  if (request.cluster_id() != 0 && request.cluster_id() != options_.cluster_id) {
+    return AnswerCode(call, nodepb::CODE_WRONG_CLUSTER,
+                      absl::StrCat("request for cluster ", request.cluster_id(), " reached cluster ", options_.cluster_id));
+  }
+  switch (request.body_case()) {
+    case nodepb::Request::kStatus: {
+      nodepb::Response response;
+      response.set_code(nodepb::CODE_OK);
+      *response.mutable_status() = Status();
+      return Answer(call, std::move(response));
+    }
+    case nodepb::Request::kCommand:
+      return RouteCommand(call);
+    case nodepb::Request::kTransferLeader:
+      if (replica_->raft().role() == Role::kLeader) return StartTransfer(call);
+      break;
+    case nodepb::Request::BODY_NOT_SET:
+      return AnswerCode(call, nodepb::CODE_INVALID_ARGUMENT, "request has no body");
+  }
+  // Not for this node to decide: the leader's.
+  const NodeId leader = replica_->raft().leader();
+  if (call->proxied_from != kNoNode) {
+    // Proxied here but this node does not lead (any more): say so instead of proxying again,
+    // so that requests never circle between nodes.
+    return AnswerCode(call, nodepb::CODE_UNAVAILABLE, "not the leader");
+  }
+  if (leader != kNoNode && leader != replica_->raft().id()) return Proxy(call, leader);
+  call->waiting_for_leader = true;  // re-routed once a leader is known, or answered at deadline
+}
+
+void Node::RouteCommand(const std::shared_ptr<Call>& call) {
+  if (!call->inspected) {
+    call->info = application_.Inspect(call->request.command());
+    call->inspected = true;
+  }
+  if (!call->info.valid) return AnswerCode(call, nodepb::CODE_INVALID_ARGUMENT, call->info.error);
+  if (call->info.read_only && call->request.read_mode() == nodepb::READ_STALE) {
+    nodepb::Response response;
+    response.set_code(nodepb::CODE_OK);
+    response.set_result(application_.Query(call->request.command()));
+    return Answer(call, std::move(response));
+  }
+  const Raft& raft = replica_->raft();
+  if (raft.role() == Role::kLeader && raft.lead_transferee() == kNoNode) {
+    if (call->info.read_only) {
+      unbatched_reads_.push_back(call->serial);
+    } else {
+      ProposeWrite(call);
+    }
+    return;
+  }
+  if (raft.role() == Role::kLeader) {
+    // Proposals are refused while leadership moves; the transferee will take them.
+    return AnswerCode(call, nodepb::CODE_UNAVAILABLE, "leadership transfer in progress");
+  }
+  const NodeId leader = raft.leader();
+  if (call->proxied_from != kNoNode) return AnswerCode(call, nodepb::CODE_UNAVAILABLE, "not the leader");
+  if (leader != kNoNode) return Proxy(call, leader);
+  call->waiting_for_leader = true;
+}
+
+void Node::ProposeWrite(const std::shared_ptr<Call>& call) {
+  std::string command = application_.StampLeaderTime(call->request.command(), clock_.NowNanos());
+  std::weak_ptr<Call> weak = call;
+  absl::StatusOr<LogPosition> position =
+      replica_->Propose(std::move(command), [this, weak](absl::StatusOr<std::string> result) {
+        std::shared_ptr<Call> proposed = weak.lock();
+        if (proposed == nullptr || proposed->answered) return;  // answered at its deadline
+        if (result.ok()) {
+          nodepb::Response response;
+          response.set_code(nodepb::CODE_OK);
+          response.set_result(std::move(*result));
+          return Answer(proposed, std::move(response));
+        }
+        // Another entry took its index: never applied. Anything else (a snapshot replaced
+        // the log, the replica stopped): it may have been.
+        if (absl::IsAborted(result.status())) {
+          return AnswerCode(proposed, nodepb::CODE_UNAVAILABLE, std::string(result.status().message()));
+        }
+        AnswerCode(proposed, nodepb::CODE_OUTCOME_UNKNOWN, std::string(result.status().message()));
+      });
+  if (!position.ok()) {
+    return AnswerCode(call, nodepb::CODE_UNAVAILABLE, std::string(position.status().message()));
+  }
+  ++counters_.proposals;
+  call->proposed = true;
+}
+
+void Node::StartTransfer(const std::shared_ptr<Call>& call) {
+  const NodeId target = call->request.transfer_leader().target();
+  if (target == replica_->raft().id()) {
+    nodepb::Response response;
+    response.set_code(nodepb::CODE_OK);
+    return Answer(call, std::move(response));
+  }
+  if (absl::Status status = replica_->raft().TransferLeadership(target); !status.ok()) {
+    return AnswerCode(call, nodepb::CODE_FAILED_PRECONDITION, std::string(status.message()));
+  }
+  transfers_.insert(call->serial);
+}
+
+void Node::IssueReadIndex() {
+  if (unbatched_reads_.empty()) return;
+  const uint64_t batch = next_read_batch_++;
+  // The context names the batch; it comes back in the ReadState.
+  std::string context(sizeof(batch), '\0');
+  for (size_t i = 0; i < sizeof(batch); ++i) context[i] = static_cast<char>(batch >> (8 * i));
+  if (absl::Status status = replica_->raft().ReadIndex(std::move(context)); !status.ok()) {
+    for (uint64_t serial : unbatched_reads_) {
+      auto it = calls_.find(serial);
+      if (it != calls_.end()) AnswerCode(it->second, nodepb::CODE_UNAVAILABLE, std::string(status.message()));
+    }
+    unbatched_reads_.clear();
+    return;
+  }
+  ++counters_.read_index_batches;
+  read_batches_[batch].calls = std::move(unbatched_reads_);
+  unbatched_reads_.clear();
+}
+
+void Node::OnReadState(const ReadState& read_state) {
+  if (read_state.context.size() != sizeof(uint64_t)) return;  // not one of ours
+  uint64_t batch = 0;
+  for (size_t i = 0; i < sizeof(batch); ++i) {
+    batch |= static_cast<uint64_t>(static_cast<unsigned char>(read_state.context[i])) << (8 * i);
+  }
+  auto it = read_batches_.find(batch);
+  if (it == read_batches_.end()) return;  // already failed by a leader change
+  KEEL_ASSERT(read_state.index > 0);
+  it->second.read_index = read_state.index;
+}
+
+void Node::ServeReads() {
+  const Index applied = replica_->raft().log().applied();
+  for (auto it = read_batches_.begin(); it != read_batches_.end();) {
+    if (it->second.read_index == 0 || it->second.read_index > applied) {
+      ++it;
+      continue;
+    }
+    for (uint64_t serial : it->second.calls) {
+      auto call = calls_.find(serial);
+      if (call == calls_.end()) continue;  // answered at its deadline
+      nodepb::Response response;
+      response.set_code(nodepb::CODE_OK);
+      response.set_result(application_.Query(call->second->request.command()));
+      Answer(call->second, std::move(response));
+    }
+    it = read_batches_.erase(it);
+  }
+}
+
+void Node::AfterReady() {
+  const Raft& raft = replica_->raft();
+  const bool lost_leadership = last_role_ == Role::kLeader && (raft.role() != Role::kLeader || raft.term() != last_term_);
+  last_role_ = raft.role();
+  last_term_ = raft.term();
+  if (lost_leadership) {
+    // The core dropped its pending ReadIndex requests with its leadership: say so now rather
+    // than at the deadline (etcd#9566). A read never changes anything, so it was not applied.
+    for (auto& [batch, reads] : read_batches_) {
+      for (uint64_t serial : reads.calls) {
+        auto call = calls_.find(serial);
+        if (call != calls_.end()) AnswerCode(call->second, nodepb::CODE_UNAVAILABLE, "read dropped by a leader change");
+      }
+    }
+    read_batches_.clear();
+  }
+  // Settle leadership transfers.
+  for (auto it = transfers_.begin(); it != transfers_.end();) {
+    auto call = calls_.find(*it);
+    if (call == calls_.end()) {
+      it = transfers_.erase(it);
+      continue;
+    }
+    const NodeId target = call->second->request.transfer_leader().target();
+    if (raft.leader() == target) {
+      nodepb::Response response;
+      response.set_code(nodepb::CODE_OK);
+      Answer(call->second, std::move(response));
+    } else if (raft.role() == Role::kLeader && raft.lead_transferee() == kNoNode) {
+      AnswerCode(call->second, nodepb::CODE_FAILED_PRECONDITION, "leadership transfer abandoned");
+    } else {
+      ++it;
+      continue;
+    }
+    it = transfers_.erase(it);
+  }
+  // Calls that waited for a leader (or for a transfer to finish) get routed again.
+  if (raft.leader() == kNoNode) return;
+  std::vector<std::shared_ptr<Call>> waiting;
+  for (auto& [serial, call] : calls_) {
+    if (call->waiting_for_leader) waiting.push_back(call);
+  }
+  for (const std::shared_ptr<Call>& call : waiting) {
+    call->waiting_for_leader = false;
+    Route(call);
+  }
+}
+
+void Node::Answer(const std::shared_ptr<Call>& call_ref, nodepb::Response response) {
+  // A copy: `call_ref` may be the very pointer in calls_ that the erase below destroys.
+  const std::shared_ptr<Call> call = call_ref;
+  KEEL_ASSERT(!call->answered);
+  KEEL_ASSERT(response.code() != nodepb::CODE_UNSPECIFIED);
+  call->answered = true;
+  calls_.erase(call->serial);
+  response.set_id(call->request.id());
+  if (response.leader_hint() == 0) response.set_leader_hint(LeaderHint());
+  if (response.served_by() == 0) response.set_served_by(replica_->raft().id());
+  if (call->proxied_from == kNoNode) ++counters_.answers[response.code()];
+  Reply reply = std::move(call->reply);
+  reply(std::move(response));
+}
+
+void Node::AnswerCode(const std::shared_ptr<Call>& call, nodepb::Code code, std::string error) {
+  nodepb::Response response;
+  response.set_code(code);
+  response.set_error(std::move(error));
+  Answer(call, std::move(response));
+}
+
+void Node::AnswerAll(const std::string& why) {
+  std::vector<std::shared_ptr<Call>> open;
+  for (auto& [serial, call] : calls_) open.push_back(call);
+  for (auto& call : incoming_) open.push_back(call);
+  incoming_.clear();
+  for (const std::shared_ptr<Call>& call : open) {
+    if (call->answered) {
+      calls_.erase(call->serial);
+      continue;
+    }
+    // Proposed here, or sent to the leader without an answer: it may still be applied.
+    const bool maybe_applied = call->proposed || !call->outstanding_proxy_ids.empty();
+    if (call->serial == 0) call->serial = next_serial_++;
+    AnswerCode(call, maybe_applied ? nodepb::CODE_OUTCOME_UNKNOWN : nodepb::CODE_UNAVAILABLE, why);
+  }
+  read_batches_.clear();
+  unbatched_reads_.clear();
+  transfers_.clear();
+  proxy_attempts_.clear();
+}
+
+NodeId Node::LeaderHint() const { return replica_ ? replica_->raft().leader() : kNoNode; }
+
+nodepb::NodeStatus Node::Status() const {
+  const RaftStatus raft = replica_->raft().Status();
+  nodepb::NodeStatus status;
+  status.set_id(raft.id);
+  status.set_role(std::string(ToString(raft.role)));
+  status.set_term(raft.term);
+  status.set_leader(raft.leader);
+  status.set_commit(raft.commit);
+  status.set_applied(raft.applied);
+  status.set_first_index(raft.first_index);
+  status.set_last_index(raft.last_index);
+  status.set_cluster_id(options_.cluster_id);
+  for (NodeId voter : replica_->raft().voters()) status.add_voters(voter);
+  for (const PeerStatus& peer : raft.peers) {
+    nodepb::PeerProgress* progress = status.add_peers();
+    progress->set_id(peer.id);
+    progress->set_match(peer.match);
+    progress->set_next(peer.next);
+    progress->set_state(std::string(ToString(peer.state)));
+    progress->set_recent_active(peer.recent_active);
+  }
+  if (!failed().ok()) status.set_failure(std::string(failed().message()));
+  return status;
+}
+
+}  // namespace keel

@@ -1,0 +1,160 @@
+// The node driver: everything a keel node decides for its clients, in one place that the
+// production event loop (net/) and the simulator's node fiber (sim/) both drive unchanged
+// (FoundationDB's rule: simulate the code that ships). It owns a Replica and:
+// - validates client requests and stamps writes with the leader's clock before proposing;
+// - proposes every queued write and then carries out one Ready (one fsync per batch), and
+//   ticks on time however much is queued;
+// - serves linearizable reads by ReadIndex without a log entry (one ReadIndex per batch of
+//   reads), stale reads from local state only when asked, and fails a read that a leader
+//   change dropped with a retryable error instead of leaving it hanging;
+// - on a follower, proxies the whole request to the leader over the peer channel and relays
+//   the answer (never a bare proposal); with no leader known, waits for one until the
+//   request's deadline;
+// - leadership transfer and status.
+//
+// Event-driven and single-threaded: the owner calls OnEnvelope() / OnRequest() as input
+// arrives (they only queue), and Poll() whenever it wakes or NextWakeNanos() is reached.
+// Every request is answered exactly once, at the latest at its deadline (plus one tick).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/application.h"
+#include "engine/env.h"
+#include "engine/node.pb.h"
+#include "engine/peer.pb.h"
+#include "engine/replica.h"
+#include "engine/storage/durable_storage.h"
+
+namespace keel {
+
+// Best-effort, unordered, lossy delivery of envelopes to peers; delivery to this node comes
+// back through Node::OnEnvelope. Production: ZeroMQ; simulation: the simulated network.
+class PeerChannel {
+ public:
+  virtual ~PeerChannel() = default;
+  // Queues `envelope` for envelope.to(). Never blocks; may drop.
+  virtual void Send(const nodepb::Envelope& envelope) = 0;
+};
+
+struct NodeOptions {
+  ReplicaOptions replica;
+  uint64_t cluster_id = 0;           // envelopes of another cluster are dropped
+  int64_t default_timeout_nanos = 5'000'000'000;
+  int64_t max_timeout_nanos = 60'000'000'000;
+  // A proxied request still unanswered after this long is sent again (only requests that are
+  // safe to repeat: reads and session-deduplicated commands); 0: one election timeout.
+  int64_t proxy_retry_nanos = 0;
+};
+
+// Counts for metrics and tests; never reset.
+struct NodeCounters {
+  uint64_t dropped_wrong_cluster = 0;
+  uint64_t dropped_unknown_peer = 0;
+  uint64_t dropped_invalid = 0;      // misaddressed, empty or inconsistent envelopes
+  uint64_t requests = 0;             // client requests received (not counting proxied ones)
+  uint64_t proxied_out = 0;          // attempts sent to the leader on a client's behalf
+  uint64_t proxied_in = 0;           // requests a follower proxied to this node
+  uint64_t proposals = 0;            // commands proposed here
+  uint64_t read_index_batches = 0;   // ReadIndex calls (each serves a batch of reads)
+  std::map<nodepb::Code, uint64_t> answers;  // answers to own clients, by code
+};
+
+class Node {
+ public:
+  using Reply = std::function<void(nodepb::Response response)>;
+
+  // Starts a node from `storage` (Replica::Open). Everything passed must outlive the node.
+  static absl::StatusOr<std::unique_ptr<Node>> Open(const NodeOptions& options, const Clock& clock,
+                                                    PeerChannel& peers, DurableStorage& storage,
+                                                    Application& application);
+  ~Node();
+
+  // Queues an envelope from a peer. Envelopes of another cluster, from a non-member, or
+  // addressed elsewhere are counted and dropped (Poll never sees them).
+  void OnEnvelope(nodepb::Envelope envelope);
+  // Queues a client request; `reply` runs exactly once, from a later Poll() (or from the
+  // destructor, with CODE_UNAVAILABLE or CODE_OUTCOME_UNKNOWN, if the node goes away first).
+  void OnRequest(nodepb::Request request, Reply reply);
+  // Does everything due: steps queued messages, ticks, routes queued requests, carries out
+  // the Ready, serves reads whose index is applied, answers what reached its deadline.
+  void Poll();
+  // When Poll() must run next even if no input arrives (the next tick).
+  int64_t NextWakeNanos() const { return replica_->NextWakeNanos(); }
+  // Input is queued that the next Poll() will handle.
+  bool HasQueuedInput() const { return !inbox_.empty() || !incoming_.empty(); }
+
+  // Non-OK once storage failed: the node answers nothing but errors from then on.
+  const absl::Status& failed() const { return replica_->failed(); }
+  const Replica& replica() const { return *replica_; }
+  Replica& replica() { return *replica_; }
+  nodepb::NodeStatus Status() const;
+  const NodeCounters& counters() const { return counters_; }
+  // Client requests not yet answered (queued, waiting, proposed, reading or proxied).
+  size_t open_calls() const { return calls_.size() + incoming_.size(); }
+
+ private:
+  struct Call;
+  class EnvelopeTransport;
+  Node(const NodeOptions& options, const Clock& clock, PeerChannel& peers, Application& application);
+
+  void StepEnvelope(nodepb::Envelope& envelope);
+  // Decides what to do with a call now: answer, propose, read, proxy or wait.
+  void Route(const std::shared_ptr<Call>& call);
+  void RouteCommand(const std::shared_ptr<Call>& call);
+  void ProposeWrite(const std::shared_ptr<Call>& call);
+  void StartTransfer(const std::shared_ptr<Call>& call);
+  void Proxy(const std::shared_ptr<Call>& call, NodeId leader);
+  void OnProxyResponse(NodeId from, const nodepb::ProxyResponse& response);
+  void IssueReadIndex();
+  void OnReadState(const ReadState& read_state);
+  void ServeReads();
+  // Leadership moved or was lost: fail reads it dropped, re-route calls waiting for a leader,
+  // settle transfers.
+  void AfterReady();
+  void ExpireAndRetry();
+  void Answer(const std::shared_ptr<Call>& call, nodepb::Response response);
+  void AnswerCode(const std::shared_ptr<Call>& call, nodepb::Code code, std::string error);
+  // Answers every open call: the node is going away or stopped.
+  void AnswerAll(const std::string& why);
+  NodeId LeaderHint() const;
+
+  const NodeOptions options_;
+  const Clock& clock_;
+  PeerChannel& peers_;
+  Application& application_;
+  std::unique_ptr<EnvelopeTransport> transport_;
+  std::unique_ptr<Replica> replica_;
+  NodeCounters counters_;
+
+  std::deque<nodepb::Envelope> inbox_;
+  std::deque<std::shared_ptr<Call>> incoming_;
+  // Every open call by serial (ordered: expiry and re-routing visit them in arrival order).
+  std::map<uint64_t, std::shared_ptr<Call>> calls_;
+  uint64_t next_serial_ = 1;
+  // Proxy attempts in flight: proxy id -> call serial. The high 32 bits of an id are drawn per
+  // run, so a late answer addressed to an earlier run of this node matches nothing.
+  std::map<uint64_t, uint64_t> proxy_attempts_;
+  uint64_t next_proxy_id_ = 0;
+  // Reads waiting for the next ReadIndex, then by batch context until served.
+  std::vector<uint64_t> unbatched_reads_;
+  struct ReadBatch {
+    Index read_index = 0;  // 0: the leader has not confirmed it yet
+    std::vector<uint64_t> calls;
+  };
+  std::map<uint64_t, ReadBatch> read_batches_;
+  uint64_t next_read_batch_ = 1;
+  std::set<uint64_t> transfers_;  // calls waiting for a leadership transfer to finish
+  Term last_term_ = 0;
+  Role last_role_ = Role::kFollower;
+};
+
+}  // namespace keel

@@ -1,0 +1,30 @@
+// The node driver's record of one client request it must answer (engine/node.h). Private to
+// the node's implementation files.
+#pragma once
+
+#include <cstdint>
+#include <set>
+
+#include "engine/application.h"
+#include "engine/node.h"
+
+namespace keel {
+
+struct Node::Call {
+  uint64_t serial = 0;       // node-local, in arrival order; 0 until Poll admits it
+  nodepb::Request request;
+  Reply reply;
+  int64_t deadline = 0;      // on this node's clock
+  NodeId proxied_from = kNoNode;  // a follower proxied it here; answered over the peer channel
+  bool answered = false;
+  bool inspected = false;
+  CommandInfo info;          // valid once inspected
+  bool proposed = false;     // proposed here: answered by the replica's callback
+  bool waiting_for_leader = false;
+  // Proxy attempts sent to a leader and not answered "not applied": while any is open, the
+  // outcome is unknown, so the call can end only in OK or DEADLINE_EXCEEDED.
+  std::set<uint64_t> outstanding_proxy_ids;
+  int64_t retry_at = 0;      // when to send another proxy attempt
+};
+
+}  // namespace keel
