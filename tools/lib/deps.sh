@@ -7,7 +7,8 @@ KEEL_PACKAGES=(
   libprotobuf-dev protobuf-compiler
   libabsl-dev
   libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev
-  libzmq3-dev cppzmq-dev
+  libzmq3-dev cppzmq-dev libcli11-dev
+  python3 python3-zmq python3-protobuf
 )
 
 keel_install_deps() {

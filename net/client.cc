@@ -1,0 +1,276 @@
+#include "net/client.h"
+
+#include <chrono>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "engine/assert.h"
+#include "zmq.hpp"
+
+namespace keel::client {
+namespace {
+
+int64_t NowNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+bool IsMutating(const kvpb::Command& command) {
+  switch (command.op_case()) {
+    case kvpb::Command::kKvGet:
+    case kvpb::Command::kKvList:
+    case kvpb::Command::kPoolStats:
+    case kvpb::Command::kLbStats:
+    case kvpb::Command::kRegisterSession:
+    case kvpb::Command::OP_NOT_SET:
+      return false;
+    default:
+      return true;
+  }
+}
+
+// Answers the client may not wait past: the attempt's own timeout plus room for the trip back.
+constexpr int64_t kAnswerSlackNanos = 200'000'000;
+constexpr int64_t kBackoffNanos = 20'000'000;
+
+}  // namespace
+
+struct Client::Sockets {
+  zmq::context_t context{1};
+  std::vector<std::unique_ptr<zmq::socket_t>> dealers;  // one per endpoint, made on first use
+
+  zmq::socket_t& For(size_t index, const std::string& endpoint) {
+    if (dealers[index] == nullptr) {
+      auto socket = std::make_unique<zmq::socket_t>(context, zmq::socket_type::dealer);
+      socket->set(zmq::sockopt::linger, 0);
+      socket->set(zmq::sockopt::sndhwm, 1000);
+      socket->set(zmq::sockopt::rcvhwm, 1000);
+      socket->set(zmq::sockopt::reconnect_ivl, 100);
+      socket->set(zmq::sockopt::reconnect_ivl_max, 1000);
+      socket->set(zmq::sockopt::maxmsgsize, int64_t{64} << 20);
+      socket->connect(endpoint);
+      dealers[index] = std::move(socket);
+    }
+    return *dealers[index];
+  }
+};
+
+absl::StatusOr<std::vector<std::string>> ParseEndpoints(const std::string& list) {
+  std::vector<std::string> endpoints;
+  for (absl::string_view part : absl::StrSplit(list, ',', absl::SkipWhitespace())) {
+    std::string endpoint(absl::StripAsciiWhitespace(part));
+    if (!absl::StartsWith(endpoint, "tcp://") && !absl::StartsWith(endpoint, "ipc://")) {
+      endpoint = absl::StrCat("tcp://", endpoint);
+    }
+    const size_t colon = endpoint.rfind(':');
+    if (absl::StartsWith(endpoint, "tcp://") && (colon == std::string::npos || colon < 6 || colon + 1 == endpoint.size())) {
+      return absl::InvalidArgumentError(absl::StrCat("endpoint '", part, "' is not host:port"));
+    }
+    endpoints.push_back(std::move(endpoint));
+  }
+  if (endpoints.empty()) return absl::InvalidArgumentError("no endpoints given");
+  return endpoints;
+}
+
+Client::Client(const ClientOptions& options) : options_(options), sockets_(std::make_unique<Sockets>()) {
+  sockets_->dealers.resize(options_.endpoints.size());
+}
+
+Client::~Client() = default;
+
+absl::StatusOr<std::unique_ptr<Client>> Client::Create(const ClientOptions& options) {
+  if (options.endpoints.empty()) return absl::InvalidArgumentError("client: no endpoints");
+  if (options.attempt_timeout_nanos <= 0 || options.call_timeout_nanos < options.attempt_timeout_nanos) {
+    return absl::InvalidArgumentError("client: need 0 < attempt_timeout <= call_timeout");
+  }
+  std::unique_ptr<Client> client(new Client(options));
+  return client;
+}
+
+absl::StatusOr<Response> Client::CallOnce(size_t index, Request request) {
+  KEEL_ASSERT(index < options_.endpoints.size());
+  if (request.id() == 0) request.set_id(next_id_++);
+  if (request.timeout_nanos() == 0) request.set_timeout_nanos(options_.attempt_timeout_nanos);
+  if (request.cluster_id() == 0) request.set_cluster_id(options_.cluster_id);
+  zmq::socket_t& socket = sockets_->For(index, options_.endpoints[index]);
+  ++attempts_;
+  const std::string bytes = request.SerializeAsString();
+  if (!socket.send(zmq::buffer(bytes), zmq::send_flags::dontwait)) {
+    return absl::UnavailableError(absl::StrCat(options_.endpoints[index], ": send queue full"));
+  }
+  const int64_t give_up = NowNanos() + request.timeout_nanos() + kAnswerSlackNanos;
+  while (true) {
+    const int64_t left = give_up - NowNanos();
+    if (left <= 0) break;
+    zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
+    zmq::poll(&item, 1, std::chrono::milliseconds(left / 1'000'000 + 1));
+    if ((item.revents & ZMQ_POLLIN) == 0) continue;
+    zmq::message_t frame;
+    if (!socket.recv(frame, zmq::recv_flags::dontwait)) continue;
+    Response response;
+    if (!response.ParseFromArray(frame.data(), static_cast<int>(frame.size()))) continue;
+    if (response.id() != request.id()) continue;  // a late answer to an earlier attempt
+    return response;
+  }
+  return absl::DeadlineExceededError(absl::StrCat(options_.endpoints[index], ": no answer in time"));
+}
+
+void Client::LearnEndpointIds() {
+  ids_learned_ = true;
+  for (size_t i = 0; i < options_.endpoints.size(); ++i) {
+    Request request;
+    request.mutable_status();
+    request.set_timeout_nanos(std::min<int64_t>(options_.attempt_timeout_nanos, 500'000'000));
+    absl::StatusOr<Response> response = CallOnce(i, std::move(request));
+    if (!response.ok() || response->code() != nodepb::CODE_OK) continue;
+    endpoint_of_[response->status().id()] = i;
+    if (response->status().leader() != kNoNode) leader_ = response->status().leader();
+  }
+}
+
+size_t Client::PickEndpoint() {
+  if (!ids_learned_ && options_.endpoints.size() > 1) LearnEndpointIds();
+  auto it = endpoint_of_.find(leader_);
+  if (leader_ != kNoNode && it != endpoint_of_.end()) return it->second;
+  const size_t index = next_endpoint_ % options_.endpoints.size();
+  ++next_endpoint_;
+  return index;
+}
+
+absl::StatusOr<Response> Client::Call(Request request, bool retry_on_unknown) {
+  const int64_t deadline = NowNanos() + options_.call_timeout_nanos;
+  bool maybe_applied = false;
+  std::string last_error = "no attempt made";
+  while (NowNanos() < deadline) {
+    const size_t index = PickEndpoint();
+    Request attempt = request;
+    attempt.set_id(next_id_++);
+    attempt.set_timeout_nanos(std::min(options_.attempt_timeout_nanos, std::max<int64_t>(1, deadline - NowNanos())));
+    absl::StatusOr<Response> response = CallOnce(index, std::move(attempt));
+    if (response.ok() && response->leader_hint() != kNoNode) leader_ = response->leader_hint();
+    const nodepb::Code code = response.ok() ? response->code() : nodepb::CODE_DEADLINE_EXCEEDED;
+    if (response.ok()) last_error = absl::StrCat(nodepb::Code_Name(code), ": ", response->error());
+    else last_error = std::string(response.status().message());
+    switch (code) {
+      case nodepb::CODE_OK:
+      case nodepb::CODE_INVALID_ARGUMENT:
+      case nodepb::CODE_FAILED_PRECONDITION:
+      case nodepb::CODE_WRONG_CLUSTER:
+        return response;
+      case nodepb::CODE_UNAVAILABLE:
+        // Not applied. A node that does not know the leader either: try another one.
+        if (!response->leader_hint()) leader_ = kNoNode;
+        break;
+      default:
+        // No answer, or an unknown outcome: the same request may be sent again only when
+        // that cannot apply it twice.
+        maybe_applied = true;
+        leader_ = kNoNode;
+        if (!retry_on_unknown) {
+          return absl::DeadlineExceededError(absl::StrCat("outcome unknown: ", last_error));
+        }
+        break;
+    }
+    std::this_thread::sleep_for(std::chrono::nanoseconds(kBackoffNanos));
+  }
+  if (maybe_applied) return absl::DeadlineExceededError(absl::StrCat("outcome unknown: ", last_error));
+  return absl::UnavailableError(absl::StrCat("not applied: ", last_error));
+}
+
+absl::Status Client::OpenSession() {
+  Request request;
+  request.mutable_command()->mutable_register_session()->set_timeout_nanos(options_.session_timeout_nanos);
+  // A lost answer leaves an orphan session behind, which expires on its own: retrying is safe.
+  absl::StatusOr<Response> response = Call(std::move(request), /*retry_on_unknown=*/true);
+  if (!response.ok()) return response.status();
+  if (response->code() != nodepb::CODE_OK || response->result().code() != kvpb::CODE_OK) {
+    return absl::InternalError(absl::StrCat("register session: ", response->error(), response->result().error()));
+  }
+  session_ = response->result().session();
+  sequence_ = 0;
+  last_activity_nanos_ = NowNanos();
+  return absl::OkStatus();
+}
+
+absl::Status Client::CloseSession() {
+  if (session_ == 0) return absl::OkStatus();
+  Request request;
+  request.mutable_command()->mutable_close_session();
+  request.mutable_command()->set_session(session_);
+  session_ = 0;
+  absl::StatusOr<Response> response = Call(std::move(request), /*retry_on_unknown=*/false);
+  return response.ok() ? absl::OkStatus() : response.status();
+}
+
+absl::Status Client::KeepAliveIfDue() {
+  if (session_ == 0 || NowNanos() - last_activity_nanos_ < options_.session_timeout_nanos / 3) {
+    return absl::OkStatus();
+  }
+  Request request;
+  request.mutable_command()->mutable_keep_alive();
+  request.mutable_command()->set_session(session_);
+  request.mutable_command()->set_acked_sequence(sequence_);
+  absl::StatusOr<Response> response = Call(std::move(request), /*retry_on_unknown=*/true);
+  if (!response.ok()) return response.status();
+  last_activity_nanos_ = NowNanos();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<kvpb::Result> Client::Execute(kvpb::Command command, nodepb::ReadMode read_mode) {
+  if (command.op_case() == kvpb::Command::OP_NOT_SET) return absl::InvalidArgumentError("command has no op");
+  const bool mutating = IsMutating(command);
+  if (mutating) {
+    if (session_ == 0) return absl::FailedPreconditionError("a mutating command needs an open session");
+    if (absl::Status status = KeepAliveIfDue(); !status.ok()) return status;
+    // One command at a time: every earlier result has been seen.
+    command.set_session(session_);
+    command.set_sequence(++sequence_);
+    command.set_acked_sequence(sequence_ - 1);
+  }
+  Request request;
+  *request.mutable_command() = std::move(command);
+  request.set_read_mode(read_mode);
+  // Reads change nothing and a mutating command carries its session: both may be resent.
+  absl::StatusOr<Response> response = Call(std::move(request), /*retry_on_unknown=*/true);
+  if (!response.ok() && !mutating && absl::IsDeadlineExceeded(response.status())) {
+    // A read changes nothing: no answer means not served, never "maybe applied".
+    return absl::UnavailableError(response.status().message());
+  }
+  if (!response.ok()) return response.status();
+  if (response->code() == nodepb::CODE_INVALID_ARGUMENT || response->code() == nodepb::CODE_WRONG_CLUSTER) {
+    return absl::InvalidArgumentError(response->error());
+  }
+  if (response->code() != nodepb::CODE_OK) return absl::InternalError(response->error());
+  if (mutating) last_activity_nanos_ = NowNanos();
+  return response->result();
+}
+
+absl::StatusOr<nodepb::NodeStatus> Client::NodeStatus(size_t index) {
+  if (index >= options_.endpoints.size()) return absl::InvalidArgumentError("no such endpoint");
+  Request request;
+  request.mutable_status();
+  absl::StatusOr<Response> response = CallOnce(index, std::move(request));
+  if (!response.ok()) return response.status();
+  if (response->code() != nodepb::CODE_OK) return absl::UnavailableError(response->error());
+  return response->status();
+}
+
+absl::Status Client::TransferLeader(NodeId target) {
+  Request request;
+  request.mutable_transfer_leader()->set_target(target);
+  absl::StatusOr<Response> response = Call(std::move(request), /*retry_on_unknown=*/true);
+  if (!response.ok()) return response.status();
+  if (response->code() == nodepb::CODE_OK) {
+    leader_ = target;
+    return absl::OkStatus();
+  }
+  if (response->code() == nodepb::CODE_INVALID_ARGUMENT || response->code() == nodepb::CODE_WRONG_CLUSTER) {
+    return absl::InvalidArgumentError(response->error());
+  }
+  return absl::FailedPreconditionError(response->error());
+}
+
+}  // namespace keel::client

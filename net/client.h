@@ -1,0 +1,98 @@
+// The C++ client library of keel (net/client.proto is the contract it implements): a list of
+// endpoints, a client session with keep-alive, retries that reuse the command's (session,
+// sequence) so a retried write is applied once, and the leader hint cached so requests go
+// straight to the leader once it is known. Blocking and single-threaded: one request
+// outstanding per Client; use one Client per thread (or per closed-loop driver).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/types.h"
+#include "kvstate/kv.pb.h"
+#include "net/client.pb.h"
+
+namespace keel::client {
+
+struct ClientOptions {
+  std::vector<std::string> endpoints;  // ZeroMQ endpoints of nodes' client ports, tcp://host:port
+  // Each attempt's timeout (sent as Request.timeout_nanos; the client waits a little longer).
+  int64_t attempt_timeout_nanos = 2'000'000'000;
+  // A call gives up after this long in all, retries included.
+  int64_t call_timeout_nanos = 10'000'000'000;
+  int64_t session_timeout_nanos = 30'000'000'000;
+  // If not 0, every request names this cluster; nodes of another answer CODE_WRONG_CLUSTER.
+  uint64_t cluster_id = 0;
+  // CURVE is not wired yet: the client speaks plaintext (issue: security and operations).
+};
+
+class Client {
+ public:
+  // Validates the options and prepares sockets (connections are made lazily by ZeroMQ, so an
+  // unreachable node is not an error here). InvalidArgument for an empty or malformed list.
+  static absl::StatusOr<std::unique_ptr<Client>> Create(const ClientOptions& options);
+  ~Client();
+
+  // Registers a client session (needed before any mutating command). Retries until the call
+  // timeout; a registration whose answer was lost leaves an orphan session that expires.
+  absl::Status OpenSession();
+  // Closes the session (its pool slots are released). Best effort.
+  absl::Status CloseSession();
+  uint64_t session() const { return session_; }
+
+  // Runs a command. Mutating commands get the session, the next sequence number and the
+  // acknowledged watermark filled in, and every retry resends the same numbers, so the
+  // command is applied at most once. Returns the command's Result (its code may be any
+  // kvpb.Code); an error status means consensus gave no answer:
+  //   Unavailable       never applied (every attempt was refused)
+  //   DeadlineExceeded  may have been applied (some attempt's fate is unknown)
+  //   InvalidArgument   the request is malformed
+  //   FailedPrecondition a mutating command without an open session
+  absl::StatusOr<kvpb::Result> Execute(kvpb::Command command,
+                                       nodepb::ReadMode read_mode = nodepb::READ_LINEARIZABLE);
+  // Sends a keep-alive if the session was idle for a third of its timeout. Execute calls it.
+  absl::Status KeepAliveIfDue();
+
+  // The status of the node at endpoint `index` (never proxied).
+  absl::StatusOr<nodepb::NodeStatus> NodeStatus(size_t index);
+  // Moves leadership to `target`; returns once it leads (or the call times out).
+  absl::Status TransferLeader(NodeId target);
+
+  // Sends one request as is (id and timeout filled in if zero) to endpoint `index`, waits for
+  // its answer up to the attempt timeout. No retry. For tools and tests.
+  absl::StatusOr<Response> CallOnce(size_t index, Request request);
+
+  const std::vector<std::string>& endpoints() const { return options_.endpoints; }
+  // Attempts made in all (retries included), for tests and benchmarks.
+  uint64_t attempts() const { return attempts_; }
+
+ private:
+  struct Sockets;
+  explicit Client(const ClientOptions& options);
+  // Sends `request` with retries until an answer that settles it or the call timeout.
+  absl::StatusOr<Response> Call(Request request, bool retry_on_unknown);
+  // The endpoint to try next: the cached leader's if known, else the next in turn.
+  size_t PickEndpoint();
+  void LearnEndpointIds();
+
+  ClientOptions options_;
+  std::unique_ptr<Sockets> sockets_;
+  uint64_t next_id_ = 1;
+  uint64_t session_ = 0;
+  uint64_t sequence_ = 0;
+  int64_t last_activity_nanos_ = 0;
+  NodeId leader_ = kNoNode;
+  size_t next_endpoint_ = 0;
+  bool ids_learned_ = false;
+  std::map<NodeId, size_t> endpoint_of_;  // node id -> endpoint index (from status answers)
+  uint64_t attempts_ = 0;
+};
+
+// Parses "tcp://h:p,tcp://h:p" or "h:p,h:p" into endpoints.
+absl::StatusOr<std::vector<std::string>> ParseEndpoints(const std::string& list);
+
+}  // namespace keel::client

@@ -1,0 +1,198 @@
+#include "net/server.h"
+
+#include <algorithm>
+#include <ctime>
+#include <random>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "engine/assert.h"
+
+namespace keel::net {
+namespace {
+
+// The longest the loop sleeps without looking at the stop flag.
+constexpr int64_t kMaxPollNanos = 50'000'000;
+// Drop counters are logged at most this often (a hostile peer must not flood the log).
+constexpr int64_t kDropLogIntervalNanos = 10'000'000'000;
+
+}  // namespace
+
+void LogLine(const char* level, const std::string& message) {
+  timespec now{};
+  clock_gettime(CLOCK_REALTIME, &now);
+  tm utc{};
+  gmtime_r(&now.tv_sec, &utc);
+  char stamp[32];
+  strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &utc);
+  std::fprintf(stderr, "%s.%03ldZ %s %s\n", stamp, now.tv_nsec / 1'000'000, level, message.c_str());
+  std::fflush(stderr);
+}
+
+Server::Server(const ServerOptions& options) : options_(options) {}
+
+Server::~Server() {
+  // The node answers its open calls (outcome unknown where proposed) while sockets still exist.
+  node_.reset();
+}
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
+  if (options.id == kNoNode) return absl::InvalidArgumentError("--id must be a node id >= 1");
+  if (options.cluster_id == 0) return absl::InvalidArgumentError("--cluster-id must be >= 1");
+  if (!options.members.contains(options.id)) {
+    return absl::InvalidArgumentError(absl::StrCat("--peers must list this node (", options.id, ") too"));
+  }
+  if (options.data_dir.empty()) return absl::InvalidArgumentError("--data-dir is required");
+  std::unique_ptr<Server> server(new Server(options));
+  server->fs_ = std::make_unique<PosixFileSystem>();
+  if (absl::Status s = server->fs_->MakeDirs(options.data_dir); !s.ok()) return s;
+  absl::StatusOr<std::unique_ptr<DataDirLock>> lock = DataDirLock::Acquire(options.data_dir);
+  if (!lock.ok()) return lock.status();
+  server->lock_ = std::move(*lock);
+  if (absl::Status s = ClaimDataDir(*server->fs_, options.data_dir, options.cluster_id, options.id, options.bootstrap);
+      !s.ok()) {
+    return s;
+  }
+  std::vector<NodeId> voters;
+  for (const auto& [id, address] : options.members) voters.push_back(id);
+  absl::StatusOr<std::unique_ptr<DurableStorage>> storage =
+      DurableStorage::Open(*server->fs_, options.data_dir, voters, StorageOptions{});
+  if (!storage.ok()) return storage.status();
+  server->storage_ = std::move(*storage);
+  server->state_ = std::make_unique<kvstate::KvState>();
+
+  std::map<NodeId, std::string> peers;
+  for (const auto& [id, address] : options.members) {
+    if (id != options.id) peers[id] = ToEndpoint(address);
+  }
+  absl::StatusOr<std::unique_ptr<ZmqPeerChannel>> channel =
+      ZmqPeerChannel::Create(server->context_, ToEndpoint(options.members.at(options.id)), peers);
+  if (!channel.ok()) return channel.status();
+  server->peers_ = std::move(*channel);
+  server->clients_ = std::make_unique<zmq::socket_t>(server->context_, zmq::socket_type::router);
+  server->clients_->set(zmq::sockopt::linger, 0);
+  server->clients_->set(zmq::sockopt::maxmsgsize, kMaxFrameBytes);
+  server->clients_->set(zmq::sockopt::sndhwm, 100'000);
+  try {
+    server->clients_->bind(ToEndpoint(options.client_address));
+  } catch (const zmq::error_t& error) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot bind the client address ", options.client_address, ": ", error.what()));
+  }
+
+  NodeOptions node_options;
+  node_options.cluster_id = options.cluster_id;
+  node_options.replica.tick_nanos = options.tick_nanos;
+  node_options.replica.snapshot_every_entries = options.snapshot_every_entries;
+  node_options.replica.raft.id = options.id;
+  node_options.replica.raft.election_tick = options.election_tick;
+  node_options.replica.raft.seed = std::random_device{}();  // production only: the engine never reads it
+  absl::StatusOr<std::unique_ptr<keel::Node>> node =
+      keel::Node::Open(node_options, server->clock_, *server->peers_, *server->storage_, *server->state_);
+  if (!node.ok()) return node.status();
+  server->node_ = std::move(*node);
+  return server;
+}
+
+void Server::DrainClients() {
+  while (true) {
+    // [identity][optional empty delimiter (REQ clients)][payload]
+    std::vector<zmq::message_t> frames;
+    zmq::message_t first;
+    if (!clients_->recv(first, zmq::recv_flags::dontwait)) return;
+    frames.push_back(std::move(first));
+    while (clients_->get(zmq::sockopt::rcvmore)) {
+      zmq::message_t part;
+      if (!clients_->recv(part, zmq::recv_flags::dontwait)) break;
+      frames.push_back(std::move(part));
+    }
+    ++counters_.client_frames;
+    if (frames.size() < 2 || frames.size() > 3 || (frames.size() == 3 && frames[1].size() != 0)) {
+      ++counters_.client_unparseable;
+      continue;  // not our framing: nothing sensible to answer
+    }
+    // What the answer goes back with: the identity and the delimiter, if any.
+    auto route = std::make_shared<std::vector<std::string>>();
+    for (size_t i = 0; i + 1 < frames.size(); ++i) route->push_back(frames[i].to_string());
+    zmq::socket_t* socket = clients_.get();
+    auto reply = [socket, route](nodepb::Response response) {
+      const std::string bytes = response.SerializeAsString();
+      for (const std::string& part : *route) socket->send(zmq::buffer(part), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+      socket->send(zmq::buffer(bytes), zmq::send_flags::dontwait);
+    };
+    const zmq::message_t& payload = frames.back();
+    nodepb::Request request;
+    if (payload.size() > static_cast<size_t>(kMaxFrameBytes) ||
+        !request.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+      ++counters_.client_unparseable;
+      nodepb::Response response;
+      response.set_code(nodepb::CODE_INVALID_ARGUMENT);
+      response.set_error("frame is not a keel.client.Request");
+      reply(std::move(response));
+      continue;
+    }
+    if (node_->open_calls() >= options_.max_open_calls) {
+      ++counters_.client_overloaded;
+      nodepb::Response response;
+      response.set_id(request.id());
+      response.set_code(nodepb::CODE_UNAVAILABLE);
+      response.set_error("node overloaded: too many open requests");
+      reply(std::move(response));
+      continue;
+    }
+    node_->OnRequest(std::move(request), std::move(reply));
+  }
+}
+
+void Server::LogChanges() {
+  const Raft& raft = node_->replica().raft();
+  if (raft.role() != logged_role_ || raft.term() != logged_term_ || raft.leader() != logged_leader_) {
+    logged_role_ = raft.role();
+    logged_term_ = raft.term();
+    logged_leader_ = raft.leader();
+    LogLine("INFO", absl::StrCat("node ", options_.id, " role=", ToString(raft.role()), " term=", raft.term(),
+                                 " leader=", raft.leader(), " commit=", raft.log().committed()));
+  }
+  const int64_t now = clock_.NowNanos();
+  const NodeCounters& c = node_->counters();
+  const bool changed = c.dropped_wrong_cluster != logged_drops_.dropped_wrong_cluster ||
+                       c.dropped_unknown_peer != logged_drops_.dropped_unknown_peer ||
+                       c.dropped_invalid != logged_drops_.dropped_invalid;
+  if (changed && now - last_drop_log_nanos_ >= kDropLogIntervalNanos) {
+    last_drop_log_nanos_ = now;
+    LogLine("WARN", absl::StrCat("dropped peer envelopes so far: wrong_cluster=", c.dropped_wrong_cluster,
+                                 " unknown_peer=", c.dropped_unknown_peer, " invalid=", c.dropped_invalid,
+                                 " unparseable=", peers_->counters().dropped_unparseable,
+                                 "; client frames unparseable=", counters_.client_unparseable));
+    logged_drops_ = c;
+  }
+}
+
+absl::Status Server::Run(const std::atomic<bool>& stop) {
+  LogLine("INFO", absl::StrCat("node ", options_.id, " of cluster ", options_.cluster_id, " serving: raft ",
+                               options_.members.at(options_.id), ", clients ", options_.client_address, ", log ",
+                               storage_->FirstIndex(), "..", storage_->LastIndex()));
+  while (!stop.load(std::memory_order_relaxed)) {
+    const int64_t wait = std::clamp<int64_t>(node_->NextWakeNanos() - clock_.NowNanos(), 0, kMaxPollNanos);
+    zmq::pollitem_t items[] = {{peers_->inbound().handle(), 0, ZMQ_POLLIN, 0},
+                               {clients_->handle(), 0, ZMQ_POLLIN, 0}};
+    try {
+      zmq::poll(items, 2, std::chrono::milliseconds((wait + 999'999) / 1'000'000));
+    } catch (const zmq::error_t& error) {
+      if (error.num() != EINTR) return absl::InternalError(absl::StrCat("zmq_poll: ", error.what()));
+    }
+    peers_->Drain([this](nodepb::Envelope envelope) { node_->OnEnvelope(std::move(envelope)); });
+    DrainClients();
+    node_->Poll();
+    if (!node_->failed().ok()) {
+      LogLine("ERROR", absl::StrCat("storage failed, stopping: ", node_->failed().ToString()));
+      return node_->failed();
+    }
+    LogChanges();
+  }
+  LogLine("INFO", absl::StrCat("node ", options_.id, " stopping"));
+  return absl::OkStatus();
+}
+
+}  // namespace keel::net

@@ -1,0 +1,277 @@
+"""Real keel processes on loopback, for the integration tests (label `integration`).
+
+Every cluster gets free ports and a temporary data dir; every wait has a deadline; every
+process started is killed and reaped when the cluster is closed, also when a test fails (the
+context manager and an atexit hook both do it). Clients talk to nodes with nothing but
+python3-zmq and the Python code protoc generates from net/client.proto (the public contract).
+
+Run by ctest as: python3 tests/integration/<test>.py --bin build/bin --pyproto build/python
+"""
+import atexit
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+_ARGS = {}
+
+
+def parse_args():
+    """Consumes --bin DIR --pyproto DIR from sys.argv (the rest is for unittest)."""
+    rest = [sys.argv[0]]
+    i = 1
+    while i < len(sys.argv):
+        if sys.argv[i] in ("--bin", "--pyproto") and i + 1 < len(sys.argv):
+            _ARGS[sys.argv[i][2:]] = os.path.abspath(sys.argv[i + 1])
+            i += 2
+        else:
+            rest.append(sys.argv[i])
+            i += 1
+    sys.argv = rest
+    sys.path.insert(0, _ARGS["pyproto"])
+
+
+def bin_path(name):
+    return os.path.join(_ARGS["bin"], name)
+
+
+def protos():
+    """The generated modules: (client_pb2, kv_pb2, node_pb2)."""
+    from net import client_pb2
+    from kvstate import kv_pb2
+    from engine import node_pb2
+    return client_pb2, kv_pb2, node_pb2
+
+
+_LIVE = []
+
+
+def _kill_everything():
+    for proc in list(_LIVE):
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        if proc in _LIVE:
+            _LIVE.remove(proc)
+
+
+atexit.register(_kill_everything)
+
+
+def free_ports(count):
+    """Ports that were free a moment ago (bound to port 0 by the kernel, then released)."""
+    sockets, ports = [], []
+    for _ in range(count):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        sockets.append(s)
+        ports.append(s.getsockname()[1])
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def wait_until(what, predicate, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class Cluster:
+    """N keel nodes on loopback. Use as a context manager."""
+
+    def __init__(self, nodes=3, cluster_id=7, tick_ms=50, election_ticks=10, snapshot_every=10000):
+        self.n = nodes
+        self.cluster_id = cluster_id
+        self.tick_ms = tick_ms
+        self.election_ticks = election_ticks
+        self.snapshot_every = snapshot_every
+        self.dir = tempfile.mkdtemp(prefix="keel-it-")
+        ports = free_ports(2 * nodes)
+        self.raft_ports = {i + 1: ports[i] for i in range(nodes)}
+        self.client_ports = {i + 1: ports[nodes + i] for i in range(nodes)}
+        self.procs = {}
+        import zmq
+        self.zmq = zmq
+        self.ctx = zmq.Context()
+        self.next_id = 1
+        self.client_pb2, self.kv_pb2, self.node_pb2 = protos()
+
+    def __enter__(self):
+        for node in self.ids():
+            self.start(node, bootstrap=True)
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def ids(self):
+        return list(range(1, self.n + 1))
+
+    def election_timeout(self):
+        return self.tick_ms * self.election_ticks / 1000.0
+
+    def peers_flag(self):
+        return ",".join(f"{i}=127.0.0.1:{p}" for i, p in self.raft_ports.items())
+
+    def data_dir(self, node):
+        return os.path.join(self.dir, f"n{node}")
+
+    def log_path(self, node):
+        return os.path.join(self.dir, f"n{node}.log")
+
+    def command(self, node, bootstrap, **overrides):
+        flags = {
+            "id": node, "cluster-id": self.cluster_id, "data-dir": self.data_dir(node),
+            "peers": self.peers_flag(), "client-addr": f"127.0.0.1:{self.client_ports[node]}",
+            "tick-ms": self.tick_ms, "election-ticks": self.election_ticks,
+            "snapshot-every": self.snapshot_every,
+        }
+        flags.update(overrides)
+        cmd = [bin_path("keel")] + [f"--{k}={v}" for k, v in flags.items()]
+        if bootstrap:
+            cmd.append("--bootstrap")
+        return cmd
+
+    def start(self, node, bootstrap=False):
+        log = open(self.log_path(node), "a")
+        proc = subprocess.Popen(self.command(node, bootstrap), stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        self.procs[node] = proc
+        _LIVE.append(proc)
+        return proc
+
+    def kill(self, node, sig=signal.SIGKILL):
+        proc = self.procs.pop(node)
+        proc.send_signal(sig)
+        code = proc.wait(timeout=20)
+        _LIVE.remove(proc)
+        return code
+
+    def close(self):
+        for node in list(self.procs):
+            self.kill(node, signal.SIGKILL)
+        self.ctx.destroy(linger=0)
+        if os.environ.get("KEEL_IT_KEEP") != "1":
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def logs(self):
+        out = []
+        for node in self.ids():
+            try:
+                with open(self.log_path(node)) as f:
+                    out.append(f"--- node {node}\n" + f.read()[-4000:])
+            except OSError:
+                pass
+        return "\n".join(out)
+
+    # --- client side, from net/client.proto alone ---
+
+    def socket_to(self, node):
+        s = self.ctx.socket(self.zmq.DEALER)
+        s.setsockopt(self.zmq.LINGER, 0)
+        s.connect(f"tcp://127.0.0.1:{self.client_ports[node]}")
+        return s
+
+    def call(self, node, request, wait=5.0):
+        """Sends `request` to `node`; returns the Response, or None if none came within `wait`."""
+        if request.id == 0:
+            request.id = self.next_id
+            self.next_id += 1
+        s = self.socket_to(node)
+        try:
+            s.send(request.SerializeToString())
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline:
+                if s.poll(int(max(1, (deadline - time.monotonic()) * 1000))):
+                    response = self.client_pb2.Response()
+                    response.ParseFromString(s.recv())
+                    if response.id == request.id:
+                        return response
+            return None
+        finally:
+            s.close()
+
+    def status(self, node, wait=1.0):
+        request = self.client_pb2.Request()
+        request.status.SetInParent()
+        response = self.call(node, request, wait)
+        return response.status if response is not None else None
+
+    def leader(self, nodes=None):
+        """The leader all answering nodes agree on (by the highest term seen), or 0."""
+        best = (0, 0)
+        for node in nodes or list(self.procs):
+            st = self.status(node, 0.5)
+            if st is not None and st.role == "leader" and st.term >= best[0]:
+                best = (st.term, st.id)
+        return best[1]
+
+    def wait_leader(self, nodes=None, timeout=10.0):
+        return wait_until("a leader", lambda: self.leader(nodes), timeout)
+
+    def command_request(self, timeout_s=3.0, **fields):
+        request = self.client_pb2.Request()
+        request.timeout_nanos = int(timeout_s * 1e9)
+        for name, value in fields.items():
+            if name == "read_mode":
+                request.read_mode = value
+            elif name == "cluster_id":
+                request.cluster_id = value
+        return request
+
+
+class Session:
+    """A client session through one cluster, retrying each command with the same
+    (session, sequence) until it is answered, rotating over the given nodes."""
+
+    def __init__(self, cluster, nodes, timeout=15.0):
+        self.c = cluster
+        self.nodes = list(nodes)
+        self.timeout = timeout
+        self.sequence = 0
+        self.turn = 0
+        request = self.c.client_pb2.Request()
+        request.command.register_session.timeout_nanos = int(60e9)
+        response = self.run(request)
+        assert response.code == self.c.node_pb2.CODE_OK, response
+        self.id = response.result.session
+
+    def run(self, request):
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            node = self.nodes[self.turn % len(self.nodes)]
+            self.turn += 1
+            request.id = 0
+            request.timeout_nanos = int(2e9)
+            response = self.c.call(node, request, 2.5)
+            if response is not None and response.code == self.c.node_pb2.CODE_OK:
+                return response
+            if response is not None and response.code == self.c.node_pb2.CODE_INVALID_ARGUMENT:
+                return response
+            time.sleep(0.05)
+        raise AssertionError(f"no answer within {self.timeout}s for {request}")
+
+    def mutate(self, fill):
+        """fill(command) sets the op; returns the Result."""
+        self.sequence += 1
+        request = self.c.client_pb2.Request()
+        request.command.session = self.id
+        request.command.sequence = self.sequence
+        request.command.acked_sequence = self.sequence - 1
+        fill(request.command)
+        return self.run(request).result
+
+    def read(self, fill):
+        request = self.c.client_pb2.Request()
+        fill(request.command)
+        return self.run(request).result

@@ -1,0 +1,128 @@
+// keel: one node of a keel cluster (net/server.h). Flags below, or a file of them through
+// --flagfile (abseil). SIGTERM/SIGINT stop it gracefully; SIGKILL loses nothing acknowledged
+// (every acknowledged write is fsynced on a quorum first).
+//
+// Exit status: 0 stopped on a signal; 1 stopped because storage failed (the log must not be
+// served: see the message); 2 bad flags or a data dir / port / log it refuses to start on.
+#include <csignal>
+#include <cstdio>
+#include <algorithm>
+#include <map>
+#include <vector>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "net/server.h"
+
+ABSL_FLAG(uint64_t, id, 0, "This node's id (>= 1), one of the ids in --peers.");
+ABSL_FLAG(uint64_t, cluster_id, 0, "The cluster's id (>= 1); every node of a cluster uses the same one.");
+ABSL_FLAG(std::string, data_dir, "", "Directory for the log, snapshots and the node's identity.");
+ABSL_FLAG(std::string, peers, "",
+          "Every member's raft address, this node included: id=host:port,id=host:port,...");
+ABSL_FLAG(std::string, raft_addr, "", "This node's raft address (default: its entry in --peers).");
+ABSL_FLAG(std::string, client_addr, "", "Address of the client port (host:port), e.g. 127.0.0.1:7101.");
+ABSL_FLAG(bool, bootstrap, false,
+          "Allow claiming an empty data dir as a new member of the cluster in --peers. Without it, "
+          "an empty data dir is an error (protects against a wiped or mistyped directory).");
+ABSL_FLAG(int64_t, tick_ms, 100, "One Raft tick, in milliseconds.");
+ABSL_FLAG(int32_t, election_ticks, 10, "Election timeout in ticks (heartbeats go out every tick).");
+ABSL_FLAG(uint64_t, snapshot_every, 10000, "Take a snapshot after this many applied entries (0: never).");
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+void OnSignal(int) { g_stop.store(true); }
+
+// abseil's flag names use '_'; operators type '-' (--cluster-id). Accept both on the command
+// line (a --flagfile must use '_').
+std::vector<char*> DashesToUnderscores(int argc, char** argv, std::vector<std::string>* storage) {
+  storage->reserve(static_cast<size_t>(argc));
+  for (int i = 0; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (i > 0 && arg.rfind("--", 0) == 0) {
+      const size_t end = std::min(arg.find('='), arg.size());
+      for (size_t k = 2; k < end; ++k) {
+        if (arg[k] == '-') arg[k] = '_';
+      }
+    }
+    storage->push_back(std::move(arg));
+  }
+  std::vector<char*> out;
+  for (std::string& arg : *storage) out.push_back(arg.data());
+  return out;
+}
+
+int Fail(const std::string& message, int code) {
+  keel::net::LogLine("ERROR", message);
+  return code;
+}
+
+absl::StatusOr<std::map<keel::NodeId, std::string>> ParsePeers(const std::string& text) {
+  std::map<keel::NodeId, std::string> peers;
+  for (absl::string_view item : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
+    std::pair<std::string, std::string> kv = absl::StrSplit(absl::StripAsciiWhitespace(item), absl::MaxSplits('=', 1));
+    keel::NodeId id = 0;
+    if (!absl::SimpleAtoi(kv.first, &id) || id == 0 || kv.second.empty() || kv.second.find(':') == std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat("--peers: '", item, "' is not id=host:port"));
+    }
+    if (!peers.emplace(id, kv.second).second) {
+      return absl::InvalidArgumentError(absl::StrCat("--peers: node ", id, " listed twice"));
+    }
+  }
+  if (peers.empty()) return absl::InvalidArgumentError("--peers is required (id=host:port,...)");
+  return peers;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "one node of a keel cluster.\n"
+      "  keel --id 1 --cluster-id 7 --data-dir /var/lib/keel \\\n"
+      "       --peers 1=10.0.0.1:7001,2=10.0.0.2:7001,3=10.0.0.3:7001 --client-addr 10.0.0.1:7101 [--bootstrap]\n"
+      "Exit status: 0 stopped by SIGTERM/SIGINT, 1 storage failed, 2 refused to start.");
+  std::vector<std::string> storage;
+  std::vector<char*> args = DashesToUnderscores(argc, argv, &storage);
+  std::vector<char*> positional = absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
+  if (positional.size() > 1) return Fail(absl::StrCat("unexpected argument '", positional[1], "'"), 2);
+
+  absl::StatusOr<std::map<keel::NodeId, std::string>> peers = ParsePeers(absl::GetFlag(FLAGS_peers));
+  if (!peers.ok()) return Fail(std::string(peers.status().message()), 2);
+  keel::net::ServerOptions options;
+  options.id = absl::GetFlag(FLAGS_id);
+  options.cluster_id = absl::GetFlag(FLAGS_cluster_id);
+  options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  options.client_address = absl::GetFlag(FLAGS_client_addr);
+  options.members = *peers;
+  options.bootstrap = absl::GetFlag(FLAGS_bootstrap);
+  options.tick_nanos = absl::GetFlag(FLAGS_tick_ms) * 1'000'000;
+  options.election_tick = absl::GetFlag(FLAGS_election_ticks);
+  options.snapshot_every_entries = absl::GetFlag(FLAGS_snapshot_every);
+  if (const std::string raft = absl::GetFlag(FLAGS_raft_addr); !raft.empty()) {
+    auto self = options.members.find(options.id);
+    if (self != options.members.end() && self->second != raft) {
+      return Fail(absl::StrCat("--raft-addr ", raft, " differs from this node's entry in --peers (", self->second, ")"), 2);
+    }
+    options.members[options.id] = raft;
+  }
+  if (options.client_address.empty()) return Fail("--client-addr is required", 2);
+  if (options.tick_nanos <= 0 || options.election_tick < 2) return Fail("need --tick-ms >= 1 and --election-ticks >= 2", 2);
+
+  absl::StatusOr<std::unique_ptr<keel::net::Server>> server = keel::net::Server::Start(options);
+  if (!server.ok()) return Fail(absl::StrCat("not starting: ", server.status().ToString()), 2);
+  std::signal(SIGTERM, OnSignal);
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGPIPE, SIG_IGN);
+  const absl::Status status = (*server)->Run(g_stop);
+  server->reset();
+  if (!status.ok()) return Fail(absl::StrCat("stopped: ", status.ToString()), 1);
+  keel::net::LogLine("INFO", "stopped cleanly");
+  return 0;
+}
