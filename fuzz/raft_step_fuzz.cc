@@ -13,7 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "engine/invariants.h"
+#include "sim/invariants.h"
 #include "engine/memory_storage.h"
 #include "engine/raft.h"
 

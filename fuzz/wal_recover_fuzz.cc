@@ -11,7 +11,7 @@
 
 #include "engine/storage/durable_storage.h"
 #include "engine/storage/record_format.h"
-#include "engine/storage/sim_filesystem.h"
+#include "sim/sim_filesystem.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Three control bytes choose the file boundaries and the kind of the last file; the rest

@@ -9,7 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/crc32c.h"
-#include "engine/invariants.h"
+#include "sim/invariants.h"
 #include "engine/memory_storage.h"
 #include "engine/raft.h"
 #include "gtest/gtest.h"

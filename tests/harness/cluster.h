@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "engine/invariants.h"
+#include "sim/invariants.h"
 #include "engine/memory_storage.h"
 #include "engine/raft.h"
 

@@ -11,7 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/storage/durable_storage.h"
-#include "engine/storage/sim_filesystem.h"
+#include "sim/sim_filesystem.h"
 #include "engine/storage/snapshot_store.h"
 #include "engine/storage/wal.h"
 #include "gtest/gtest.h"

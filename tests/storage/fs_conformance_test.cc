@@ -1,5 +1,5 @@
 // FileSystem conformance (engine/env.h): the POSIX filesystem (net/posix_filesystem.h) and the
-// simulated one (engine/storage/sim_filesystem.h) must pass the same tests, so that what the
+// simulated one (sim/sim_filesystem.h) must pass the same tests, so that what the
 // simulator proves about storage holds in production. Every TEST_P below runs against both;
 // the differential test at the end drives both with the same random operations and compares
 // every result.
@@ -18,7 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/env.h"
 #include "engine/prng.h"
-#include "engine/storage/sim_filesystem.h"
+#include "sim/sim_filesystem.h"
 #include "gtest/gtest.h"
 #include "tests/harness/status_matchers.h"
 #include "net/posix_filesystem.h"

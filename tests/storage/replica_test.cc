@@ -9,9 +9,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "engine/invariants.h"
+#include "sim/invariants.h"
 #include "engine/replica.h"
-#include "engine/storage/sim_filesystem.h"
+#include "sim/sim_filesystem.h"
 #include "gtest/gtest.h"
 
 namespace keel {

@@ -1,4 +1,4 @@
-// SimFileSystem (engine/storage/sim_filesystem.h): the crash and fault semantics the simulator
+// SimFileSystem (sim/sim_filesystem.h): the crash and fault semantics the simulator
 // relies on. What survives Crash() is what a real disk could hold after power loss: synced
 // bytes, plus (torn write) a prefix of the unsynced appends; directory changes only if the
 // directory was synced. Faults: failing fsync poisons the file (fsyncgate), bit flips on read,
@@ -12,7 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
-#include "engine/storage/sim_filesystem.h"
+#include "sim/sim_filesystem.h"
 #include "gtest/gtest.h"
 #include "tests/harness/status_matchers.h"
 

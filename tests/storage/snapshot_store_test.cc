@@ -12,7 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/crc32c.h"
-#include "engine/storage/sim_filesystem.h"
+#include "sim/sim_filesystem.h"
 #include "engine/storage/snapshot_store.h"
 #include "gtest/gtest.h"
 #include "tests/harness/status_matchers.h"

@@ -15,7 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/storage/durable_storage.h"
-#include "engine/storage/sim_filesystem.h"
+#include "sim/sim_filesystem.h"
 
 namespace keel {
 namespace {

@@ -14,7 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/storage/record_format.h"
-#include "engine/storage/sim_filesystem.h"
+#include "sim/sim_filesystem.h"
 #include "engine/storage/wal.h"
 #include "gtest/gtest.h"
 #include "tests/harness/status_matchers.h"

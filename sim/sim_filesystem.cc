@@ -1,4 +1,4 @@
-#include "engine/storage/sim_filesystem.h"
+#include "sim/sim_filesystem.h"
 
 #include <algorithm>
 

@@ -1,4 +1,4 @@
-#include "engine/invariants.h"
+#include "sim/invariants.h"
 
 #include <algorithm>
 
