@@ -9,6 +9,7 @@
 #include "engine/planted_bugs.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "kvstate/command_kind.h"
 #include "kvstate/results.h"
 
 namespace keel::kvstate {
@@ -28,10 +29,6 @@ std::string SerializeDeterministically(const google::protobuf::MessageLite& mess
   return bytes;
 }
 
-bool IsRead(kvpb::Command::OpCase op) {
-  return op == kvpb::Command::kKvGet || op == kvpb::Command::kKvList || op == kvpb::Command::kPoolStats ||
-         op == kvpb::Command::kLbStats;
-}
 
 }  // namespace
 
@@ -48,7 +45,7 @@ CommandInfo KvState::Inspect(absl::string_view data) const {
     return info;
   }
   info.valid = true;
-  info.read_only = IsRead(command.op_case());
+  info.read_only = IsReadOp(command.op_case());
   info.session = command.session();
   info.sequence = command.sequence();
   const bool deduplicated = command.session() != 0 && command.sequence() != 0;
@@ -67,7 +64,7 @@ std::string KvState::StampLeaderTime(absl::string_view data, int64_t leader_time
 std::string KvState::Query(absl::string_view data) const {
   kvpb::Command command;
   const bool parsed = command.ParseFromArray(data.data(), static_cast<int>(data.size()));
-  KEEL_ASSERT_MSG(parsed && IsRead(command.op_case()), "Query needs a read command Inspect accepted");
+  KEEL_ASSERT_MSG(parsed && IsReadOp(command.op_case()), "Query needs a read command Inspect accepted");
   kvpb::Result result;
   switch (command.op_case()) {
     case kvpb::Command::kKvGet: result = kv_.Get(command.kv_get()); break;
@@ -156,7 +153,7 @@ kvpb::Result KvState::CloseSession(const kvpb::Command& command) {
 }
 
 kvpb::Result KvState::ApplyDeduplicated(Index index, const kvpb::Command& command) {
-  KEEL_ASSERT(!IsRead(command.op_case()));
+  KEEL_ASSERT(!IsReadOp(command.op_case()));
   const uint64_t session = command.session();
   const uint64_t sequence = command.sequence();
   if (session == 0 || sequence == 0) return InvalidArgument("a mutating command needs a session and a sequence");

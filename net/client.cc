@@ -8,6 +8,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "engine/assert.h"
+#include "kvstate/command_kind.h"
 #include "zmq.hpp"
 
 namespace keel::client {
@@ -18,18 +19,10 @@ int64_t NowNanos() {
       .count();
 }
 
+// Commands that need a session: all but reads and the registration itself.
 bool IsMutating(const kvpb::Command& command) {
-  switch (command.op_case()) {
-    case kvpb::Command::kKvGet:
-    case kvpb::Command::kKvList:
-    case kvpb::Command::kPoolStats:
-    case kvpb::Command::kLbStats:
-    case kvpb::Command::kRegisterSession:
-    case kvpb::Command::OP_NOT_SET:
-      return false;
-    default:
-      return true;
-  }
+  return !kvstate::IsReadCommand(command) && command.op_case() != kvpb::Command::kRegisterSession &&
+         command.op_case() != kvpb::Command::OP_NOT_SET;
 }
 
 // Answers the client may not wait past: the attempt's own timeout plus room for the trip back.
@@ -38,8 +31,16 @@ constexpr int64_t kBackoffNanos = 20'000'000;
 
 }  // namespace
 
+// One ZeroMQ context (one I/O thread) per process, shared by every Client: contexts are
+// thread-safe, and a context per Client would start an I/O thread per Client (256 of them
+// for keel-bench at 256 clients, on 2 cores).
+zmq::context_t& SharedContext() {
+  static zmq::context_t* context = new zmq::context_t(1);  // never destroyed: outlives every Client
+  return *context;
+}
+
 struct Client::Sockets {
-  zmq::context_t context{1};
+  zmq::context_t& context = SharedContext();
   std::vector<std::unique_ptr<zmq::socket_t>> dealers;  // one per endpoint, made on first use
 
   zmq::socket_t& For(size_t index, const std::string& endpoint) {

@@ -12,25 +12,24 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "engine/assert.h"
-#include "sim/invariants.h"
+#include "engine/node.h"
 #include "engine/planted_bugs.h"
 #include "engine/prng.h"
-#include "engine/node.h"
-#include "sim/sim_filesystem.h"
 #include "kvstate/kv_state.h"
 #include "sim/checker/kvstate_model.h"
 #include "sim/checker/models.h"
 #include "sim/checker/report.h"
 #include "sim/checker/typed_check.h"
+#include "sim/invariants.h"
 #include "sim/network.h"
 #include "sim/observed_state_machine.h"
 #include "sim/scheduler.h"
+#include "sim/sim_filesystem.h"
+#include "sim/simulation_internal.h"
 #include "sim/workload.h"
 
-namespace keel::sim {
+namespace keel::sim::internal {
 namespace {
-
-constexpr int64_t kMillis = 1'000'000;
 
 // FNV-1a: a stable hash of the trace, independent of platform and process.
 uint64_t Fnv1a(uint64_t hash, absl::string_view text) {
@@ -41,139 +40,7 @@ uint64_t Fnv1a(uint64_t hash, absl::string_view text) {
   return hash;
 }
 
-class SimClock final : public Clock {
- public:
-  SimClock(const Scheduler& scheduler, int64_t offset, double drift)
-      : scheduler_(scheduler), offset_(offset), drift_(drift) {}
-  int64_t NowNanos() const override {
-    const int64_t now = scheduler_.now();
-    return offset_ + now + static_cast<int64_t>(static_cast<double>(now) * drift_);
-  }
-  // Virtual (scheduler) nanoseconds until this clock reads `deadline`.
-  int64_t Until(int64_t deadline) const {
-    const double remaining = static_cast<double>(deadline - NowNanos()) / (1.0 + drift_);
-    return std::max<int64_t>(1, static_cast<int64_t>(std::ceil(remaining)));
-  }
-
- private:
-  const Scheduler& scheduler_;
-  int64_t offset_;
-  double drift_;
-};
-
-class NetChannel final : public PeerChannel {
- public:
-  explicit NetChannel(Network& network) : network_(network) {}
-  void Send(const nodepb::Envelope& envelope) override { network_.Send(envelope); }
-
- private:
-  Network& network_;
-};
-
-// The simulated cluster's id: every envelope carries it, and nodes check it.
-constexpr uint64_t kClusterId = 0x6B65656C;
-
-struct Node {
-  NodeId id = kNoNode;
-  std::unique_ptr<SimFileSystem> fs;
-  std::unique_ptr<SimClock> clock;
-  std::unique_ptr<NetChannel> channel;
-  std::unique_ptr<DurableStorage> storage;
-  std::unique_ptr<kvstate::KvState> state_machine;
-  std::unique_ptr<ObservedStateMachine> observed;  // wraps state_machine for the checker
-  std::unique_ptr<keel::Node> driver;  // the production node driver, unchanged
-  FiberId fiber = kNoFiber;
-  const Replica& replica() const { return driver->replica(); }
-  bool up = false;
-  bool starting = false;  // a restart is recovering its storage (which may sleep in fsync)
-  bool refused_data_loss = false;  // its last start or run ended in DataLoss (damaged files)
-  int64_t paused_until = 0;
-  int64_t sync_latency = 0;
-  // The durable log as of the crash (for the durability check while down).
-  std::map<Index, Term> durable_terms_at_crash;
-  Index durable_first_at_crash = 1;
-};
-
-class Simulation {
- public:
-  Simulation(const SimOptions& options, const TraceSink& sink)
-      : options_(options), sink_(sink), root_(options.seed),
-        swarm_(root_.Fork(1)), network_prng_(root_.Fork(2)), disk_prng_(root_.Fork(3)),
-        node_prng_(root_.Fork(4)), workload_prng_(root_.Fork(5)), nemesis_prng_(root_.Fork(6)) {}
-
-  SimResult Run();
-
- private:
-  void DrawSettings();
-  void Trace(const std::string& text);
-  void Fail(const std::string& why);
-  void StartNode(NodeId id);
-  void CrashNode(NodeId id);
-  // The node's process is gone: detach it, drop its volatile state and unsynced disk bytes.
-  void PowerOff(Node& node);
-  void NodeMain(NodeId id);
-  // The workload's way in: one attempt at having `command` applied through `target`.
-  Attempt Submit(NodeId target, const std::string& command, int64_t deadline);
-  void NemesisMain();
-  // Corrupts one byte at rest in one of `victim`'s durable files, unless that would damage
-  // more than f nodes.
-  void FlipABit(NodeId victim);
-  void CheckStep();
-  // State Machine Safety as it happens: what node `id` applies must be what was committed.
-  void OnApply(NodeId id, Index index, absl::string_view command);
-  // Node `id` restored its state machine from a snapshot (at start or from the leader).
-  void OnRestore(NodeId id);
-  void CheckStepThorough();
-  absl::Status CheckDurableQuorum();
-  // The checker could not read some node's log: only a disk the nemesis damaged excuses that.
-  absl::Status CheckUnreadableNodesWereDamaged() const;
-  NodeId KnownLeader() const;
-  bool CheckLiveness();
-  // After the run: the clients' history is linearizable, and replicas that applied the same
-  // prefix hold the same state.
-  void RunFinalReads();
-  void CheckHistory();
-  void CheckReplicasAgree();
-
-  SimOptions options_;
-  TraceSink sink_;
-  Prng root_;
-  Prng swarm_;
-  Prng network_prng_;
-  Prng disk_prng_;
-  Prng node_prng_;
-  Prng workload_prng_;
-  Prng nemesis_prng_;
-  Scheduler scheduler_;
-  std::unique_ptr<Network> network_;
-  std::map<NodeId, Node> nodes_;
-  std::vector<NodeId> voters_;
-  ClusterSafetyChecker checker_;
-  SimResult result_;
-  uint64_t trace_hash_ = 0xCBF29CE484222325ULL;
-  bool failed_ = false;
-  bool safety_over_ = false;
-  NodeId last_leader_ = kNoNode;
-  Term last_leader_term_ = 0;
-  std::unique_ptr<Workload> workload_;
-  WorkloadShape workload_shape_;
-  uint64_t steps_checked_ = 0;
-  uint64_t request_ids_ = 0;
-  std::vector<uint64_t> last_signature_;
-  // Swarm-drawn settings.
-  int election_tick_ = 10;
-  int64_t tick_nanos_ = 10 * kMillis;
-  int64_t client_timeout_ = 500 * kMillis;
-  double crash_weight_ = 0, partition_weight_ = 0, pause_weight_ = 0, clog_weight_ = 0;
-  double slow_disk_weight_ = 0, fsync_error_weight_ = 0, bit_flip_weight_ = 0;
-  // Nodes whose durable files the nemesis damaged (at most f of them: the cluster must stay
-  // recoverable).
-  std::set<NodeId> damaged_;
-  int64_t nemesis_mean_interval_ = 300 * kMillis;
-  uint64_t snapshot_every_ = 50;
-  uint64_t max_msg_bytes_ = 1 << 20;
-  uint64_t max_inflight_ = 256;
-};
+}  // namespace
 
 void Simulation::Trace(const std::string& text) {
   const std::string line = absl::StrCat(scheduler_.now(), " ", text);
@@ -435,191 +302,6 @@ Attempt Simulation::Submit(NodeId target, const std::string& command, int64_t de
       break;
   }
   return Attempt{Attempt::Outcome::kUnknown, ""};
-}
-
-}  // namespace
-}  // namespace keel::sim
-
-namespace keel::sim {
-namespace {
-
-void Simulation::NemesisMain() {
-  const double total = crash_weight_ + partition_weight_ + pause_weight_ + clog_weight_ +
-                       slow_disk_weight_ + fsync_error_weight_ + bit_flip_weight_;
-  if (total <= 0) return;
-  const int max_down = static_cast<int>(voters_.size() - 1) / 2;
-  while (!safety_over_ && !failed_) {
-    const double u = nemesis_prng_.NextDouble();
-    scheduler_.Sleep(static_cast<int64_t>(-static_cast<double>(nemesis_mean_interval_) * std::log(1.0 - u)) + 1);
-    if (safety_over_ || failed_) return;
-    double pick = nemesis_prng_.NextDouble() * total;
-    const NodeId victim = voters_[nemesis_prng_.Uniform(voters_.size())];
-    Node& node = nodes_.at(victim);
-    int down = 0;
-    for (const auto& [id, n] : nodes_) down += n.up ? 0 : 1;
-    if ((pick -= crash_weight_) < 0) {
-      if (!node.up) {
-        StartNode(victim);
-        ++result_.faults["restart"];
-      } else if (down < max_down || nemesis_prng_.Uniform(4) == 0) {
-        CrashNode(victim);
-        ++result_.faults["crash"];
-        const int64_t delay = static_cast<int64_t>(nemesis_prng_.Uniform(2000)) * kMillis;
-        // Restart from a fiber: recovery may fsync, and a slow disk makes fsync sleep.
-        scheduler_.Spawn(absl::StrCat("restart-", victim), [this, victim, delay]() {
-          scheduler_.Sleep(delay);
-          if (!safety_over_ && !failed_ && !nodes_.at(victim).up) {
-            StartNode(victim);
-            ++result_.faults["restart"];
-          }
-        });
-      }
-    } else if ((pick -= partition_weight_) < 0) {
-      const uint64_t kind = nemesis_prng_.Uniform(7);
-      if (kind == 0) {
-        network_->HealAll();
-        Trace("nemesis heal");
-        ++result_.faults["heal"];
-      } else if (kind == 1) {
-        std::set<NodeId> a;
-        std::set<NodeId> b;
-        for (NodeId id : voters_) (nemesis_prng_.Uniform(2) ? a : b).insert(id);
-        network_->Partition({a, b});
-        Trace(absl::StrCat("nemesis partition {", absl::StrJoin(a, ","), "} {", absl::StrJoin(b, ","), "}"));
-        ++result_.faults["partition"];
-      } else if (kind == 2) {
-        const NodeId leader = KnownLeader() != kNoNode ? KnownLeader() : victim;
-        std::set<NodeId> rest;
-        for (NodeId id : voters_) {
-          if (id != leader) rest.insert(id);
-        }
-        network_->Partition({{leader}, rest});
-        Trace(absl::StrCat("nemesis isolate leader ", leader));
-        ++result_.faults["isolate_leader"];
-      } else if (kind == 3) {
-        const NodeId other = voters_[nemesis_prng_.Uniform(voters_.size())];
-        if (other != victim) network_->Cut(victim, other);
-        Trace(absl::StrCat("nemesis one-way cut ", victim, "->", other));
-        ++result_.faults["one_way_cut"];
-      } else if (kind == 4) {
-        // Majority ring: each node hears only its two neighbours (a shuffled ring).
-        std::vector<NodeId> ring = voters_;
-        for (size_t i = ring.size(); i > 1; --i) std::swap(ring[i - 1], ring[nemesis_prng_.Uniform(i)]);
-        network_->HealAll();
-        for (size_t i = 0; i < ring.size(); ++i) {
-          for (size_t j = 0; j < ring.size(); ++j) {
-            const size_t distance = (i + ring.size() - j) % ring.size();
-            if (i != j && distance != 1 && distance != ring.size() - 1) network_->Cut(ring[i], ring[j]);
-          }
-        }
-        Trace(absl::StrCat("nemesis ring ", absl::StrJoin(ring, "-")));
-        ++result_.faults["ring"];
-      } else if (kind == 5) {
-        // Bridge: two halves that only one node (the bridge) can talk to both of.
-        std::set<NodeId> a;
-        std::set<NodeId> b;
-        for (NodeId id : voters_) {
-          if (id != victim) (nemesis_prng_.Uniform(2) ? a : b).insert(id);
-        }
-        network_->HealAll();
-        for (NodeId x : a) {
-          for (NodeId y : b) {
-            network_->Cut(x, y);
-            network_->Cut(y, x);
-          }
-        }
-        Trace(absl::StrCat("nemesis bridge ", victim, " between {", absl::StrJoin(a, ","), "} {",
-                           absl::StrJoin(b, ","), "}"));
-        ++result_.faults["bridge"];
-      } else {
-        // Swizzle-clog (FoundationDB): clog nodes one by one, then unclog in another order.
-        std::vector<NodeId> order = voters_;
-        for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[nemesis_prng_.Uniform(i)]);
-        std::vector<NodeId> unclog = order;
-        for (size_t i = unclog.size(); i > 1; --i) std::swap(unclog[i - 1], unclog[nemesis_prng_.Uniform(i)]);
-        const int64_t step = static_cast<int64_t>(1 + nemesis_prng_.Uniform(200)) * kMillis;
-        Trace(absl::StrCat("nemesis swizzle clog ", absl::StrJoin(order, ","), " unclog ", absl::StrJoin(unclog, ",")));
-        ++result_.faults["swizzle"];
-        scheduler_.Spawn("swizzle", [this, order, unclog, step]() {
-          auto all_links = [this](NodeId id, bool clog) {
-            for (NodeId other : voters_) {
-              if (other == id) continue;
-              if (clog) {
-                network_->Clog(id, other);
-                network_->Clog(other, id);
-              } else {
-                network_->Unclog(id, other);
-                network_->Unclog(other, id);
-              }
-            }
-          };
-          for (NodeId id : order) {
-            if (safety_over_) return;
-            all_links(id, true);
-            scheduler_.Sleep(step);
-          }
-          for (NodeId id : unclog) {
-            if (safety_over_) return;
-            all_links(id, false);
-            scheduler_.Sleep(step);
-          }
-        });
-      }
-    } else if ((pick -= pause_weight_) < 0) {
-      node.paused_until = scheduler_.now() + static_cast<int64_t>(nemesis_prng_.Uniform(3000)) * kMillis;
-      Trace(absl::StrCat("nemesis pause node ", victim, " until ", node.paused_until));
-      ++result_.faults["pause"];
-    } else if ((pick -= clog_weight_) < 0) {
-      const NodeId other = voters_[nemesis_prng_.Uniform(voters_.size())];
-      if (nemesis_prng_.Uniform(2) == 0) {
-        network_->Clog(victim, other);
-        Trace(absl::StrCat("nemesis clog ", victim, "->", other));
-        ++result_.faults["clog"];
-      } else {
-        network_->Unclog(victim, other);
-        Trace(absl::StrCat("nemesis unclog ", victim, "->", other));
-      }
-    } else if ((pick -= slow_disk_weight_) < 0) {
-      node.sync_latency = static_cast<int64_t>(nemesis_prng_.Uniform(50)) * kMillis;
-      Trace(absl::StrCat("nemesis fsync latency node ", victim, " ", node.sync_latency / kMillis, "ms"));
-      ++result_.faults["slow_disk"];
-    } else if ((pick -= bit_flip_weight_) < 0) {
-      FlipABit(victim);
-    } else {
-      // One failing fsync: the node must stop rather than carry on (fsyncgate).
-      node.fs->faults().sync_failure_probability = 1.0;
-      scheduler_.At(scheduler_.now() + tick_nanos_ * 3, [this, victim]() {
-        nodes_.at(victim).fs->faults().sync_failure_probability = 0;
-      });
-      Trace(absl::StrCat("nemesis fsync errors node ", victim));
-      ++result_.faults["fsync_error"];
-    }
-  }
-}
-
-void Simulation::FlipABit(NodeId victim) {
-  // At most f nodes ever damaged: a quorum of intact disks always remains.
-  const size_t max_damaged = (voters_.size() - 1) / 2;
-  if (!damaged_.contains(victim) && damaged_.size() >= max_damaged) return;
-  Node& node = nodes_.at(victim);
-  std::vector<std::pair<std::string, uint64_t>> files;  // path, size
-  for (const char* dir : {"/keel/wal", "/keel/snap"}) {
-    absl::StatusOr<std::vector<std::string>> names = node.fs->List(dir);
-    if (!names.ok()) continue;
-    for (const std::string& name : *names) {
-      std::string path = JoinPath(dir, name);
-      const uint64_t size = node.fs->Contents(path).size();
-      if (size > 0) files.emplace_back(std::move(path), size);
-    }
-  }
-  if (files.empty()) return;
-  std::sort(files.begin(), files.end());  // List order is the file system's, not ours
-  const auto& [path, size] = files[nemesis_prng_.Uniform(files.size())];
-  const uint64_t offset = nemesis_prng_.Uniform(size);
-  node.fs->CorruptByte(path, offset);
-  damaged_.insert(victim);
-  Trace(absl::StrCat("nemesis bit flip node ", victim, " ", path, " offset ", offset));
-  ++result_.faults["bit_flip"];
 }
 
 void Simulation::CheckStep() {
@@ -888,7 +570,11 @@ SimResult Simulation::Run() {
   return result_;
 }
 
-}  // namespace
+}  // namespace keel::sim::internal
+
+namespace keel::sim {
+
+using internal::kMillis;
 
 std::string SimResult::VerdictLine() const {
   std::string faults_text;
@@ -920,7 +606,7 @@ int64_t SafetyNanosForSeed(uint64_t seed) {
 }
 
 SimResult RunSimulation(const SimOptions& options, const TraceSink& trace) {
-  Simulation simulation(options, trace);
+  internal::Simulation simulation(options, trace);
   return simulation.Run();
 }
 

@@ -34,6 +34,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "net/client.h"
+#include "tools/cli_endpoints.h"
 
 namespace keel::bench {
 namespace {
@@ -498,15 +499,7 @@ int RunBench(const Options& o, Mix mix) {
 }
 
 void AddOptions(CLI::App& app, Options& o) {
-  app.add_option("--endpoints", o.endpoints,
-                 "comma-separated client endpoints, tcp://host:port or host:port")
-      ->capture_default_str()
-      ->check(CLI::Validator(
-          [](std::string& text) -> std::string {
-            absl::StatusOr<std::vector<std::string>> endpoints = client::ParseEndpoints(text);
-            return endpoints.ok() ? "" : std::string(endpoints.status().message());
-          },
-          ""));
+  tools::AddEndpointsOption(app, o.endpoints);
   app.add_option("--clients", o.clients, "concurrent clients, one request outstanding each")
       ->capture_default_str()
       ->check(CLI::Range(1, 4096));

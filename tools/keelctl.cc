@@ -33,7 +33,9 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+#include "kvstate/command_kind.h"
 #include "net/client.h"
+#include "tools/cli_endpoints.h"
 
 namespace keel::keelctl {
 namespace {
@@ -233,17 +235,6 @@ absl::StatusOr<std::unique_ptr<client::Client>> Connect(const Globals& globals,
   return client::Client::Create(options);
 }
 
-bool IsRead(const kvpb::Command& command) {
-  switch (command.op_case()) {
-    case kvpb::Command::kKvGet:
-    case kvpb::Command::kKvList:
-    case kvpb::Command::kPoolStats:
-    case kvpb::Command::kLbStats:
-      return true;
-    default:
-      return false;
-  }
-}
 
 struct CommandRun {
   kvpb::Command command{};
@@ -260,7 +251,7 @@ int Run(const Globals& globals, CommandRun run) {
       Connect(globals, run.session_timeout_nanos);
   if (!connected.ok()) return ReportStatus(globals, connected.status(), "connect");
   client::Client& client = **connected;
-  const bool mutating = !IsRead(run.command);
+  const bool mutating = !kvstate::IsReadCommand(run.command);
   if (mutating) {
     if (absl::Status status = client.OpenSession(); !status.ok()) {
       ReportStatus(globals, status, "open session");
@@ -714,15 +705,7 @@ void AddClusterCommands(CLI::App& app, Args& args, Actions& actions) {
 }
 
 void AddGlobalOptions(CLI::App& app, Globals& globals) {
-  app.add_option("--endpoints", globals.endpoints,
-                 "comma-separated client endpoints, tcp://host:port or host:port")
-      ->capture_default_str()
-      ->check(CLI::Validator(
-          [](std::string& text) -> std::string {
-            absl::StatusOr<std::vector<std::string>> endpoints = client::ParseEndpoints(text);
-            return endpoints.ok() ? "" : std::string(endpoints.status().message());
-          },
-          ""));
+  tools::AddEndpointsOption(app, globals.endpoints);
   app.add_option("--output", globals.output, "text or json")
       ->capture_default_str()
       ->check(CLI::IsMember({"text", "json"}));

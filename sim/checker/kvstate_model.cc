@@ -4,6 +4,7 @@
 #include "absl/strings/str_join.h"
 #include "engine/assert.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "kvstate/command_kind.h"
 #include "sim/checker/proto_edn.h"
 
 namespace keel::checker {
@@ -75,9 +76,7 @@ const google::protobuf::Message& CommandBody(const kvpb::Command& command) {
   return command.GetReflection()->GetMessage(command, field);
 }
 
-bool IsReadCommand(const kvpb::Command& c) {
-  return c.has_kv_get() || c.has_kv_list() || c.has_pool_stats() || c.has_lb_stats();
-}
+bool IsReadCommand(const kvpb::Command& c) { return kvstate::IsReadCommand(c); }
 
 std::string ProtoToEdnText(const google::protobuf::Message& message) {
   absl::StatusOr<edn::Value> value = ProtoToEdn(message);

@@ -110,7 +110,9 @@ class Cluster:
             self.start(node, bootstrap=True)
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            print(self.logs())  # what the nodes said, for the failing test
         self.close()
         return False
 
@@ -275,3 +277,14 @@ class Session:
         request = self.c.client_pb2.Request()
         fill(request.command)
         return self.run(request).result
+
+    def put(self, key, value):
+        def fill(command):
+            command.kv_put.key = key
+            command.kv_put.value = value
+        return self.mutate(fill)
+
+    def get(self, key):
+        def fill(command):
+            command.kv_get.key = key
+        return self.read(fill)

@@ -74,59 +74,55 @@ class ExampleClient:
 class PythonClientTest(unittest.TestCase):
     def test_pool_lb_and_status_from_python(self):
         with Cluster(nodes=3) as c:
-            try:
-                c.wait_leader()
-                client_pb2, kv_pb2, node_pb2 = keelcluster.protos()
-                endpoints = [f"tcp://127.0.0.1:{c.client_ports[n]}" for n in c.ids()]
-                client = ExampleClient(endpoints, client_pb2, node_pb2)
-                client.open_session()
-                self.assertGreater(client.session, 0)
+            c.wait_leader()
+            client_pb2, kv_pb2, node_pb2 = keelcluster.protos()
+            endpoints = [f"tcp://127.0.0.1:{c.client_ports[n]}" for n in c.ids()]
+            client = ExampleClient(endpoints, client_pb2, node_pb2)
+            client.open_session()
+            self.assertGreater(client.session, 0)
 
-                def create_pool(cmd):
-                    cmd.pool_create.pool = "py/pool"
-                    cmd.pool_create.capacity = 3
-                self.assertEqual(client.mutate(create_pool).code, kv_pb2.CODE_OK)
+            def create_pool(cmd):
+                cmd.pool_create.pool = "py/pool"
+                cmd.pool_create.capacity = 3
+            self.assertEqual(client.mutate(create_pool).code, kv_pb2.CODE_OK)
 
-                def acquire(cmd):
-                    cmd.pool_acquire.pool = "py/pool"
-                    cmd.pool_acquire.owner = "python-proxy"
-                result = client.mutate(acquire)
+            def acquire(cmd):
+                cmd.pool_acquire.pool = "py/pool"
+                cmd.pool_acquire.owner = "python-proxy"
+            result = client.mutate(acquire)
+            self.assertEqual(result.code, kv_pb2.CODE_OK)
+            self.assertTrue(result.HasField("slot"))
+            self.assertEqual(result.slot, 0)
+
+            def create_lb(cmd):
+                cmd.lb_create.group = "py"
+                cmd.lb_create.policy = kv_pb2.POLICY_ROUND_ROBIN
+            self.assertEqual(client.mutate(create_lb).code, kv_pb2.CODE_OK)
+            for backend in ("db-1:5432", "db-2:5432"):
+                def add(cmd, backend=backend):
+                    cmd.lb_set_backend.group = "py"
+                    cmd.lb_set_backend.backend = backend
+                self.assertEqual(client.mutate(add).code, kv_pb2.CODE_OK)
+            picks = []
+            for _ in range(4):
+                def pick(cmd):
+                    cmd.lb_pick.group = "py"
+                result = client.mutate(pick)
                 self.assertEqual(result.code, kv_pb2.CODE_OK)
-                self.assertTrue(result.HasField("slot"))
-                self.assertEqual(result.slot, 0)
+                picks.append(result.backend)
+            # Round robin decided at apply time: strictly alternating, whoever asks.
+            self.assertEqual(picks, ["db-1:5432", "db-2:5432", "db-1:5432", "db-2:5432"])
 
-                def create_lb(cmd):
-                    cmd.lb_create.group = "py"
-                    cmd.lb_create.policy = kv_pb2.POLICY_ROUND_ROBIN
-                self.assertEqual(client.mutate(create_lb).code, kv_pb2.CODE_OK)
-                for backend in ("db-1:5432", "db-2:5432"):
-                    def add(cmd, backend=backend):
-                        cmd.lb_set_backend.group = "py"
-                        cmd.lb_set_backend.backend = backend
-                    self.assertEqual(client.mutate(add).code, kv_pb2.CODE_OK)
-                picks = []
-                for _ in range(4):
-                    def pick(cmd):
-                        cmd.lb_pick.group = "py"
-                    result = client.mutate(pick)
-                    self.assertEqual(result.code, kv_pb2.CODE_OK)
-                    picks.append(result.backend)
-                # Round robin decided at apply time: strictly alternating, whoever asks.
-                self.assertEqual(picks, ["db-1:5432", "db-2:5432", "db-1:5432", "db-2:5432"])
-
-                statuses = [client.status(e) for e in endpoints]
-                self.assertTrue(all(s is not None for s in statuses))
-                self.assertEqual(sum(1 for s in statuses if s.role == "leader"), 1)
-                leaders = {s.leader for s in statuses}
-                self.assertEqual(len(leaders), 1)
-                for s in statuses:
-                    self.assertEqual(list(s.voters), [1, 2, 3])
-                    self.assertEqual(s.cluster_id, c.cluster_id)
-                print("cluster status from python:",
-                      [(s.id, s.role, s.term, s.commit) for s in statuses])
-            except Exception:
-                print(c.logs())
-                raise
+            statuses = [client.status(e) for e in endpoints]
+            self.assertTrue(all(s is not None for s in statuses))
+            self.assertEqual(sum(1 for s in statuses if s.role == "leader"), 1)
+            leaders = {s.leader for s in statuses}
+            self.assertEqual(len(leaders), 1)
+            for s in statuses:
+                self.assertEqual(list(s.voters), [1, 2, 3])
+                self.assertEqual(s.cluster_id, c.cluster_id)
+            print("cluster status from python:",
+                  [(s.id, s.role, s.term, s.commit) for s in statuses])
 
 
 if __name__ == "__main__":

@@ -1,0 +1,163 @@
+// The simulation's insides (sim/simulation.h is the interface): the simulated node process,
+// its clock and peer channel, and the Simulation that runs one seed. Shared by simulation.cc
+// (setup, node fibers, checks) and nemesis.cc (fault injection); nothing else includes it.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "engine/node.h"
+#include "engine/prng.h"
+#include "kvstate/kv_state.h"
+#include "sim/invariants.h"
+#include "sim/network.h"
+#include "sim/observed_state_machine.h"
+#include "sim/scheduler.h"
+#include "sim/sim_filesystem.h"
+#include "sim/simulation.h"
+#include "sim/workload.h"
+
+namespace keel::sim::internal {
+
+constexpr int64_t kMillis = 1'000'000;
+
+class SimClock final : public Clock {
+ public:
+  SimClock(const Scheduler& scheduler, int64_t offset, double drift)
+      : scheduler_(scheduler), offset_(offset), drift_(drift) {}
+  int64_t NowNanos() const override {
+    const int64_t now = scheduler_.now();
+    return offset_ + now + static_cast<int64_t>(static_cast<double>(now) * drift_);
+  }
+  // Virtual (scheduler) nanoseconds until this clock reads `deadline`.
+  int64_t Until(int64_t deadline) const {
+    const double remaining = static_cast<double>(deadline - NowNanos()) / (1.0 + drift_);
+    return std::max<int64_t>(1, static_cast<int64_t>(std::ceil(remaining)));
+  }
+
+ private:
+  const Scheduler& scheduler_;
+  int64_t offset_;
+  double drift_;
+};
+
+class NetChannel final : public PeerChannel {
+ public:
+  explicit NetChannel(Network& network) : network_(network) {}
+  void Send(const nodepb::Envelope& envelope) override { network_.Send(envelope); }
+
+ private:
+  Network& network_;
+};
+
+// The simulated cluster's id: every envelope carries it, and nodes check it.
+constexpr uint64_t kClusterId = 0x6B65656C;
+
+struct Node {
+  NodeId id = kNoNode;
+  std::unique_ptr<SimFileSystem> fs;
+  std::unique_ptr<SimClock> clock;
+  std::unique_ptr<NetChannel> channel;
+  std::unique_ptr<DurableStorage> storage;
+  std::unique_ptr<kvstate::KvState> state_machine;
+  std::unique_ptr<ObservedStateMachine> observed;  // wraps state_machine for the checker
+  std::unique_ptr<keel::Node> driver;  // the production node driver, unchanged
+  FiberId fiber = kNoFiber;
+  const Replica& replica() const { return driver->replica(); }
+  bool up = false;
+  bool starting = false;  // a restart is recovering its storage (which may sleep in fsync)
+  bool refused_data_loss = false;  // its last start or run ended in DataLoss (damaged files)
+  int64_t paused_until = 0;
+  int64_t sync_latency = 0;
+  // The durable log as of the crash (for the durability check while down).
+  std::map<Index, Term> durable_terms_at_crash;
+  Index durable_first_at_crash = 1;
+};
+
+class Simulation {
+ public:
+  Simulation(const SimOptions& options, const TraceSink& sink)
+      : options_(options), sink_(sink), root_(options.seed),
+        swarm_(root_.Fork(1)), network_prng_(root_.Fork(2)), disk_prng_(root_.Fork(3)),
+        node_prng_(root_.Fork(4)), workload_prng_(root_.Fork(5)), nemesis_prng_(root_.Fork(6)) {}
+
+  SimResult Run();
+
+ private:
+  void DrawSettings();
+  void Trace(const std::string& text);
+  void Fail(const std::string& why);
+  void StartNode(NodeId id);
+  void CrashNode(NodeId id);
+  // The node's process is gone: detach it, drop its volatile state and unsynced disk bytes.
+  void PowerOff(Node& node);
+  void NodeMain(NodeId id);
+  // The workload's way in: one attempt at having `command` applied through `target`.
+  Attempt Submit(NodeId target, const std::string& command, int64_t deadline);
+  void NemesisMain();
+  // Corrupts one byte at rest in one of `victim`'s durable files, unless that would damage
+  // more than f nodes.
+  void FlipABit(NodeId victim);
+  void CheckStep();
+  // State Machine Safety as it happens: what node `id` applies must be what was committed.
+  void OnApply(NodeId id, Index index, absl::string_view command);
+  // Node `id` restored its state machine from a snapshot (at start or from the leader).
+  void OnRestore(NodeId id);
+  void CheckStepThorough();
+  absl::Status CheckDurableQuorum();
+  // The checker could not read some node's log: only a disk the nemesis damaged excuses that.
+  absl::Status CheckUnreadableNodesWereDamaged() const;
+  NodeId KnownLeader() const;
+  bool CheckLiveness();
+  // After the run: the clients' history is linearizable, and replicas that applied the same
+  // prefix hold the same state.
+  void RunFinalReads();
+  void CheckHistory();
+  void CheckReplicasAgree();
+
+  SimOptions options_;
+  TraceSink sink_;
+  Prng root_;
+  Prng swarm_;
+  Prng network_prng_;
+  Prng disk_prng_;
+  Prng node_prng_;
+  Prng workload_prng_;
+  Prng nemesis_prng_;
+  Scheduler scheduler_;
+  std::unique_ptr<Network> network_;
+  std::map<NodeId, Node> nodes_;
+  std::vector<NodeId> voters_;
+  ClusterSafetyChecker checker_;
+  SimResult result_;
+  uint64_t trace_hash_ = 0xCBF29CE484222325ULL;
+  bool failed_ = false;
+  bool safety_over_ = false;
+  NodeId last_leader_ = kNoNode;
+  Term last_leader_term_ = 0;
+  std::unique_ptr<Workload> workload_;
+  WorkloadShape workload_shape_;
+  uint64_t steps_checked_ = 0;
+  uint64_t request_ids_ = 0;
+  std::vector<uint64_t> last_signature_;
+  // Swarm-drawn settings.
+  int election_tick_ = 10;
+  int64_t tick_nanos_ = 10 * kMillis;
+  int64_t client_timeout_ = 500 * kMillis;
+  double crash_weight_ = 0, partition_weight_ = 0, pause_weight_ = 0, clog_weight_ = 0;
+  double slow_disk_weight_ = 0, fsync_error_weight_ = 0, bit_flip_weight_ = 0;
+  // Nodes whose durable files the nemesis damaged (at most f of them: the cluster must stay
+  // recoverable).
+  std::set<NodeId> damaged_;
+  int64_t nemesis_mean_interval_ = 300 * kMillis;
+  uint64_t snapshot_every_ = 50;
+  uint64_t max_msg_bytes_ = 1 << 20;
+  uint64_t max_inflight_ = 256;
+};
+
+}  // namespace keel::sim::internal
