@@ -8,6 +8,14 @@
 #include "engine/node_call.h"
 
 namespace keel {
+namespace {
+
+// How many proxied requests the leader remembers to drop duplicates (about a minute of them
+// at a high rate; a duplicate older than that could only come from a network holding frames
+// far longer than any request's deadline).
+constexpr size_t kProxiedSeenLimit = 1 << 16;
+
+}  // namespace
 
 // Wraps the replica's Raft messages into envelopes for the peer channel.
 class Node::EnvelopeTransport final : public Transport {
@@ -114,6 +122,11 @@ void Node::Poll() {
     if (timeout <= 0) timeout = options_.default_timeout_nanos;
     call->deadline = now + std::min(timeout, options_.max_timeout_nanos);
     calls_.emplace(call->serial, call);
+    if (calls_.size() > options_.max_open_calls) {
+      ++counters_.overloaded;
+      AnswerCode(call, nodepb::CODE_UNAVAILABLE, "node overloaded: too many open requests");
+      continue;
+    }
     Route(call);
   }
   IssueReadIndex();
@@ -133,6 +146,16 @@ void Node::StepEnvelope(nodepb::Envelope& envelope) {
       replica_->OnMessage(envelope.raft());
       return;
     case nodepb::Envelope::kProxyRequest: {
+      const std::pair<NodeId, uint64_t> key{envelope.from(), envelope.proxy_request().proxy_id()};
+      if (!proxied_seen_.insert(key).second) {
+        ++counters_.proxied_in_duplicates;
+        return;
+      }
+      proxied_seen_order_.push_back(key);
+      if (proxied_seen_order_.size() > kProxiedSeenLimit) {
+        proxied_seen_.erase(proxied_seen_order_.front());
+        proxied_seen_order_.pop_front();
+      }
       ++counters_.proxied_in;
       auto call = std::make_shared<Call>();
       call->request = std::move(*envelope.mutable_proxy_request()->mutable_request());
@@ -215,8 +238,11 @@ void Node::RouteCommand(const std::shared_ptr<Call>& call) {
     return;
   }
   if (raft.role() == Role::kLeader) {
-    // Proposals are refused while leadership moves; the transferee will take them.
-    return AnswerCode(call, nodepb::CODE_UNAVAILABLE, "leadership transfer in progress");
+    // Proposals are refused while leadership moves. A proxied request goes back (its proxy
+    // re-routes); an own client's waits and is routed again once the transfer ends.
+    if (call->proxied_from != kNoNode) return AnswerCode(call, nodepb::CODE_UNAVAILABLE, "leadership transfer in progress");
+    call->waiting_for_leader = true;
+    return;
   }
   const NodeId leader = raft.leader();
   if (call->proxied_from != kNoNode) return AnswerCode(call, nodepb::CODE_UNAVAILABLE, "not the leader");
@@ -225,7 +251,8 @@ void Node::RouteCommand(const std::shared_ptr<Call>& call) {
 }
 
 void Node::ProposeWrite(const std::shared_ptr<Call>& call) {
-  std::string command = application_.StampLeaderTime(call->request.command(), clock_.NowNanos());
+  const Clock& leader_clock = options_.leader_time_clock != nullptr ? *options_.leader_time_clock : clock_;
+  std::string command = application_.StampLeaderTime(call->request.command(), leader_clock.NowNanos());
   std::weak_ptr<Call> weak = call;
   absl::StatusOr<LogPosition> position =
       replica_->Propose(std::move(command), [this, weak](absl::StatusOr<std::string> result) {
@@ -249,6 +276,7 @@ void Node::ProposeWrite(const std::shared_ptr<Call>& call) {
   }
   ++counters_.proposals;
   call->proposed = true;
+  call->retry_at = 0;  // the replica's callback answers it now
 }
 
 void Node::StartTransfer(const std::shared_ptr<Call>& call) {
@@ -291,7 +319,7 @@ void Node::OnReadState(const ReadState& read_state) {
   }
   auto it = read_batches_.find(batch);
   if (it == read_batches_.end()) return;  // already failed by a leader change
-  KEEL_ASSERT(read_state.index > 0);
+  if (read_state.index == 0) return;       // not a real confirmation (a peer's bad response)
   it->second.read_index = read_state.index;
 }
 
@@ -367,8 +395,16 @@ void Node::Answer(const std::shared_ptr<Call>& call_ref, nodepb::Response respon
   const std::shared_ptr<Call> call = call_ref;
   KEEL_ASSERT(!call->answered);
   KEEL_ASSERT(response.code() != nodepb::CODE_UNSPECIFIED);
+  if (response.code() == nodepb::CODE_UNAVAILABLE && call->sent_to_leader && !(call->inspected && call->info.read_only)) {
+    // This path knows only that its own attempt did not apply; one sent to a leader earlier
+    // may have (duplicated, delayed, or committed by a later leader).
+    response.set_code(nodepb::CODE_OUTCOME_UNKNOWN);
+    response.set_error(absl::StrCat(response.error(), "; an earlier attempt sent to the leader may have been applied"));
+  }
   call->answered = true;
   calls_.erase(call->serial);
+  for (uint64_t proxy_id : call->outstanding_proxy_ids) proxy_attempts_.erase(proxy_id);
+  call->outstanding_proxy_ids.clear();
   response.set_id(call->request.id());
   if (response.leader_hint() == 0) response.set_leader_hint(LeaderHint());
   if (response.served_by() == 0) response.set_served_by(replica_->raft().id());

@@ -53,6 +53,13 @@ struct NodeOptions {
   // A proxied request still unanswered after this long is sent again (only requests that are
   // safe to repeat: reads and session-deduplicated commands); 0: one election timeout.
   int64_t proxy_retry_nanos = 0;
+  // Above this many open calls (own clients' and proxied ones), new ones are refused
+  // UNAVAILABLE instead of queued without bound.
+  size_t max_open_calls = 100'000;
+  // Leader time stamped into commands (the state machine's clock) is read from this clock if
+  // set, else from the node's clock. Production passes the wall clock: steady clocks of
+  // different hosts have different epochs, and log time must stay comparable across leaders.
+  const Clock* leader_time_clock = nullptr;
 };
 
 // Counts for metrics and tests; never reset.
@@ -63,6 +70,9 @@ struct NodeCounters {
   uint64_t requests = 0;             // client requests received (not counting proxied ones)
   uint64_t proxied_out = 0;          // attempts sent to the leader on a client's behalf
   uint64_t proxied_in = 0;           // requests a follower proxied to this node
+  uint64_t proxied_in_duplicates = 0;  // copies of a proxied request already seen, dropped
+  uint64_t overloaded = 0;           // calls refused because max_open_calls were open
+  uint64_t bad_proxy_responses = 0;  // from the wrong node, or without a valid code
   uint64_t proposals = 0;            // commands proposed here
   uint64_t read_index_batches = 0;   // ReadIndex calls (each serves a batch of reads)
   std::map<nodepb::Code, uint64_t> answers;  // answers to own clients, by code
@@ -140,10 +150,18 @@ class Node {
   // Every open call by serial (ordered: expiry and re-routing visit them in arrival order).
   std::map<uint64_t, std::shared_ptr<Call>> calls_;
   uint64_t next_serial_ = 1;
-  // Proxy attempts in flight: proxy id -> call serial. The high 32 bits of an id are drawn per
-  // run, so a late answer addressed to an earlier run of this node matches nothing.
-  std::map<uint64_t, uint64_t> proxy_attempts_;
+  // Proxy attempts in flight by proxy id. The high 32 bits of an id are drawn per run, so a
+  // late answer addressed to an earlier run of this node matches nothing.
+  struct ProxyAttempt {
+    uint64_t serial = 0;  // the call
+    NodeId to = kNoNode;  // only that node's answer counts
+  };
+  std::map<uint64_t, ProxyAttempt> proxy_attempts_;
   uint64_t next_proxy_id_ = 0;
+  // Proxied requests seen lately, (from, proxy id): a duplicated envelope must not become a
+  // second proposal. Bounded: the oldest are forgotten first.
+  std::set<std::pair<NodeId, uint64_t>> proxied_seen_;
+  std::deque<std::pair<NodeId, uint64_t>> proxied_seen_order_;
   // Reads waiting for the next ReadIndex, then by batch context until served.
   std::vector<uint64_t> unbatched_reads_;
   struct ReadBatch {

@@ -21,9 +21,12 @@ struct Node::Call {
   CommandInfo info;          // valid once inspected
   bool proposed = false;     // proposed here: answered by the replica's callback
   bool waiting_for_leader = false;
-  // Proxy attempts sent to a leader and not answered "not applied": while any is open, the
-  // outcome is unknown, so the call can end only in OK or DEADLINE_EXCEEDED.
+  // Proxy attempts sent to a leader and not answered yet.
   std::set<uint64_t> outstanding_proxy_ids;
+  // Some attempt left this node. A leader's "not applied" covers only the copy it saw (the
+  // network may duplicate or delay another), so from then on a mutating call can no longer be
+  // answered UNAVAILABLE: only OK or an unknown outcome.
+  bool sent_to_leader = false;
   int64_t retry_at = 0;      // when to send another proxy attempt
 };
 

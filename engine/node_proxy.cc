@@ -38,8 +38,9 @@ void Node::Proxy(const std::shared_ptr<Call>& call, NodeId leader) {
     proxied->mutable_request()->set_command(
         application_.WithSequence(call->request.command(), call->info.sequence + kPlantedSequenceOffset));
   }
-  proxy_attempts_[proxy_id] = call->serial;
+  proxy_attempts_[proxy_id] = ProxyAttempt{call->serial, leader};
   call->outstanding_proxy_ids.insert(proxy_id);
+  call->sent_to_leader = true;
   const int64_t retry = options_.proxy_retry_nanos > 0
                             ? options_.proxy_retry_nanos
                             : options_.replica.tick_nanos * options_.replica.raft.election_tick;
@@ -51,15 +52,21 @@ void Node::Proxy(const std::shared_ptr<Call>& call, NodeId leader) {
 void Node::OnProxyResponse(NodeId from, const nodepb::ProxyResponse& proxied) {
   auto attempt = proxy_attempts_.find(proxied.proxy_id());
   if (attempt == proxy_attempts_.end()) return;  // a duplicate, or for an answered call
-  const uint64_t serial = attempt->second;
+  const nodepb::Code code = proxied.response().code();
+  if (attempt->second.to != from || !nodepb::Code_IsValid(code) || code == nodepb::CODE_UNSPECIFIED) {
+    // Not an answer this node can interpret: the attempt's fate stays unknown.
+    ++counters_.bad_proxy_responses;
+    return;
+  }
+  const uint64_t serial = attempt->second.serial;
   proxy_attempts_.erase(attempt);
   auto found = calls_.find(serial);
   if (found == calls_.end()) return;
   std::shared_ptr<Call> call = found->second;
   call->outstanding_proxy_ids.erase(proxied.proxy_id());
-  if (proxied.response().code() == nodepb::CODE_UNAVAILABLE) {
-    // That attempt was not applied (the node it reached does not lead, or lost the entry's
-    // slot). Try again once this node has news of a leader; the deadline still bounds it.
+  if (code == nodepb::CODE_UNAVAILABLE) {
+    // That copy was not applied (the node it reached does not lead, or lost the entry's
+    // slot). Try again soon; the deadline still bounds it.
     call->retry_at = clock_.NowNanos() + options_.replica.tick_nanos;
     return;
   }
@@ -79,7 +86,8 @@ void Node::ExpireAndRetry() {
     if (now >= call->deadline) {
       // Proposed here or sent to a leader without a "not applied" answer: it may yet be
       // applied, and only the client's retry with the same session and sequence can tell.
-      const bool maybe_applied = call->proposed || !call->outstanding_proxy_ids.empty();
+      const bool read = call->inspected && call->info.read_only;
+      const bool maybe_applied = !read && (call->proposed || call->sent_to_leader);
       const bool transfer = call->request.has_transfer_leader();
       if (maybe_applied || transfer) {
         AnswerCode(call, nodepb::CODE_DEADLINE_EXCEEDED, "deadline exceeded; the outcome is unknown");

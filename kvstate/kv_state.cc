@@ -48,8 +48,13 @@ CommandInfo KvState::Inspect(absl::string_view data) const {
   info.read_only = IsReadOp(command.op_case());
   info.session = command.session();
   info.sequence = command.sequence();
-  const bool deduplicated = command.session() != 0 && command.sequence() != 0;
-  info.retry_safe = info.read_only || deduplicated || command.op_case() == kvpb::Command::kKeepAlive;
+  // Session commands themselves skip the result cache: a resent register creates a second
+  // session and a resent close answers SESSION_UNKNOWN. A keep-alive is harmless twice.
+  const kvpb::Command::OpCase op = command.op_case();
+  const bool session_op = op == kvpb::Command::kRegisterSession || op == kvpb::Command::kCloseSession ||
+                          op == kvpb::Command::kKeepAlive;
+  const bool deduplicated = !session_op && command.session() != 0 && command.sequence() != 0;
+  info.retry_safe = info.read_only || deduplicated || op == kvpb::Command::kKeepAlive;
   return info;
 }
 

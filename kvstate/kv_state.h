@@ -55,8 +55,8 @@ class KvState final : public Application {
   absl::Status Restore(absl::string_view data) override;
 
   // The node driver's view of a command (engine/application.h): a Command with an op is
-  // valid; get, list and the two stats are read-only; reads and commands carrying a session
-  // and sequence (deduplicated) or a keep-alive are safe to resend.
+  // valid; get, list and the two stats are read-only; reads, keep-alives and object commands
+  // carrying a session and sequence (deduplicated) are safe to resend.
   CommandInfo Inspect(absl::string_view command) const override;
   std::string StampLeaderTime(absl::string_view command, int64_t leader_time_nanos) const override;
   // A read answered from the current state, exactly as Apply would answer it next.

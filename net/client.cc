@@ -25,8 +25,14 @@ bool IsMutating(const kvpb::Command& command) {
          command.op_case() != kvpb::Command::OP_NOT_SET;
 }
 
+// Object commands in a session are deduplicated by it; session commands are not (a
+// keep-alive, though, does nothing twice that it did not do once).
+bool IsDeduplicatedInSession(const kvpb::Command& command) {
+  return command.op_case() != kvpb::Command::kCloseSession;
+}
+
 // Answers the client may not wait past: the attempt's own timeout plus room for the trip back.
-constexpr int64_t kAnswerSlackNanos = 200'000'000;
+constexpr int64_t kAnswerSlackNanos = 1'000'000'000;  // a node answers by deadline + a tick
 constexpr int64_t kBackoffNanos = 20'000'000;
 
 }  // namespace
@@ -223,6 +229,7 @@ absl::Status Client::KeepAliveIfDue() {
 absl::StatusOr<kvpb::Result> Client::Execute(kvpb::Command command, nodepb::ReadMode read_mode) {
   if (command.op_case() == kvpb::Command::OP_NOT_SET) return absl::InvalidArgumentError("command has no op");
   const bool mutating = IsMutating(command);
+  const bool read = kvstate::IsReadCommand(command);
   if (mutating) {
     if (session_ == 0) return absl::FailedPreconditionError("a mutating command needs an open session");
     if (absl::Status status = KeepAliveIfDue(); !status.ok()) return status;
@@ -234,9 +241,11 @@ absl::StatusOr<kvpb::Result> Client::Execute(kvpb::Command command, nodepb::Read
   Request request;
   *request.mutable_command() = std::move(command);
   request.set_read_mode(read_mode);
-  // Reads change nothing and a mutating command carries its session: both may be resent.
-  absl::StatusOr<Response> response = Call(std::move(request), /*retry_on_unknown=*/true);
-  if (!response.ok() && !mutating && absl::IsDeadlineExceeded(response.status())) {
+  // Reads change nothing and a mutating command carries its session: both may be resent. A
+  // registration or a close is not deduplicated: resent only if it surely did not apply.
+  const bool resendable = read || (mutating && IsDeduplicatedInSession(request.command()));
+  absl::StatusOr<Response> response = Call(std::move(request), /*retry_on_unknown=*/resendable);
+  if (!response.ok() && read && absl::IsDeadlineExceeded(response.status())) {
     // A read changes nothing: no answer means not served, never "maybe applied".
     return absl::UnavailableError(response.status().message());
   }

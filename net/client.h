@@ -48,8 +48,10 @@ class Client {
   // acknowledged watermark filled in, and every retry resends the same numbers, so the
   // command is applied at most once. Returns the command's Result (its code may be any
   // kvpb.Code); an error status means consensus gave no answer:
-  //   Unavailable       never applied (every attempt was refused)
-  //   DeadlineExceeded  may have been applied (some attempt's fate is unknown)
+  //   Unavailable       never applied (every attempt was refused; or a read got no answer)
+  //   DeadlineExceeded  may have been applied (some attempt's fate is unknown). The next
+  //                     Execute acknowledges that sequence, so its outcome can no longer be
+  //                     asked for; read the object to find out.
   //   InvalidArgument   the request is malformed
   //   FailedPrecondition a mutating command without an open session
   absl::StatusOr<kvpb::Result> Execute(kvpb::Command command,

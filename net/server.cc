@@ -14,6 +14,8 @@ namespace {
 
 // The longest the loop sleeps without looking at the stop flag.
 constexpr int64_t kMaxPollNanos = 50'000'000;
+// Frames read from one socket per loop turn (bounded work between ticks).
+constexpr int kMaxFramesPerTurn = 4096;
 // Drop counters are logged at most this often (a hostile peer must not flood the log).
 constexpr int64_t kDropLogIntervalNanos = 10'000'000'000;
 
@@ -85,9 +87,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   node_options.cluster_id = options.cluster_id;
   node_options.replica.tick_nanos = options.tick_nanos;
   node_options.replica.snapshot_every_entries = options.snapshot_every_entries;
+  node_options.max_open_calls = options.max_open_calls;
   node_options.replica.raft.id = options.id;
   node_options.replica.raft.election_tick = options.election_tick;
-  node_options.replica.raft.seed = std::random_device{}();  // production only: the engine never reads it
+  // Randomised election timeouts and per-run proxy ids come from it: a fresh seed every run.
+  node_options.replica.raft.seed = (uint64_t{std::random_device{}()} << 32) | std::random_device{}();
+  node_options.leader_time_clock = &server->wall_clock_;
   absl::StatusOr<std::unique_ptr<keel::Node>> node =
       keel::Node::Open(node_options, server->clock_, *server->peers_, *server->storage_, *server->state_);
   if (!node.ok()) return node.status();
@@ -96,7 +101,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
 }
 
 void Server::DrainClients() {
-  while (true) {
+  // At most this many frames per loop turn: a flood must not keep the node from ticking.
+  for (int frame = 0; frame < kMaxFramesPerTurn; ++frame) {
     // [identity][optional empty delimiter (REQ clients)][payload]
     std::vector<zmq::message_t> frames;
     zmq::message_t first;
@@ -129,15 +135,6 @@ void Server::DrainClients() {
       nodepb::Response response;
       response.set_code(nodepb::CODE_INVALID_ARGUMENT);
       response.set_error("frame is not a keel.client.Request");
-      reply(std::move(response));
-      continue;
-    }
-    if (node_->open_calls() >= options_.max_open_calls) {
-      ++counters_.client_overloaded;
-      nodepb::Response response;
-      response.set_id(request.id());
-      response.set_code(nodepb::CODE_UNAVAILABLE);
-      response.set_error("node overloaded: too many open requests");
       reply(std::move(response));
       continue;
     }
@@ -182,7 +179,7 @@ absl::Status Server::Run(const std::atomic<bool>& stop) {
     } catch (const zmq::error_t& error) {
       if (error.num() != EINTR) return absl::InternalError(absl::StrCat("zmq_poll: ", error.what()));
     }
-    peers_->Drain([this](nodepb::Envelope envelope) { node_->OnEnvelope(std::move(envelope)); });
+    peers_->Drain(kMaxFramesPerTurn, [this](nodepb::Envelope envelope) { node_->OnEnvelope(std::move(envelope)); });
     DrainClients();
     node_->Poll();
     if (!node_->failed().ok()) {

@@ -30,8 +30,8 @@ struct ServerOptions {
   int64_t tick_nanos = 100'000'000;
   int election_tick = 10;
   uint64_t snapshot_every_entries = 10'000;
-  // Above this many open client calls, new requests are refused (UNAVAILABLE) rather than
-  // queued without bound.
+  // Above this many open calls, new requests are refused (UNAVAILABLE) rather than queued
+  // without bound (NodeOptions::max_open_calls).
   size_t max_open_calls = 100'000;
 };
 
@@ -39,7 +39,6 @@ struct ServerOptions {
 struct ServerCounters {
   uint64_t client_frames = 0;
   uint64_t client_unparseable = 0;
-  uint64_t client_overloaded = 0;
 };
 
 class Server {
@@ -63,6 +62,7 @@ class Server {
 
   ServerOptions options_;
   SteadyClock clock_;
+  WallClock wall_clock_;  // leader time stamped into commands (NodeOptions::leader_time_clock)
   zmq::context_t context_{1};
   std::unique_ptr<PosixFileSystem> fs_;
   std::unique_ptr<DataDirLock> lock_;

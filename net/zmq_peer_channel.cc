@@ -70,8 +70,8 @@ void ZmqPeerChannel::Send(const nodepb::Envelope& envelope) {
   }
 }
 
-void ZmqPeerChannel::Drain(const std::function<void(nodepb::Envelope)>& deliver) {
-  while (true) {
+void ZmqPeerChannel::Drain(int max_frames, const std::function<void(nodepb::Envelope)>& deliver) {
+  for (int frame = 0; frame < max_frames; ++frame) {
     // A DEALER's frame arrives at the ROUTER as [sender identity][payload].
     zmq::message_t identity;
     if (!inbound_.recv(identity, zmq::recv_flags::dontwait)) return;

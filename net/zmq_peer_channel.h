@@ -39,9 +39,10 @@ class ZmqPeerChannel final : public PeerChannel {
   void Send(const nodepb::Envelope& envelope) override;
   // The socket to poll for input.
   zmq::socket_t& inbound() { return inbound_; }
-  // Hands every envelope waiting on the socket to `deliver` without blocking; frames that do
-  // not parse are counted and dropped (the node checks the rest: cluster id, sender, address).
-  void Drain(const std::function<void(nodepb::Envelope)>& deliver);
+  // Hands up to `max_frames` envelopes waiting on the socket to `deliver` without blocking;
+  // frames that do not parse are counted and dropped (the node checks the rest: cluster id,
+  // sender, address).
+  void Drain(int max_frames, const std::function<void(nodepb::Envelope)>& deliver);
   const PeerChannelCounters& counters() const { return counters_; }
 
  private:

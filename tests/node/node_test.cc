@@ -1,0 +1,452 @@
+// The node driver (engine/node.h) on three nodes over an in-memory peer channel, a hand-moved
+// clock and simulated disks, with a toy application: what each answer code promises, and
+// when it is given. The simulator runs the same driver under every fault; these tests pin the
+// individual rules down one by one.
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "engine/node.h"
+#include "gtest/gtest.h"
+#include "sim/sim_filesystem.h"
+
+namespace keel {
+namespace {
+
+constexpr int64_t kTick = 10'000'000;
+constexpr uint64_t kCluster = 9;
+
+// Commands "w:<value>" append a value; "r:" reads the list; "x:<value>" is a write that is
+// not safe to repeat. Anything else is invalid.
+class ToyApplication final : public Application {
+ public:
+  std::string Apply(Index, absl::string_view command) override {
+    if (absl::StartsWith(command, "w:") || absl::StartsWith(command, "x:")) {
+      values.emplace_back(command.substr(2));
+      return absl::StrCat("n=", values.size());
+    }
+    return "?";
+  }
+  std::string Snapshot() const override { return absl::StrJoin(values, ","); }
+  absl::Status Restore(absl::string_view data) override {
+    values = data.empty() ? std::vector<std::string>{} : absl::StrSplit(data, ',');
+    return absl::OkStatus();
+  }
+  CommandInfo Inspect(absl::string_view command) const override {
+    CommandInfo info;
+    info.valid = absl::StartsWith(command, "w:") || absl::StartsWith(command, "r:") || absl::StartsWith(command, "x:");
+    if (!info.valid) info.error = "toy: unknown command";
+    info.read_only = absl::StartsWith(command, "r:");
+    info.retry_safe = !absl::StartsWith(command, "x:");
+    return info;
+  }
+  std::string StampLeaderTime(absl::string_view command, int64_t) const override { return std::string(command); }
+  std::string Query(absl::string_view) const override { return absl::StrJoin(values, ","); }
+  std::string WithSequence(absl::string_view command, uint64_t) const override { return std::string(command); }
+  std::vector<std::string> values;
+};
+
+class ManualClock final : public Clock {
+ public:
+  int64_t NowNanos() const override { return now; }
+  int64_t now = 1'000'000'000;
+};
+
+
+class Channel final : public PeerChannel {
+ public:
+  explicit Channel(std::deque<nodepb::Envelope>* queue) : queue_(queue) {}
+  void Send(const nodepb::Envelope& envelope) override { queue_->push_back(envelope); }
+
+ private:
+  std::deque<nodepb::Envelope>* queue_;
+};
+
+struct Answer {
+  std::optional<nodepb::Response> response;
+  int64_t at = 0;
+  int count = 0;
+};
+
+class NodeCluster {
+ public:
+  NodeCluster() : channel_(&queue_) {
+    for (NodeId id = 1; id <= 3; ++id) {
+      Member& m = members_[id];
+      m.fs = std::make_unique<SimFileSystem>(id);
+      m.fs->set_sync_hook([this, id] { ++members_[id].syncs; });
+      auto storage = DurableStorage::Open(*m.fs, "/d", {1, 2, 3}, StorageOptions{});
+      EXPECT_TRUE(storage.ok());
+      m.storage = std::move(*storage);
+      NodeOptions options;
+      options.cluster_id = kCluster;
+      options.replica.raft.id = id;
+      options.replica.raft.election_tick = 10;
+      options.replica.raft.seed = id;
+      options.replica.tick_nanos = kTick;
+      auto node = Node::Open(options, clock_, channel_, *m.storage, m.app);
+      EXPECT_TRUE(node.ok()) << node.status();
+      m.node = std::move(*node);
+    }
+  }
+
+  Node& node(NodeId id) { return *members_.at(id).node; }
+  ToyApplication& app(NodeId id) { return members_.at(id).app; }
+  int syncs(NodeId id) const { return members_.at(id).syncs; }
+  int64_t now() const { return clock_.now; }
+  void Isolate(NodeId id) { isolated_.insert(id); }
+  // Envelopes sent and not delivered yet (the next Tick delivers them).
+  std::deque<nodepb::Envelope>& in_flight() { return queue_; }
+  void Heal() { isolated_.clear(); }
+
+  // One tick: deliver what is queued (not across the isolation), then poll every node.
+  void Tick() {
+    clock_.now += kTick;
+    std::deque<nodepb::Envelope> queue = std::move(queue_);
+    queue_.clear();
+    for (nodepb::Envelope& envelope : queue) {
+      if (isolated_.contains(envelope.from()) || isolated_.contains(envelope.to())) continue;
+      node(envelope.to()).OnEnvelope(std::move(envelope));
+    }
+    for (auto& [id, m] : members_) m.node->Poll();
+  }
+  void Run(int ticks) {
+    for (int i = 0; i < ticks; ++i) Tick();
+  }
+  NodeId Leader() {
+    for (auto& [id, m] : members_) {
+      if (m.node->replica().raft().role() == Role::kLeader && !isolated_.contains(id)) return id;
+    }
+    return kNoNode;
+  }
+  NodeId RunUntilLeader() {
+    for (int i = 0; i < 300 && Leader() == kNoNode; ++i) Tick();
+    return Leader();
+  }
+
+  std::shared_ptr<Answer> Send(NodeId to, nodepb::Request request) {
+    auto answer = std::make_shared<Answer>();
+    const ManualClock* clock = &clock_;
+    node(to).OnRequest(std::move(request), [answer, clock](nodepb::Response response) {
+      answer->response = std::move(response);
+      answer->at = clock->now;
+      ++answer->count;
+    });
+    return answer;
+  }
+  std::shared_ptr<Answer> Command(NodeId to, const std::string& command, int64_t timeout = 2'000'000'000) {
+    nodepb::Request request;
+    request.set_command(command);
+    request.set_timeout_nanos(timeout);
+    return Send(to, std::move(request));
+  }
+  // Ticks until `answer` arrives (at most `ticks`).
+  void RunUntil(const std::shared_ptr<Answer>& answer, int ticks = 1000) {
+    for (int i = 0; i < ticks && !answer->response; ++i) Tick();
+  }
+
+ private:
+  struct Member {
+    std::unique_ptr<SimFileSystem> fs;
+    std::unique_ptr<DurableStorage> storage;
+    ToyApplication app;
+    std::unique_ptr<Node> node;
+    int syncs = 0;
+  };
+  ManualClock clock_;
+  std::deque<nodepb::Envelope> queue_;
+  Channel channel_;
+  std::map<NodeId, Member> members_;
+  std::set<NodeId> isolated_;
+};
+
+NodeId OtherThan(NodeId a, NodeId b = kNoNode) {
+  for (NodeId id = 1; id <= 3; ++id) {
+    if (id != a && id != b) return id;
+  }
+  return kNoNode;
+}
+
+TEST(NodeTest, AFollowerProxiesTheWholeRequestAndRelaysTheAnswer) {
+  NodeCluster c;
+  const NodeId leader = c.RunUntilLeader();
+  ASSERT_NE(leader, kNoNode);
+  const NodeId follower = OtherThan(leader);
+  auto write = c.Command(follower, "w:a");
+  c.RunUntil(write);
+  ASSERT_TRUE(write->response);
+  EXPECT_EQ(write->response->code(), nodepb::CODE_OK);
+  EXPECT_EQ(write->response->result(), "n=1");
+  EXPECT_EQ(write->response->served_by(), leader);
+  EXPECT_EQ(c.node(follower).counters().proxied_out, 1u);
+  EXPECT_EQ(c.node(leader).counters().proxied_in, 1u);
+  // A linearizable read through the follower sees it (ReadIndex on the leader, no entry).
+  const Index last = c.node(leader).replica().raft().log().LastIndex();
+  auto read = c.Command(follower, "r:");
+  c.RunUntil(read);
+  ASSERT_TRUE(read->response);
+  EXPECT_EQ(read->response->code(), nodepb::CODE_OK);
+  EXPECT_EQ(read->response->result(), "a");
+  EXPECT_EQ(c.node(leader).replica().raft().log().LastIndex(), last) << "a read must not append an entry";
+  EXPECT_EQ(write->count, 1);
+  EXPECT_EQ(read->count, 1);
+}
+
+TEST(NodeTest, RequestsQueuedTogetherShareOneFsync) {
+  NodeCluster c;
+  const NodeId leader = c.RunUntilLeader();
+  ASSERT_NE(leader, kNoNode);
+  c.Run(5);
+  const int before = c.syncs(leader);
+  std::vector<std::shared_ptr<Answer>> answers;
+  for (int i = 0; i < 50; ++i) answers.push_back(c.Command(leader, absl::StrCat("w:", i)));
+  c.node(leader).Poll();  // one wake-up: every queued request proposed, one Ready
+  EXPECT_EQ(c.syncs(leader) - before, 1) << "50 proposals in one Poll must cost one fsync";
+  for (auto& answer : answers) c.RunUntil(answer);
+  for (auto& answer : answers) EXPECT_EQ(answer->response->code(), nodepb::CODE_OK);
+  EXPECT_EQ(c.app(leader).values.size(), 50u);
+}
+
+TEST(NodeTest, AReadDroppedByALeaderChangeFailsAtOnceNotAtItsDeadline) {
+  NodeCluster c;
+  const NodeId leader = c.RunUntilLeader();
+  ASSERT_NE(leader, kNoNode);
+  c.Run(3);
+  c.Isolate(leader);  // it cannot confirm its leadership any more
+  const int64_t timeout = 60 * 10 * kTick;
+  auto read = c.Command(leader, "r:", timeout);
+  const int64_t sent = c.now();
+  c.RunUntil(read, 200);
+  ASSERT_TRUE(read->response) << "the read hung";
+  EXPECT_EQ(read->response->code(), nodepb::CODE_UNAVAILABLE);  // a read never applies anything
+  EXPECT_LT(read->at - sent, timeout / 2) << "answered only at its deadline";
+  EXPECT_NE(c.node(leader).replica().raft().role(), Role::kLeader);
+}
+
+TEST(NodeTest, AWriteWhoseFateIsUnknownIsNeverReportedUnavailable) {
+  NodeCluster c;
+  const NodeId leader = c.RunUntilLeader();
+  ASSERT_NE(leader, kNoNode);
+  c.Run(3);
+  c.Isolate(leader);
+  // Proposed on a leader that cannot commit: it may still commit later (if the leader is
+  // re-elected), so the answer must be DEADLINE_EXCEEDED, not UNAVAILABLE.
+  auto write = c.Command(leader, "w:maybe", 5 * kTick);
+  c.RunUntil(write, 100);
+  ASSERT_TRUE(write->response);
+  EXPECT_EQ(write->response->code(), nodepb::CODE_DEADLINE_EXCEEDED);
+}
+
+TEST(NodeTest, WithoutALeaderARequestWaitsForItsDeadlineThenIsUnavailable) {
+  NodeCluster c;
+  const NodeId leader = c.RunUntilLeader();
+  ASSERT_NE(leader, kNoNode);
+  const NodeId lonely = OtherThan(leader);
+  c.Isolate(lonely);
+  c.Run(40);  // it forgets the leader when its election timer fires
+  ASSERT_EQ(c.node(lonely).replica().raft().leader(), kNoNode);
+  auto write = c.Command(lonely, "w:z", 20 * kTick);
+  const int64_t sent = c.now();
+  c.RunUntil(write, 100);
+  ASSERT_TRUE(write->response);
+  EXPECT_EQ(write->response->code(), nodepb::CODE_UNAVAILABLE);
+  EXPECT_GE(write->at - sent, 20 * kTick);
+  EXPECT_LE(write->at - sent, 22 * kTick);
+  EXPECT_EQ(write->response->leader_hint(), kNoNode);
+}
+
+TEST(NodeTest, ARequestWaitingForALeaderIsProxiedOnceOneIsKnown) {
+  NodeCluster c;
+  const NodeId leader = c.RunUntilLeader();
+  ASSERT_NE(leader, kNoNode);
+  const NodeId lonely = OtherThan(leader);
+  c.Isolate(lonely);
+  c.Run(40);
+  auto write = c.Command(lonely, "w:later", 100 * kTick);
+  c.Run(5);
+  EXPECT_FALSE(write->response);
+  c.Heal();
+  c.RunUntil(write, 100);
+  ASSERT_TRUE(write->response);
+  EXPECT_EQ(write->response->code(), nodepb::CODE_OK);
+}
+
+TEST(NodeTest, AnAttemptLostInTransitIsResentOnlyWhenSafe) {
+  NodeCluster c;
+  const NodeId leader = c.RunUntilLeader();
+  ASSERT_NE(leader, kNoNode);
+  const NodeId follower = OtherThan(leader);
+  c.Run(3);
+  auto safe = c.Command(follower, "w:safe", 100 * kTick);
+  auto unsafe = c.Command(follower, "x:unsafe", 100 * kTick);
+  c.node(follower).Poll();  // both proxied...
+  c.Isolate(follower);
+  c.Tick();  // ...and lost
+  c.Heal();
+  c.RunUntil(safe, 200);
+  c.RunUntil(unsafe, 200);
+  ASSERT_TRUE(safe->response && unsafe->response);
+  EXPECT_EQ(safe->response->code(), nodepb::CODE_OK) << "resent after one election timeout";
+  EXPECT_EQ(unsafe->response->code(), nodepb::CODE_DEADLINE_EXCEEDED) << "must not be resent";
+  EXPECT_EQ(c.app(leader).values, std::vector<std::string>{"safe"});
+}
+
+TEST(NodeTest, LeadershipTransferIsAnsweredOnceTheTargetLeads) {
+  NodeCluster c;
+  const NodeId leader = c.RunUntilLeader();
+  ASSERT_NE(leader, kNoNode);
+  c.Run(3);
+  const NodeId target = OtherThan(leader);
+  nodepb::Request request;
+  request.mutable_transfer_leader()->set_target(target);
+  auto transfer = c.Send(OtherThan(leader, target), request);  // via the third node: proxied
+  c.RunUntil(transfer, 300);
+  ASSERT_TRUE(transfer->response);
+  EXPECT_EQ(transfer->response->code(), nodepb::CODE_OK) << transfer->response->error();
+  EXPECT_EQ(c.node(target).replica().raft().role(), Role::kLeader);
+}
+
+TEST(NodeTest, EnvelopesOfAnotherClusterOrAStrangerAreDroppedAndCounted) {
+  NodeCluster c;
+  nodepb::Envelope envelope;
+  envelope.set_cluster_id(kCluster + 1);
+  envelope.set_from(2);
+  envelope.set_to(1);
+  envelope.mutable_raft()->set_type(raftpb::MSG_HEARTBEAT);
+  envelope.mutable_raft()->set_from(2);
+  envelope.mutable_raft()->set_to(1);
+  envelope.mutable_raft()->set_term(100);
+  c.node(1).OnEnvelope(envelope);
+  envelope.set_cluster_id(kCluster);
+  envelope.set_from(4);
+  c.node(1).OnEnvelope(envelope);
+  envelope.set_from(2);
+  envelope.mutable_raft()->set_from(3);  // inconsistent with the envelope
+  c.node(1).OnEnvelope(envelope);
+  c.node(1).Poll();
+  EXPECT_EQ(c.node(1).counters().dropped_wrong_cluster, 1u);
+  EXPECT_EQ(c.node(1).counters().dropped_unknown_peer, 1u);
+  EXPECT_EQ(c.node(1).counters().dropped_invalid, 1u);
+  EXPECT_EQ(c.node(1).replica().raft().term(), 0u);
+}
+
+TEST(NodeTest, InvalidCommandsAndWrongClusterRequestsAreRefusedWithTheirCodes) {
+  NodeCluster c;
+  const NodeId leader = c.RunUntilLeader();
+  ASSERT_NE(leader, kNoNode);
+  auto invalid = c.Command(OtherThan(leader), "bogus");
+  nodepb::Request wrong;
+  wrong.set_command("w:a");
+  wrong.set_cluster_id(kCluster + 1);
+  auto other = c.Send(leader, wrong);
+  auto empty = c.Send(leader, nodepb::Request{});
+  c.Tick();
+  ASSERT_TRUE(invalid->response && other->response && empty->response);
+  EXPECT_EQ(invalid->response->code(), nodepb::CODE_INVALID_ARGUMENT);
+  EXPECT_EQ(other->response->code(), nodepb::CODE_WRONG_CLUSTER);
+  EXPECT_EQ(empty->response->code(), nodepb::CODE_INVALID_ARGUMENT);
+  EXPECT_TRUE(c.app(leader).values.empty());
+}
+
+TEST(NodeTest, ADuplicatedProxiedRequestIsProposedOnce) {
+  NodeCluster c;
+  const NodeId leader = c.RunUntilLeader();
+  ASSERT_NE(leader, kNoNode);
+  c.Run(3);
+  const NodeId follower = OtherThan(leader);
+  auto write = c.Command(follower, "x:once");  // not safe to repeat
+  c.node(follower).Poll();
+  std::vector<nodepb::Envelope> copies;
+  for (const nodepb::Envelope& envelope : c.in_flight()) {
+    if (envelope.has_proxy_request()) copies.push_back(envelope);
+  }
+  ASSERT_EQ(copies.size(), 1u);
+  c.in_flight().push_back(copies[0]);  // the network duplicates it
+  c.RunUntil(write);
+  ASSERT_TRUE(write->response);
+  EXPECT_EQ(write->response->code(), nodepb::CODE_OK);
+  c.Run(5);
+  EXPECT_EQ(c.app(leader).values, std::vector<std::string>{"once"});
+  EXPECT_EQ(c.node(leader).counters().proxied_in_duplicates, 1u);
+}
+
+TEST(NodeTest, AnAnswerFromTheWrongNodeOrWithoutACodeIsIgnored) {
+  NodeCluster c;
+  const NodeId leader = c.RunUntilLeader();
+  ASSERT_NE(leader, kNoNode);
+  c.Run(3);
+  const NodeId follower = OtherThan(leader);
+  const NodeId third = OtherThan(leader, follower);
+  auto write = c.Command(follower, "w:real");
+  c.node(follower).Poll();
+  uint64_t proxy_id = 0;
+  for (const nodepb::Envelope& envelope : c.in_flight()) {
+    if (envelope.has_proxy_request()) proxy_id = envelope.proxy_request().proxy_id();
+  }
+  ASSERT_NE(proxy_id, 0u);
+  nodepb::Envelope forged;
+  forged.set_cluster_id(kCluster);
+  forged.set_to(follower);
+  forged.mutable_proxy_response()->set_proxy_id(proxy_id);
+  forged.set_from(leader);  // right node, but no code (an old or broken peer)
+  c.node(follower).OnEnvelope(forged);
+  forged.set_from(third);   // a valid-looking answer from a node the attempt never went to
+  forged.mutable_proxy_response()->mutable_response()->set_code(nodepb::CODE_OK);
+  forged.mutable_proxy_response()->mutable_response()->set_result("forged");
+  c.node(follower).OnEnvelope(forged);
+  c.RunUntil(write);
+  ASSERT_TRUE(write->response);
+  EXPECT_EQ(write->response->code(), nodepb::CODE_OK);
+  EXPECT_EQ(write->response->result(), "n=1");
+  EXPECT_EQ(c.node(follower).counters().bad_proxy_responses, 2u);
+}
+
+TEST(NodeTest, AWriteSentToALeaderIsNeverLaterReportedUnavailable) {
+  NodeCluster c;
+  const NodeId leader = c.RunUntilLeader();
+  ASSERT_NE(leader, kNoNode);
+  c.Run(3);
+  const NodeId follower = OtherThan(leader);
+  auto write = c.Command(follower, "w:applied", 100 * kTick);
+  c.node(follower).Poll();
+  std::set<uint64_t> attempts;
+  auto note_attempts = [&] {
+    for (const nodepb::Envelope& envelope : c.in_flight()) {
+      if (envelope.from() == follower && envelope.has_proxy_request()) attempts.insert(envelope.proxy_request().proxy_id());
+    }
+  };
+  note_attempts();
+  c.Tick();                // the leader gets it and commits it with the third node...
+  c.Isolate(follower);     // ...but its answer never comes back
+  for (int i = 0; i < 40; ++i) {
+    note_attempts();
+    c.Tick();
+  }
+  ASSERT_FALSE(attempts.empty());
+  ASSERT_EQ(c.app(leader).values, std::vector<std::string>{"applied"});
+  ASSERT_EQ(c.node(follower).replica().raft().leader(), kNoNode);
+  // Every attempt the follower made is now answered "not applied" (as a refused duplicate or
+  // a later copy could be). The first one WAS applied: the call must not end UNAVAILABLE.
+  nodepb::Envelope refusal;
+  refusal.set_cluster_id(kCluster);
+  refusal.set_from(leader);
+  refusal.set_to(follower);
+  refusal.mutable_proxy_response()->mutable_response()->set_code(nodepb::CODE_UNAVAILABLE);
+  for (uint64_t id : attempts) {
+    refusal.mutable_proxy_response()->set_proxy_id(id);
+    c.node(follower).OnEnvelope(refusal);
+  }
+  c.RunUntil(write, 200);
+  ASSERT_TRUE(write->response);
+  EXPECT_EQ(write->response->code(), nodepb::CODE_DEADLINE_EXCEEDED) << write->response->error();
+}
+
+}  // namespace
+}  // namespace keel
