@@ -1,5 +1,5 @@
-// One seeded simulation run of a whole keel cluster (DESIGN.md "Simulation"): the replicas of
-// engine/replica.h, unmodified, each in its own fiber with its own simulated disk, talking
+// One seeded simulation run of a whole keel cluster (DESIGN.md "Simulation"): the node drivers
+// of engine/node.h, unmodified, each in its own fiber with its own simulated disk, talking
 // over the simulated network, with clients, a nemesis injecting faults, and the safety
 // checkers after every step; then a liveness phase with every fault healed.
 //
