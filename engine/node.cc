@@ -307,7 +307,9 @@ void Node::IssueReadIndex() {
     return;
   }
   ++counters_.read_index_batches;
-  read_batches_[batch].calls = std::move(unbatched_reads_);
+  ReadBatch& issued = read_batches_[batch];
+  issued.calls = std::move(unbatched_reads_);
+  issued.issued_at = clock_.NowNanos();
   unbatched_reads_.clear();
 }
 

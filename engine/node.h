@@ -166,6 +166,7 @@ class Node {
   std::vector<uint64_t> unbatched_reads_;
   struct ReadBatch {
     Index read_index = 0;  // 0: the leader has not confirmed it yet
+    int64_t issued_at = 0;
     std::vector<uint64_t> calls;
   };
   std::map<uint64_t, ReadBatch> read_batches_;

@@ -77,6 +77,17 @@ void Node::OnProxyResponse(NodeId from, const nodepb::ProxyResponse& proxied) {
 
 void Node::ExpireAndRetry() {
   const int64_t now = clock_.NowNanos();
+  // A ReadIndex whose confirming heartbeat round was lost would wait for its deadline (the
+  // core sends its context once): after an election timeout unconfirmed, ask again.
+  const int64_t reissue_after = options_.replica.tick_nanos * options_.replica.raft.election_tick;
+  for (auto it = read_batches_.begin(); it != read_batches_.end();) {
+    if (it->second.read_index == 0 && now - it->second.issued_at >= reissue_after) {
+      for (uint64_t serial : it->second.calls) unbatched_reads_.push_back(serial);
+      it = read_batches_.erase(it);
+    } else {
+      ++it;
+    }
+  }
   std::vector<std::shared_ptr<Call>> due;
   for (auto& [serial, call] : calls_) {
     if (now >= call->deadline || (call->retry_at != 0 && now >= call->retry_at)) due.push_back(call);

@@ -115,6 +115,25 @@ class BadInputTest(unittest.TestCase):
             self.assertEqual(code, 2, out)
             self.assertIn(str(c.client_ports[3]), out)
 
+    def test_a_flagfile_configures_a_node(self):
+        with Cluster(nodes=3) as c:
+            leader = c.wait_leader()
+            session = Session(c, c.ids())
+            self.assertEqual(session.put("it/flags/k", b"before").code, c.kv_pb2.CODE_OK)
+            victim = next(n for n in c.ids() if n != leader)
+            c.kill(victim)
+            # abseil's --flagfile: one flag per line, names with '_'.
+            path = os.path.join(c.dir, f"n{victim}.flags")
+            with open(path, "w") as f:
+                for arg in c.command(victim, bootstrap=False)[1:]:
+                    name, value = arg[2:].split("=", 1)
+                    f.write(f"--{name.replace('-', '_')}={value}\n")
+            c.start(victim, argv=[keelcluster.bin_path("keel"), f"--flagfile={path}"])
+            target = c.status(leader).commit
+            wait_until("the node started from a flagfile to catch up",
+                       lambda: (c.status(victim) is not None and c.status(victim).applied >= target), 10)
+            self.assertEqual(c.status(victim).id, victim)
+
     def test_corrupt_wal_is_refused_naming_file_and_offset(self):
         with Cluster(nodes=3) as c:
             leader = c.wait_leader()

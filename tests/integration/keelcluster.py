@@ -144,9 +144,10 @@ class Cluster:
             cmd.append("--bootstrap")
         return cmd
 
-    def start(self, node, bootstrap=False):
+    def start(self, node, bootstrap=False, argv=None):
+        """Starts node `node` with its usual flags, or with `argv` if given."""
         log = open(self.log_path(node), "a")
-        proc = subprocess.Popen(self.command(node, bootstrap), stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(argv or self.command(node, bootstrap), stdout=log, stderr=subprocess.STDOUT)
         log.close()
         self.procs[node] = proc
         _LIVE.append(proc)

@@ -214,6 +214,20 @@ TEST(NodeTest, RequestsQueuedTogetherShareOneFsync) {
   EXPECT_EQ(c.app(leader).values.size(), 50u);
 }
 
+TEST(NodeTest, AReadWhoseConfirmationWasLostIsAskedAgain) {
+  NodeCluster c;
+  const NodeId leader = c.RunUntilLeader();
+  ASSERT_NE(leader, kNoNode);
+  c.Run(3);
+  auto read = c.Command(leader, "r:", 100 * 10 * kTick);
+  c.node(leader).Poll();  // ReadIndex: a heartbeat round carrying the read's context...
+  c.in_flight().clear();  // ...lost
+  c.RunUntil(read, 100);
+  ASSERT_TRUE(read->response) << "the read waits for its deadline";
+  EXPECT_EQ(read->response->code(), nodepb::CODE_OK);
+  EXPECT_GE(c.node(leader).counters().read_index_batches, 2u);
+}
+
 TEST(NodeTest, AReadDroppedByALeaderChangeFailsAtOnceNotAtItsDeadline) {
   NodeCluster c;
   const NodeId leader = c.RunUntilLeader();
