@@ -205,13 +205,16 @@ void Node::Route(const std::shared_ptr<Call>& call) {
     case nodepb::Request::BODY_NOT_SET:
       return AnswerCode(call, nodepb::CODE_INVALID_ARGUMENT, "request has no body");
   }
-  // Not for this node to decide: the leader's.
-  const NodeId leader = replica_->raft().leader();
+  ForwardToLeader(call);  // not for this node to decide: the leader's
+}
+
+void Node::ForwardToLeader(const std::shared_ptr<Call>& call) {
   if (call->proxied_from != kNoNode) {
     // Proxied here but this node does not lead (any more): say so instead of proxying again,
     // so that requests never circle between nodes.
     return AnswerCode(call, nodepb::CODE_UNAVAILABLE, "not the leader");
   }
+  const NodeId leader = replica_->raft().leader();
   if (leader != kNoNode && leader != replica_->raft().id()) return Proxy(call, leader);
   call->waiting_for_leader = true;  // re-routed once a leader is known, or answered at deadline
 }
@@ -244,10 +247,7 @@ void Node::RouteCommand(const std::shared_ptr<Call>& call) {
     call->waiting_for_leader = true;
     return;
   }
-  const NodeId leader = raft.leader();
-  if (call->proxied_from != kNoNode) return AnswerCode(call, nodepb::CODE_UNAVAILABLE, "not the leader");
-  if (leader != kNoNode) return Proxy(call, leader);
-  call->waiting_for_leader = true;
+  ForwardToLeader(call);
 }
 
 void Node::ProposeWrite(const std::shared_ptr<Call>& call) {
@@ -397,7 +397,7 @@ void Node::Answer(const std::shared_ptr<Call>& call_ref, nodepb::Response respon
   const std::shared_ptr<Call> call = call_ref;
   KEEL_ASSERT(!call->answered);
   KEEL_ASSERT(response.code() != nodepb::CODE_UNSPECIFIED);
-  if (response.code() == nodepb::CODE_UNAVAILABLE && call->sent_to_leader && !(call->inspected && call->info.read_only)) {
+  if (response.code() == nodepb::CODE_UNAVAILABLE && call->sent_to_leader && !call->read_only()) {
     // This path knows only that its own attempt did not apply; one sent to a leader earlier
     // may have (duplicated, delayed, or committed by a later leader).
     response.set_code(nodepb::CODE_OUTCOME_UNKNOWN);
@@ -444,6 +444,10 @@ void Node::AnswerAll(const std::string& why) {
 }
 
 NodeId Node::LeaderHint() const { return replica_ ? replica_->raft().leader() : kNoNode; }
+
+int64_t Node::ElectionTimeoutNanos() const {
+  return options_.replica.tick_nanos * options_.replica.raft.election_tick;
+}
 
 nodepb::NodeStatus Node::Status() const {
   const RaftStatus raft = replica_->raft().Status();

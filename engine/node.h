@@ -120,6 +120,9 @@ class Node {
   // Decides what to do with a call now: answer, propose, read, proxy or wait.
   void Route(const std::shared_ptr<Call>& call);
   void RouteCommand(const std::shared_ptr<Call>& call);
+  // This node does not decide `call`: proxy it to the leader, refuse it (if it was proxied
+  // here already), or let it wait for a leader.
+  void ForwardToLeader(const std::shared_ptr<Call>& call);
   void ProposeWrite(const std::shared_ptr<Call>& call);
   void StartTransfer(const std::shared_ptr<Call>& call);
   void Proxy(const std::shared_ptr<Call>& call, NodeId leader);
@@ -136,6 +139,8 @@ class Node {
   // Answers every open call: the node is going away or stopped.
   void AnswerAll(const std::string& why);
   NodeId LeaderHint() const;
+  // Late proxy answers are resent, and unconfirmed reads asked again, after this long.
+  int64_t ElectionTimeoutNanos() const;
 
   const NodeOptions options_;
   const Clock& clock_;

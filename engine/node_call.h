@@ -28,6 +28,9 @@ struct Node::Call {
   // answered UNAVAILABLE: only OK or an unknown outcome.
   bool sent_to_leader = false;
   int64_t retry_at = 0;      // when to send another proxy attempt
+
+  // A read changes nothing: whatever happened to it, it was not applied.
+  bool read_only() const { return inspected && info.read_only; }
 };
 
 }  // namespace keel

@@ -41,9 +41,7 @@ void Node::Proxy(const std::shared_ptr<Call>& call, NodeId leader) {
   proxy_attempts_[proxy_id] = ProxyAttempt{call->serial, leader};
   call->outstanding_proxy_ids.insert(proxy_id);
   call->sent_to_leader = true;
-  const int64_t retry = options_.proxy_retry_nanos > 0
-                            ? options_.proxy_retry_nanos
-                            : options_.replica.tick_nanos * options_.replica.raft.election_tick;
+  const int64_t retry = options_.proxy_retry_nanos > 0 ? options_.proxy_retry_nanos : ElectionTimeoutNanos();
   call->retry_at = now + retry;
   ++counters_.proxied_out;
   peers_.Send(envelope);
@@ -79,7 +77,7 @@ void Node::ExpireAndRetry() {
   const int64_t now = clock_.NowNanos();
   // A ReadIndex whose confirming heartbeat round was lost would wait for its deadline (the
   // core sends its context once): after an election timeout unconfirmed, ask again.
-  const int64_t reissue_after = options_.replica.tick_nanos * options_.replica.raft.election_tick;
+  const int64_t reissue_after = ElectionTimeoutNanos();
   for (auto it = read_batches_.begin(); it != read_batches_.end();) {
     if (it->second.read_index == 0 && now - it->second.issued_at >= reissue_after) {
       for (uint64_t serial : it->second.calls) unbatched_reads_.push_back(serial);
@@ -95,10 +93,9 @@ void Node::ExpireAndRetry() {
   for (const std::shared_ptr<Call>& call : due) {
     if (call->answered) continue;
     if (now >= call->deadline) {
-      // Proposed here or sent to a leader without a "not applied" answer: it may yet be
-      // applied, and only the client's retry with the same session and sequence can tell.
-      const bool read = call->inspected && call->info.read_only;
-      const bool maybe_applied = !read && (call->proposed || call->sent_to_leader);
+      // A write proposed here or ever sent to a leader may yet be applied; only the client's
+      // retry with the same session and sequence can tell.
+      const bool maybe_applied = !call->read_only() && (call->proposed || call->sent_to_leader);
       const bool transfer = call->request.has_transfer_leader();
       if (maybe_applied || transfer) {
         AnswerCode(call, nodepb::CODE_DEADLINE_EXCEEDED, "deadline exceeded; the outcome is unknown");
@@ -110,11 +107,8 @@ void Node::ExpireAndRetry() {
     }
     if (call->proposed || call->waiting_for_leader) continue;
     // A late answer: resend only what is safe to repeat; otherwise keep waiting for it.
-    if (!call->outstanding_proxy_ids.empty() && !call->info.retry_safe) {
-      call->retry_at = 0;
-      continue;
-    }
     call->retry_at = 0;
+    if (!call->outstanding_proxy_ids.empty() && !call->info.retry_safe) continue;
     Route(call);
   }
 }

@@ -10,6 +10,7 @@
 
 #include "engine/node.h"
 #include "kvstate/kv_state.h"
+#include "sim/manual_clock.h"
 #include "sim/sim_filesystem.h"
 
 namespace keel::fuzz {
@@ -19,15 +20,6 @@ inline void Check(bool ok, const char* what) {
   std::fprintf(stderr, "node fuzz: %s\n", what);
   std::abort();
 }
-
-class ManualClock final : public Clock {
- public:
-  int64_t NowNanos() const override { return now_; }
-  void Advance(int64_t nanos) { now_ += nanos; }
-
- private:
-  int64_t now_ = 1'000'000'000;
-};
 
 class KeepingChannel final : public PeerChannel {
  public:

@@ -29,14 +29,18 @@ std::string SerializeDeterministically(const google::protobuf::MessageLite& mess
   return bytes;
 }
 
+// Parses a log entry's or a client's command bytes; false if they are not a Command.
+bool ParseCommand(absl::string_view data, kvpb::Command* command) {
+  return data.size() <= static_cast<size_t>(std::numeric_limits<int>::max()) &&
+         command->ParseFromArray(data.data(), static_cast<int>(data.size()));
+}
 
 }  // namespace
 
 CommandInfo KvState::Inspect(absl::string_view data) const {
   CommandInfo info;
   kvpb::Command command;
-  if (data.size() > static_cast<size_t>(std::numeric_limits<int>::max()) ||
-      !command.ParseFromArray(data.data(), static_cast<int>(data.size()))) {
+  if (!ParseCommand(data, &command)) {
     info.error = "command is not a kvpb.Command";
     return info;
   }
@@ -60,7 +64,7 @@ CommandInfo KvState::Inspect(absl::string_view data) const {
 
 std::string KvState::StampLeaderTime(absl::string_view data, int64_t leader_time_nanos) const {
   kvpb::Command command;
-  const bool parsed = command.ParseFromArray(data.data(), static_cast<int>(data.size()));
+  const bool parsed = ParseCommand(data, &command);
   KEEL_ASSERT_MSG(parsed, "StampLeaderTime needs a command Inspect accepted");
   command.set_leader_time_nanos(leader_time_nanos);
   return SerializeDeterministically(command);
@@ -68,21 +72,26 @@ std::string KvState::StampLeaderTime(absl::string_view data, int64_t leader_time
 
 std::string KvState::Query(absl::string_view data) const {
   kvpb::Command command;
-  const bool parsed = command.ParseFromArray(data.data(), static_cast<int>(data.size()));
+  const bool parsed = ParseCommand(data, &command);
   KEEL_ASSERT_MSG(parsed && IsReadOp(command.op_case()), "Query needs a read command Inspect accepted");
-  kvpb::Result result;
+  return SerializeDeterministically(Read(command));
+}
+
+kvpb::Result KvState::Read(const kvpb::Command& command) const {
   switch (command.op_case()) {
-    case kvpb::Command::kKvGet: result = kv_.Get(command.kv_get()); break;
-    case kvpb::Command::kKvList: result = kv_.List(command.kv_list()); break;
-    case kvpb::Command::kPoolStats: result = pools_.Stats(command.pool_stats()); break;
-    default: result = load_balancers_.Stats(command.lb_stats()); break;
+    case kvpb::Command::kKvGet: return kv_.Get(command.kv_get());
+    case kvpb::Command::kKvList: return kv_.List(command.kv_list());
+    case kvpb::Command::kPoolStats: return pools_.Stats(command.pool_stats());
+    case kvpb::Command::kLbStats: return load_balancers_.Stats(command.lb_stats());
+    default: break;
   }
-  return SerializeDeterministically(result);
+  KEEL_ASSERT_MSG(false, "Read needs a read command");
+  return kvpb::Result();
 }
 
 std::string KvState::WithSequence(absl::string_view data, uint64_t sequence) const {
   kvpb::Command command;
-  const bool parsed = command.ParseFromArray(data.data(), static_cast<int>(data.size()));
+  const bool parsed = ParseCommand(data, &command);
   KEEL_ASSERT(parsed);
   command.set_sequence(sequence);
   return SerializeDeterministically(command);
@@ -94,8 +103,7 @@ KvState::KvState(KvStateOptions options)
 std::string KvState::Apply(Index index, absl::string_view data) {
   kvpb::Command command;
   kvpb::Result result;
-  if (data.size() > static_cast<size_t>(std::numeric_limits<int>::max()) ||
-      !command.ParseFromArray(data.data(), static_cast<int>(data.size()))) {
+  if (!ParseCommand(data, &command)) {
     KEEL_ASSERT(index > applied_index_);
     applied_index_ = index;
     result = InvalidArgument("entry data is not a kvpb.Command");
@@ -137,10 +145,10 @@ kvpb::Result KvState::ApplyOp(Index index, const kvpb::Command& command) {
     }
     case kvpb::Command::kKeepAlive: return KeepAlive(command);
     case kvpb::Command::kCloseSession: return CloseSession(command);
-    case kvpb::Command::kKvGet: return kv_.Get(command.kv_get());
-    case kvpb::Command::kKvList: return kv_.List(command.kv_list());
-    case kvpb::Command::kPoolStats: return pools_.Stats(command.pool_stats());
-    case kvpb::Command::kLbStats: return load_balancers_.Stats(command.lb_stats());
+    case kvpb::Command::kKvGet:
+    case kvpb::Command::kKvList:
+    case kvpb::Command::kPoolStats:
+    case kvpb::Command::kLbStats: return Read(command);
     default: return ApplyDeduplicated(index, command);
   }
 }

@@ -73,6 +73,8 @@ class KvState final : public Application {
 
  private:
   kvpb::Result ApplyOp(Index index, const kvpb::Command& command);
+  // A read command's answer from the current state (Apply's and Query's, one definition).
+  kvpb::Result Read(const kvpb::Command& command) const;
   // README step 2: time never runs backwards; sessions past their deadline end.
   void AdvanceTime(int64_t leader_time_nanos);
   // Close or expiry: the session's slots are released and its cached results dropped.

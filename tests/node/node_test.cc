@@ -15,6 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "engine/node.h"
 #include "gtest/gtest.h"
+#include "sim/manual_clock.h"
 #include "sim/sim_filesystem.h"
 
 namespace keel {
@@ -52,13 +53,6 @@ class ToyApplication final : public Application {
   std::string WithSequence(absl::string_view command, uint64_t) const override { return std::string(command); }
   std::vector<std::string> values;
 };
-
-class ManualClock final : public Clock {
- public:
-  int64_t NowNanos() const override { return now; }
-  int64_t now = 1'000'000'000;
-};
-
 
 class Channel final : public PeerChannel {
  public:
@@ -100,7 +94,7 @@ class NodeCluster {
   Node& node(NodeId id) { return *members_.at(id).node; }
   ToyApplication& app(NodeId id) { return members_.at(id).app; }
   int syncs(NodeId id) const { return members_.at(id).syncs; }
-  int64_t now() const { return clock_.now; }
+  int64_t now() const { return clock_.NowNanos(); }
   void Isolate(NodeId id) { isolated_.insert(id); }
   // Envelopes sent and not delivered yet (the next Tick delivers them).
   std::deque<nodepb::Envelope>& in_flight() { return queue_; }
@@ -108,7 +102,7 @@ class NodeCluster {
 
   // One tick: deliver what is queued (not across the isolation), then poll every node.
   void Tick() {
-    clock_.now += kTick;
+    clock_.Advance(kTick);
     std::deque<nodepb::Envelope> queue = std::move(queue_);
     queue_.clear();
     for (nodepb::Envelope& envelope : queue) {
@@ -130,13 +124,19 @@ class NodeCluster {
     for (int i = 0; i < 300 && Leader() == kNoNode; ++i) Tick();
     return Leader();
   }
+  // A leader, a few heartbeats after its election (its no-op committed); kNoNode if none.
+  NodeId SettledLeader() {
+    const NodeId leader = RunUntilLeader();
+    Run(3);
+    return leader;
+  }
 
   std::shared_ptr<Answer> Send(NodeId to, nodepb::Request request) {
     auto answer = std::make_shared<Answer>();
     const ManualClock* clock = &clock_;
     node(to).OnRequest(std::move(request), [answer, clock](nodepb::Response response) {
       answer->response = std::move(response);
-      answer->at = clock->now;
+      answer->at = clock->NowNanos();
       ++answer->count;
     });
     return answer;
@@ -216,9 +216,8 @@ TEST(NodeTest, RequestsQueuedTogetherShareOneFsync) {
 
 TEST(NodeTest, AReadWhoseConfirmationWasLostIsAskedAgain) {
   NodeCluster c;
-  const NodeId leader = c.RunUntilLeader();
+  const NodeId leader = c.SettledLeader();
   ASSERT_NE(leader, kNoNode);
-  c.Run(3);
   auto read = c.Command(leader, "r:", 100 * 10 * kTick);
   c.node(leader).Poll();  // ReadIndex: a heartbeat round carrying the read's context...
   c.in_flight().clear();  // ...lost
@@ -230,9 +229,8 @@ TEST(NodeTest, AReadWhoseConfirmationWasLostIsAskedAgain) {
 
 TEST(NodeTest, AReadDroppedByALeaderChangeFailsAtOnceNotAtItsDeadline) {
   NodeCluster c;
-  const NodeId leader = c.RunUntilLeader();
+  const NodeId leader = c.SettledLeader();
   ASSERT_NE(leader, kNoNode);
-  c.Run(3);
   c.Isolate(leader);  // it cannot confirm its leadership any more
   const int64_t timeout = 60 * 10 * kTick;
   auto read = c.Command(leader, "r:", timeout);
@@ -246,9 +244,8 @@ TEST(NodeTest, AReadDroppedByALeaderChangeFailsAtOnceNotAtItsDeadline) {
 
 TEST(NodeTest, AWriteWhoseFateIsUnknownIsNeverReportedUnavailable) {
   NodeCluster c;
-  const NodeId leader = c.RunUntilLeader();
+  const NodeId leader = c.SettledLeader();
   ASSERT_NE(leader, kNoNode);
-  c.Run(3);
   c.Isolate(leader);
   // Proposed on a leader that cannot commit: it may still commit later (if the leader is
   // re-elected), so the answer must be DEADLINE_EXCEEDED, not UNAVAILABLE.
@@ -314,9 +311,8 @@ TEST(NodeTest, AnAttemptLostInTransitIsResentOnlyWhenSafe) {
 
 TEST(NodeTest, LeadershipTransferIsAnsweredOnceTheTargetLeads) {
   NodeCluster c;
-  const NodeId leader = c.RunUntilLeader();
+  const NodeId leader = c.SettledLeader();
   ASSERT_NE(leader, kNoNode);
-  c.Run(3);
   const NodeId target = OtherThan(leader);
   nodepb::Request request;
   request.mutable_transfer_leader()->set_target(target);
@@ -371,9 +367,8 @@ TEST(NodeTest, InvalidCommandsAndWrongClusterRequestsAreRefusedWithTheirCodes) {
 
 TEST(NodeTest, ADuplicatedProxiedRequestIsProposedOnce) {
   NodeCluster c;
-  const NodeId leader = c.RunUntilLeader();
+  const NodeId leader = c.SettledLeader();
   ASSERT_NE(leader, kNoNode);
-  c.Run(3);
   const NodeId follower = OtherThan(leader);
   auto write = c.Command(follower, "x:once");  // not safe to repeat
   c.node(follower).Poll();
@@ -393,9 +388,8 @@ TEST(NodeTest, ADuplicatedProxiedRequestIsProposedOnce) {
 
 TEST(NodeTest, AnAnswerFromTheWrongNodeOrWithoutACodeIsIgnored) {
   NodeCluster c;
-  const NodeId leader = c.RunUntilLeader();
+  const NodeId leader = c.SettledLeader();
   ASSERT_NE(leader, kNoNode);
-  c.Run(3);
   const NodeId follower = OtherThan(leader);
   const NodeId third = OtherThan(leader, follower);
   auto write = c.Command(follower, "w:real");
@@ -424,9 +418,8 @@ TEST(NodeTest, AnAnswerFromTheWrongNodeOrWithoutACodeIsIgnored) {
 
 TEST(NodeTest, AWriteSentToALeaderIsNeverLaterReportedUnavailable) {
   NodeCluster c;
-  const NodeId leader = c.RunUntilLeader();
+  const NodeId leader = c.SettledLeader();
   ASSERT_NE(leader, kNoNode);
-  c.Run(3);
   const NodeId follower = OtherThan(leader);
   auto write = c.Command(follower, "w:applied", 100 * kTick);
   c.node(follower).Poll();

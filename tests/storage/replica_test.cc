@@ -11,20 +11,12 @@
 #include "absl/strings/str_split.h"
 #include "sim/invariants.h"
 #include "engine/replica.h"
+#include "sim/manual_clock.h"
 #include "sim/sim_filesystem.h"
 #include "gtest/gtest.h"
 
 namespace keel {
 namespace {
-
-class ManualClock final : public Clock {
- public:
-  int64_t NowNanos() const override { return now_; }
-  void Advance(int64_t nanos) { now_ += nanos; }
-
- private:
-  int64_t now_ = 1'000'000'000;
-};
 
 class QueueTransport final : public Transport {
  public:
