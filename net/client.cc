@@ -48,6 +48,7 @@ zmq::context_t& SharedContext() {
 struct Client::Sockets {
   zmq::context_t& context = SharedContext();
   std::vector<std::unique_ptr<zmq::socket_t>> dealers;  // one per endpoint, made on first use
+  const std::optional<ClientOptions::Curve>* curve = nullptr;
 
   zmq::socket_t& For(size_t index, const std::string& endpoint) {
     if (dealers[index] == nullptr) {
@@ -58,6 +59,13 @@ struct Client::Sockets {
       socket->set(zmq::sockopt::reconnect_ivl, 100);
       socket->set(zmq::sockopt::reconnect_ivl_max, 1000);
       socket->set(zmq::sockopt::maxmsgsize, int64_t{64} << 20);
+      if (curve->has_value()) {
+        const ClientOptions::Curve& keys = **curve;
+        auto server = keys.server_keys.find(endpoint);
+        socket->set(zmq::sockopt::curve_serverkey, server != keys.server_keys.end() ? server->second : keys.server_key);
+        socket->set(zmq::sockopt::curve_publickey, keys.client.public_key);
+        socket->set(zmq::sockopt::curve_secretkey, keys.client.secret_key);
+      }
       socket->connect(endpoint);
       dealers[index] = std::move(socket);
     }
@@ -82,8 +90,32 @@ absl::StatusOr<std::vector<std::string>> ParseEndpoints(const std::string& list)
   return endpoints;
 }
 
+absl::StatusOr<ClientOptions::Curve> LoadClientCurve(const std::string& key_file,
+                                                     const std::string& server_keys_file) {
+  ClientOptions::Curve curve;
+  absl::StatusOr<net::CurveKeyPair> pair = net::ReadCurveKeyPair(key_file);
+  if (!pair.ok()) return pair.status();
+  curve.client = *pair;
+  absl::StatusOr<std::vector<net::NamedKey>> keys = net::ReadCurveKeyList(server_keys_file);
+  if (!keys.ok()) return keys.status();
+  for (const net::NamedKey& key : *keys) {
+    if (key.name.empty()) {
+      curve.server_key = key.key;
+      continue;
+    }
+    // The same normal form ParseEndpoints gives, so lookups by endpoint match.
+    absl::StatusOr<std::vector<std::string>> endpoint = ParseEndpoints(key.name);
+    if (!endpoint.ok() || endpoint->size() != 1) {
+      return absl::InvalidArgumentError(absl::StrCat(server_keys_file, ": '", key.name, "' is not host:port"));
+    }
+    curve.server_keys[endpoint->front()] = key.key;
+  }
+  return curve;
+}
+
 Client::Client(const ClientOptions& options) : options_(options), sockets_(std::make_unique<Sockets>()) {
   sockets_->dealers.resize(options_.endpoints.size());
+  sockets_->curve = &options_.curve;
 }
 
 Client::~Client() = default;
@@ -92,6 +124,17 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Create(const ClientOptions& opti
   if (options.endpoints.empty()) return absl::InvalidArgumentError("client: no endpoints");
   if (options.attempt_timeout_nanos <= 0 || options.call_timeout_nanos < options.attempt_timeout_nanos) {
     return absl::InvalidArgumentError("client: need 0 < attempt_timeout <= call_timeout");
+  }
+  if (options.curve) {
+    if (!net::IsCurveKey(options.curve->client.public_key) || !net::IsCurveKey(options.curve->client.secret_key)) {
+      return absl::InvalidArgumentError("client: the CURVE key pair is not two Z85 keys");
+    }
+    for (const std::string& endpoint : options.endpoints) {
+      auto key = options.curve->server_keys.find(endpoint);
+      if (!net::IsCurveKey(key != options.curve->server_keys.end() ? key->second : options.curve->server_key)) {
+        return absl::InvalidArgumentError(absl::StrCat("client: no CURVE server key for ", endpoint));
+      }
+    }
   }
   std::unique_ptr<Client> client(new Client(options));
   return client;

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "engine/types.h"
 #include "kvstate/kv.pb.h"
 #include "net/client.pb.h"
+#include "net/curve.h"
 
 namespace keel::client {
 
@@ -27,7 +29,15 @@ struct ClientOptions {
   int64_t session_timeout_nanos = 30'000'000'000;
   // If not 0, every request names this cluster; nodes of another answer CODE_WRONG_CLUSTER.
   uint64_t cluster_id = 0;
-  // CURVE is not wired yet: the client speaks plaintext (issue: security and operations).
+  // CURVE (the default for keel nodes): this client's key pair and the public key of each
+  // node's client port, by endpoint (as given in `endpoints`), or one for all in
+  // `server_key`. Without `curve` the client speaks plaintext (nodes run with --insecure).
+  struct Curve {
+    net::CurveKeyPair client;
+    std::map<std::string, std::string> server_keys;  // endpoint -> Z85 public key
+    std::string server_key;                          // for endpoints not in server_keys
+  };
+  std::optional<Curve> curve;
 };
 
 class Client {
@@ -96,5 +106,9 @@ class Client {
 
 // Parses "tcp://h:p,tcp://h:p" or "h:p,h:p" into endpoints.
 absl::StatusOr<std::vector<std::string>> ParseEndpoints(const std::string& list);
+
+// The CURVE settings of a client from files: its key pair (`keel keygen`) and a key list of
+// the nodes' client-port public keys (lines `host:port=<key>`, or one `<key>` for every node).
+absl::StatusOr<ClientOptions::Curve> LoadClientCurve(const std::string& key_file, const std::string& server_keys_file);
 
 }  // namespace keel::client

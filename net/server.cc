@@ -64,18 +64,35 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   server->storage_ = std::move(*storage);
   server->state_ = std::make_unique<kvstate::KvState>();
 
+  if (absl::Status s = server->StartAuth(); !s.ok()) return s;
   std::map<NodeId, std::string> peers;
   for (const auto& [id, address] : options.members) {
     if (id != options.id) peers[id] = ToEndpoint(address);
   }
+  std::optional<PeerCurve> peer_curve;
+  if (options.curve) peer_curve = PeerCurve{options.curve->node, options.curve->peer_keys};
   absl::StatusOr<std::unique_ptr<ZmqPeerChannel>> channel =
-      ZmqPeerChannel::Create(server->context_, ToEndpoint(options.members.at(options.id)), peers);
+      ZmqPeerChannel::Create(server->context_, ToEndpoint(options.members.at(options.id)), peers,
+                             peer_curve ? &*peer_curve : nullptr);
   if (!channel.ok()) return channel.status();
   server->peers_ = std::move(*channel);
   server->clients_ = std::make_unique<zmq::socket_t>(server->context_, zmq::socket_type::router);
   server->clients_->set(zmq::sockopt::linger, 0);
   server->clients_->set(zmq::sockopt::maxmsgsize, kMaxFrameBytes);
   server->clients_->set(zmq::sockopt::sndhwm, 100'000);
+  if (options.curve) {
+    server->clients_->set(zmq::sockopt::curve_server, 1);
+    server->clients_->set(zmq::sockopt::curve_secretkey, options.curve->client_port.secret_key);
+    server->clients_->set(zmq::sockopt::zap_domain, kClientDomain);
+    absl::StatusOr<std::unique_ptr<HandshakeMonitor>> peer_monitor =
+        HandshakeMonitor::Start(server->context_, server->peers_->inbound(), "raft");
+    if (!peer_monitor.ok()) return peer_monitor.status();
+    server->peer_monitor_ = std::move(*peer_monitor);
+    absl::StatusOr<std::unique_ptr<HandshakeMonitor>> client_monitor =
+        HandshakeMonitor::Start(server->context_, *server->clients_, "client");
+    if (!client_monitor.ok()) return client_monitor.status();
+    server->client_monitor_ = std::move(*client_monitor);
+  }
   try {
     server->clients_->bind(ToEndpoint(options.client_address));
   } catch (const zmq::error_t& error) {
@@ -98,6 +115,66 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   if (!node.ok()) return node.status();
   server->node_ = std::move(*node);
   return server;
+}
+
+absl::Status Server::StartAuth() {
+  if (!options_.curve) return absl::OkStatus();
+  const ServerCurve& curve = *options_.curve;
+  ZapHandler::Allowlist peers;
+  for (const auto& [id, address] : options_.members) {
+    auto key = curve.peer_keys.find(id);
+    if (key == curve.peer_keys.end()) {
+      return absl::InvalidArgumentError(absl::StrCat("--peer-keys has no key for member ", id));
+    }
+    if (!peers.emplace(key->second, absl::StrCat(id)).second) {
+      return absl::InvalidArgumentError(absl::StrCat("--peer-keys gives member ", id, " another member's key"));
+    }
+  }
+  if (curve.peer_keys.at(options_.id) != curve.node.public_key) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--key-file's public key is not node ", options_.id, "'s entry in --peer-keys"));
+  }
+  ZapHandler::Allowlist clients;
+  for (const NamedKey& client : curve.client_keys) {
+    clients.emplace(client.key, client.name.empty() ? client.key.substr(0, 8) : client.name);
+  }
+  if (clients.empty()) return absl::InvalidArgumentError("--client-keys lists no client key");
+  absl::StatusOr<std::unique_ptr<ZapHandler>> zap =
+      ZapHandler::Bind(context_, {{kPeerDomain, std::move(peers)}, {kClientDomain, std::move(clients)}});
+  if (!zap.ok()) return zap.status();
+  zap_ = std::move(*zap);
+  return absl::OkStatus();
+}
+
+void Server::LogRefusal(const std::string& what, const std::string& subject) {
+  const int64_t now = clock_.NowNanos();
+  // Bounded: a scan of many keys resets the table rather than growing it.
+  if (refusal_log_.size() >= 1024 && !refusal_log_.contains(subject)) refusal_log_.clear();
+  RefusalLog& log = refusal_log_[subject];
+  if (log.last_nanos != 0 && now - log.last_nanos < kDropLogIntervalNanos) {
+    ++log.unlogged;
+    return;
+  }
+  LogLine("WARN", absl::StrCat("refused ", what, " ", subject,
+                               log.unlogged > 0 ? absl::StrCat(" (and ", log.unlogged, " more times since last logged)") : ""));
+  log.last_nanos = now;
+  log.unlogged = 0;
+}
+
+void Server::DrainAuth() {
+  if (zap_ == nullptr) return;
+  zap_->Drain(kMaxFramesPerTurn, [this](const AuthRefusal& refusal) {
+    LogRefusal(refusal.domain == kPeerDomain ? "a raft connection: key not in --peer-keys:"
+                                             : "a client connection: key not in --client-keys:",
+               absl::StrCat(refusal.key, " from ", refusal.address));
+  });
+  peer_monitor_->Drain(kMaxFramesPerTurn, [this](const std::string& endpoint) {
+    LogRefusal("a raft connection: CURVE handshake failed (plaintext, or it does not know this node's key):",
+               endpoint);
+  });
+  client_monitor_->Drain(kMaxFramesPerTurn, [this](const std::string& endpoint) {
+    LogRefusal("a client connection: CURVE handshake failed (plaintext, or the wrong server key):", endpoint);
+  });
 }
 
 void Server::DrainClients() {
@@ -155,30 +232,40 @@ void Server::LogChanges() {
   const NodeCounters& c = node_->counters();
   const bool changed = c.dropped_wrong_cluster != logged_drops_.dropped_wrong_cluster ||
                        c.dropped_unknown_peer != logged_drops_.dropped_unknown_peer ||
-                       c.dropped_invalid != logged_drops_.dropped_invalid;
+                       c.dropped_invalid != logged_drops_.dropped_invalid ||
+                       peers_->counters().dropped_impersonation != logged_impersonation_;
   if (changed && now - last_drop_log_nanos_ >= kDropLogIntervalNanos) {
     last_drop_log_nanos_ = now;
     LogLine("WARN", absl::StrCat("dropped peer envelopes so far: wrong_cluster=", c.dropped_wrong_cluster,
                                  " unknown_peer=", c.dropped_unknown_peer, " invalid=", c.dropped_invalid,
                                  " unparseable=", peers_->counters().dropped_unparseable,
+                                 " impersonation=", peers_->counters().dropped_impersonation,
                                  "; client frames unparseable=", counters_.client_unparseable));
     logged_drops_ = c;
+    logged_impersonation_ = peers_->counters().dropped_impersonation;
   }
 }
 
 absl::Status Server::Run(const std::atomic<bool>& stop) {
   LogLine("INFO", absl::StrCat("node ", options_.id, " of cluster ", options_.cluster_id, " serving: raft ",
                                options_.members.at(options_.id), ", clients ", options_.client_address, ", log ",
-                               storage_->FirstIndex(), "..", storage_->LastIndex()));
+                               storage_->FirstIndex(), "..", storage_->LastIndex(),
+                               options_.curve ? ", CURVE on both ports" : ", PLAINTEXT (--insecure)"));
   while (!stop.load(std::memory_order_relaxed)) {
     const int64_t wait = std::clamp<int64_t>(node_->NextWakeNanos() - clock_.NowNanos(), 0, kMaxPollNanos);
-    zmq::pollitem_t items[] = {{peers_->inbound().handle(), 0, ZMQ_POLLIN, 0},
-                               {clients_->handle(), 0, ZMQ_POLLIN, 0}};
+    std::vector<zmq::pollitem_t> items = {{peers_->inbound().handle(), 0, ZMQ_POLLIN, 0},
+                                          {clients_->handle(), 0, ZMQ_POLLIN, 0}};
+    if (zap_ != nullptr) {
+      for (zmq::socket_t* s : {&zap_->socket(), &peer_monitor_->socket(), &client_monitor_->socket()}) {
+        items.push_back({s->handle(), 0, ZMQ_POLLIN, 0});
+      }
+    }
     try {
-      zmq::poll(items, 2, std::chrono::milliseconds((wait + 999'999) / 1'000'000));
+      zmq::poll(items.data(), items.size(), std::chrono::milliseconds((wait + 999'999) / 1'000'000));
     } catch (const zmq::error_t& error) {
       if (error.num() != EINTR) return absl::InternalError(absl::StrCat("zmq_poll: ", error.what()));
     }
+    DrainAuth();
     peers_->Drain(kMaxFramesPerTurn, [this](nodepb::Envelope envelope) { node_->OnEnvelope(std::move(envelope)); });
     DrainClients();
     node_->Poll();

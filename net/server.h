@@ -7,11 +7,14 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "engine/node.h"
 #include "kvstate/kv_state.h"
+#include "net/auth.h"
+#include "net/curve.h"
 #include "net/data_dir.h"
 #include "net/posix_filesystem.h"
 #include "net/steady_clock.h"
@@ -19,6 +22,14 @@
 #include "zmq.hpp"
 
 namespace keel::net {
+
+// CURVE on both ports.
+struct ServerCurve {
+  CurveKeyPair node;                       // the raft port, and this node when it dials peers
+  CurveKeyPair client_port;                // the client port (often the same pair)
+  std::map<NodeId, std::string> peer_keys; // every member's public key, this node's included
+  std::vector<NamedKey> client_keys;       // who may use the client port (name for the logs)
+};
 
 struct ServerOptions {
   NodeId id = kNoNode;
@@ -33,6 +44,9 @@ struct ServerOptions {
   // Above this many open calls, new requests are refused (UNAVAILABLE) rather than queued
   // without bound (NodeOptions::max_open_calls).
   size_t max_open_calls = 100'000;
+  // Authentication and encryption of both ports; nullopt serves plaintext to anyone who can
+  // reach the ports (keel --insecure).
+  std::optional<ServerCurve> curve;
 };
 
 // What the loop saw, for logs and tests.
@@ -58,6 +72,8 @@ class Server {
  private:
   explicit Server(const ServerOptions& options);
   void DrainClients();
+  void DrainAuth();
+  absl::Status StartAuth();
   void LogChanges();
 
   ServerOptions options_;
@@ -68,6 +84,9 @@ class Server {
   std::unique_ptr<DataDirLock> lock_;
   std::unique_ptr<DurableStorage> storage_;
   std::unique_ptr<kvstate::KvState> state_;
+  std::unique_ptr<ZapHandler> zap_;  // null without CURVE; bound before either port
+  std::unique_ptr<HandshakeMonitor> peer_monitor_;
+  std::unique_ptr<HandshakeMonitor> client_monitor_;
   std::unique_ptr<ZmqPeerChannel> peers_;
   std::unique_ptr<zmq::socket_t> clients_;
   std::unique_ptr<keel::Node> node_;
@@ -77,7 +96,16 @@ class Server {
   Term logged_term_ = 0;
   NodeId logged_leader_ = kNoNode;
   NodeCounters logged_drops_;
+  uint64_t logged_impersonation_ = 0;
   int64_t last_drop_log_nanos_ = 0;
+  // Refusals logged per (domain, key or address): the first at once, then at most one line per
+  // interval with the count in between, so a retrying stranger cannot flood the log.
+  struct RefusalLog {
+    int64_t last_nanos = 0;
+    uint64_t unlogged = 0;
+  };
+  std::map<std::string, RefusalLog> refusal_log_;
+  void LogRefusal(const std::string& what, const std::string& subject);
 };
 
 // One log line on stderr: "<utc time> <level> <message>".

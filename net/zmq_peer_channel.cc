@@ -2,6 +2,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "net/auth.h"
 
 namespace keel::net {
 namespace {
@@ -19,10 +20,17 @@ ZmqPeerChannel::ZmqPeerChannel(zmq::context_t& context) : inbound_(context, zmq:
 
 absl::StatusOr<std::unique_ptr<ZmqPeerChannel>> ZmqPeerChannel::Create(zmq::context_t& context,
                                                                        const std::string& listen_endpoint,
-                                                                       const std::map<NodeId, std::string>& peers) {
+                                                                       const std::map<NodeId, std::string>& peers,
+                                                                       const PeerCurve* curve) {
   std::unique_ptr<ZmqPeerChannel> channel(new ZmqPeerChannel(context));
   zmq::socket_t& in = channel->inbound_;
   in.set(zmq::sockopt::linger, 0);
+  if (curve != nullptr) {
+    in.set(zmq::sockopt::curve_server, 1);
+    in.set(zmq::sockopt::curve_secretkey, curve->own.secret_key);
+    in.set(zmq::sockopt::zap_domain, kPeerDomain);
+    channel->authenticated_ = true;
+  }
   in.set(zmq::sockopt::rcvhwm, kHighWaterMark);
   in.set(zmq::sockopt::maxmsgsize, kMaxFrameBytes);
   try {
@@ -40,6 +48,15 @@ absl::StatusOr<std::unique_ptr<ZmqPeerChannel>> ZmqPeerChannel::Create(zmq::cont
     socket->set(zmq::sockopt::reconnect_ivl, 50);
     socket->set(zmq::sockopt::reconnect_ivl_max, 1000);
     socket->set(zmq::sockopt::maxmsgsize, kMaxFrameBytes);
+    if (curve != nullptr) {
+      auto key = curve->public_keys.find(id);
+      if (key == curve->public_keys.end()) {
+        return absl::InvalidArgumentError(absl::StrCat("no public key for peer ", id));
+      }
+      socket->set(zmq::sockopt::curve_serverkey, key->second);
+      socket->set(zmq::sockopt::curve_publickey, curve->own.public_key);
+      socket->set(zmq::sockopt::curve_secretkey, curve->own.secret_key);
+    }
     try {
       socket->connect(endpoint);
     } catch (const zmq::error_t& error) {
@@ -86,6 +103,13 @@ void ZmqPeerChannel::Drain(int max_frames, const std::function<void(nodepb::Enve
     if (parts.size() != 1 || parts[0].size() > static_cast<size_t>(kMaxFrameBytes) ||
         !envelope.ParseFromArray(parts[0].data(), static_cast<int>(parts[0].size()))) {
       ++counters_.dropped_unparseable;
+      continue;
+    }
+    // ZeroMQ stamps each frame with the user id the ZAP handler gave the connection's key:
+    // a member's key may only speak for that member.
+    const char* user_id = authenticated_ ? zmq_msg_gets(parts[0].handle(), "User-Id") : nullptr;
+    if (authenticated_ && (user_id == nullptr || absl::StrCat(envelope.from()) != user_id)) {
+      ++counters_.dropped_impersonation;
       continue;
     }
     deliver(std::move(envelope));

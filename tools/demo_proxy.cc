@@ -30,6 +30,8 @@ struct Args {
   std::string pool = "demo/pool";
   std::string group = "demo";
   std::string out;
+  std::string key_file;     // CURVE: this proxy's key pair
+  std::string server_keys;  // CURVE: the nodes' client-port public keys
   int ops = 20;
   int interval_ms = 50;
 };
@@ -43,6 +45,8 @@ bool Parse(int argc, char** argv, Args* args) {
     else if (flag == "--pool") args->pool = value;
     else if (flag == "--group") args->group = value;
     else if (flag == "--out") args->out = value;
+    else if (flag == "--key-file") args->key_file = value;
+    else if (flag == "--server-keys") args->server_keys = value;
     else if (flag == "--ops" && absl::SimpleAtoi(value, &args->ops)) continue;
     else if (flag == "--interval-ms" && absl::SimpleAtoi(value, &args->interval_ms)) continue;
     else return false;
@@ -86,8 +90,8 @@ int main(int argc, char** argv) {
   Args args;
   if (!Parse(argc, argv, &args)) {
     std::fprintf(stderr,
-                 "usage: keel-demo-proxy --endpoints LIST --out FILE [--name N] [--pool P] [--group G] [--ops N] "
-                 "[--interval-ms MS]\n");
+                 "usage: keel-demo-proxy --endpoints LIST --out FILE --key-file F --server-keys F [--name N] [--pool P] "
+                 "[--group G] [--ops N] [--interval-ms MS]\n");
     return 2;
   }
   std::signal(SIGTERM, OnSignal);
@@ -100,6 +104,13 @@ int main(int argc, char** argv) {
   keel::client::ClientOptions options;
   options.endpoints = *endpoints;
   options.call_timeout_nanos = 15'000'000'000;
+  absl::StatusOr<keel::client::ClientOptions::Curve> curve =
+      keel::client::LoadClientCurve(args.key_file, args.server_keys);
+  if (!curve.ok()) {
+    std::fprintf(stderr, "keel-demo-proxy: %s\n", curve.status().ToString().c_str());
+    return 2;
+  }
+  options.curve = *curve;
   absl::StatusOr<std::unique_ptr<keel::client::Client>> client = keel::client::Client::Create(options);
   if (!client.ok() || !(*client)->OpenSession().ok()) {
     std::fprintf(stderr, "keel-demo-proxy %s: cannot open a session\n", args.name.c_str());

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <vector>
 #include <string>
 
@@ -18,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "net/curve.h"
 #include "net/server.h"
 
 ABSL_FLAG(uint64_t, id, 0, "This node's id (>= 1), one of the ids in --peers.");
@@ -33,6 +35,19 @@ ABSL_FLAG(bool, bootstrap, false,
 ABSL_FLAG(int64_t, tick_ms, 100, "One Raft tick, in milliseconds.");
 ABSL_FLAG(int32_t, election_ticks, 10, "Election timeout in ticks (heartbeats go out every tick).");
 ABSL_FLAG(uint64_t, snapshot_every, 10000, "Take a snapshot after this many applied entries (0: never).");
+ABSL_FLAG(std::string, key_file, "",
+          "This node's CURVE key pair (from `keel keygen`): the raft port's, and the client port's "
+          "unless --client-key-file is given.");
+ABSL_FLAG(std::string, client_key_file, "", "The client port's CURVE key pair (default: --key-file).");
+ABSL_FLAG(std::string, peer_keys, "",
+          "Every member's CURVE public key, this node's included: a file of id=<key> lines. Only these "
+          "keys may connect to the raft port, and each only as its own node.");
+ABSL_FLAG(std::string, client_keys, "",
+          "The CURVE public keys allowed on the client port: a file of [name=]<key> lines.");
+ABSL_FLAG(bool, insecure, false,
+          "Serve both ports in plaintext, to anyone who can reach them (no --key-file etc.). For "
+          "tests on a trusted host only.");
+ABSL_FLAG(std::string, out, "", "keygen: write the key pair to <out>.key (mode 0600) and <out>.pub.");
 
 namespace {
 
@@ -80,17 +95,73 @@ absl::StatusOr<std::map<keel::NodeId, std::string>> ParsePeers(const std::string
   return peers;
 }
 
+// `keel keygen --out NAME`.
+int KeyGen() {
+  const std::string out = absl::GetFlag(FLAGS_out);
+  if (out.empty()) return Fail("keygen needs --out NAME (writes NAME.key and NAME.pub)", 2);
+  absl::StatusOr<keel::net::CurveKeyPair> pair = keel::net::GenerateCurveKeyPair();
+  if (!pair.ok()) return Fail(std::string(pair.status().message()), 1);
+  if (absl::Status s = keel::net::WriteCurveKeyPair(out, *pair); !s.ok()) return Fail(std::string(s.message()), 1);
+  std::printf("%s\n", pair->public_key.c_str());
+  return 0;
+}
+
+// The CURVE settings from the flags, nullopt for --insecure, or why they do not make sense.
+absl::StatusOr<std::optional<keel::net::ServerCurve>> CurveFromFlags() {
+  const bool insecure = absl::GetFlag(FLAGS_insecure);
+  const std::string key_file = absl::GetFlag(FLAGS_key_file);
+  const std::string peer_keys = absl::GetFlag(FLAGS_peer_keys);
+  const std::string client_keys = absl::GetFlag(FLAGS_client_keys);
+  const std::string client_key_file = absl::GetFlag(FLAGS_client_key_file);
+  const bool any_key_flag = !key_file.empty() || !peer_keys.empty() || !client_keys.empty() || !client_key_file.empty();
+  if (insecure) {
+    if (any_key_flag) return absl::InvalidArgumentError("--insecure contradicts the key flags given");
+    return std::nullopt;
+  }
+  if (key_file.empty() || peer_keys.empty() || client_keys.empty()) {
+    return absl::InvalidArgumentError(
+        "both ports are CURVE-authenticated: give --key-file, --peer-keys and --client-keys (make keys with "
+        "`keel keygen --out NAME`), or --insecure for plaintext");
+  }
+  keel::net::ServerCurve curve;
+  absl::StatusOr<keel::net::CurveKeyPair> node = keel::net::ReadCurveKeyPair(key_file);
+  if (!node.ok()) return node.status();
+  curve.node = *node;
+  curve.client_port = *node;
+  if (!client_key_file.empty()) {
+    absl::StatusOr<keel::net::CurveKeyPair> pair = keel::net::ReadCurveKeyPair(client_key_file);
+    if (!pair.ok()) return pair.status();
+    curve.client_port = *pair;
+  }
+  absl::StatusOr<std::vector<keel::net::NamedKey>> peers = keel::net::ReadCurveKeyList(peer_keys);
+  if (!peers.ok()) return peers.status();
+  for (const keel::net::NamedKey& entry : *peers) {
+    keel::NodeId id = 0;
+    if (!absl::SimpleAtoi(entry.name, &id) || id == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(peer_keys, ": every line must be <node id>=<key>"));
+    }
+    curve.peer_keys[id] = entry.key;
+  }
+  absl::StatusOr<std::vector<keel::net::NamedKey>> clients = keel::net::ReadCurveKeyList(client_keys);
+  if (!clients.ok()) return clients.status();
+  curve.client_keys = *clients;
+  return curve;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "one node of a keel cluster.\n"
       "  keel --id 1 --cluster-id 7 --data-dir /var/lib/keel \\\n"
-      "       --peers 1=10.0.0.1:7001,2=10.0.0.2:7001,3=10.0.0.3:7001 --client-addr 10.0.0.1:7101 [--bootstrap]\n"
+      "       --peers 1=10.0.0.1:7001,2=10.0.0.2:7001,3=10.0.0.3:7001 --client-addr 10.0.0.1:7101 \\\n"
+      "       --key-file n1.key --peer-keys peers.keys --client-keys clients.keys [--bootstrap]\n"
+      "  keel keygen --out NAME    writes a CURVE key pair to NAME.key and NAME.pub\n"
       "Exit status: 0 stopped by SIGTERM/SIGINT, 1 storage failed, 2 refused to start.");
   std::vector<std::string> storage;
   std::vector<char*> args = DashesToUnderscores(argc, argv, &storage);
   std::vector<char*> positional = absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
+  if (positional.size() == 2 && std::string(positional[1]) == "keygen") return KeyGen();
   if (positional.size() > 1) return Fail(absl::StrCat("unexpected argument '", positional[1], "'"), 2);
 
   absl::StatusOr<std::map<keel::NodeId, std::string>> peers = ParsePeers(absl::GetFlag(FLAGS_peers));
@@ -114,6 +185,12 @@ int main(int argc, char** argv) {
   }
   if (options.client_address.empty()) return Fail("--client-addr is required", 2);
   if (options.tick_nanos <= 0 || options.election_tick < 2) return Fail("need --tick-ms >= 1 and --election-ticks >= 2", 2);
+  absl::StatusOr<std::optional<keel::net::ServerCurve>> curve = CurveFromFlags();
+  if (!curve.ok()) return Fail(std::string(curve.status().message()), 2);
+  options.curve = *std::move(curve);
+  if (!options.curve) {
+    keel::net::LogLine("WARN", "--insecure: both ports serve plaintext to anyone who can reach them");
+  }
 
   absl::StatusOr<std::unique_ptr<keel::net::Server>> server = keel::net::Server::Start(options);
   if (!server.ok()) return Fail(absl::StrCat("not starting: ", server.status().ToString()), 2);

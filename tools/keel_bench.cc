@@ -88,6 +88,8 @@ struct Options {
   bool leader_only = true;  // the default; the flag only spells it out
   bool spread = false;
   bool json = false;
+  tools::SecurityFlags security;
+  std::optional<client::ClientOptions::Curve> curve;  // from `security`
 };
 
 struct Mix {
@@ -130,16 +132,17 @@ absl::StatusOr<Mix> ParseMix(const std::string& text) {
 // ---------------------------------------------------------------------------------------
 // Setup.
 
-absl::StatusOr<std::unique_ptr<client::Client>> Connect(std::vector<std::string> endpoints) {
+absl::StatusOr<std::unique_ptr<client::Client>> Connect(const Options& o, std::vector<std::string> endpoints) {
   client::ClientOptions options;
   options.endpoints = std::move(endpoints);
+  options.curve = o.curve;
   return client::Client::Create(options);
 }
 
 // The leader's endpoint, asking every node for its own status (as the anchor driver does),
 // for up to 30 s while an election may still be under way.
-absl::StatusOr<std::string> FindLeaderEndpoint(const std::vector<std::string>& endpoints) {
-  absl::StatusOr<std::unique_ptr<client::Client>> probe = Connect(endpoints);
+absl::StatusOr<std::string> FindLeaderEndpoint(const Options& o, const std::vector<std::string>& endpoints) {
+  absl::StatusOr<std::unique_ptr<client::Client>> probe = Connect(o, endpoints);
   if (!probe.ok()) return probe.status();
   const Clock::time_point give_up = Clock::now() + std::chrono::seconds(30);
   while (Clock::now() < give_up) {
@@ -177,8 +180,8 @@ absl::StatusOr<kvpb::Result> Expect(client::Client& client, kvpb::Command comman
 }
 
 // The pool (one slot per client, so acquire never finds it exhausted) and the load balancer.
-absl::Status CreateBenchObjects(const std::vector<std::string>& endpoints, int clients) {
-  absl::StatusOr<std::unique_ptr<client::Client>> connected = Connect(endpoints);
+absl::Status CreateBenchObjects(const Options& o, const std::vector<std::string>& endpoints, int clients) {
+  absl::StatusOr<std::unique_ptr<client::Client>> connected = Connect(o, endpoints);
   if (!connected.ok()) return connected.status();
   client::Client& client = **connected;
   if (absl::Status status = client.OpenSession(); !status.ok()) return status;
@@ -344,7 +347,7 @@ absl::Status PrepareClient(int index, const Shared& shared, client::Client& clie
 
 void RunClient(int index, std::vector<std::string> endpoints, Shared& shared,
                ClientReport& report) {
-  absl::StatusOr<std::unique_ptr<client::Client>> connected = Connect(std::move(endpoints));
+  absl::StatusOr<std::unique_ptr<client::Client>> connected = Connect(shared.options, std::move(endpoints));
   if (!connected.ok()) {
     report.setup = connected.status();
     shared.ready.count_down();
@@ -442,7 +445,7 @@ absl::StatusOr<std::vector<std::vector<std::string>>> ClientEndpoints(
               << "\n";
     return endpoints;
   }
-  absl::StatusOr<std::string> leader = FindLeaderEndpoint(all);
+  absl::StatusOr<std::string> leader = FindLeaderEndpoint(o, all);
   if (!leader.ok()) return leader.status();
   std::cerr << "keel-bench: " << o.clients << " clients on the leader, " << *leader << "\n";
   endpoints.assign(o.clients, {*leader});
@@ -461,7 +464,7 @@ int RunBench(const Options& o, Mix mix) {
   if (!all.ok()) return kExitUsage;  // CLI11 checked them already
   absl::StatusOr<std::vector<std::vector<std::string>>> endpoints = ClientEndpoints(o, *all);
   absl::Status setup =
-      endpoints.ok() ? CreateBenchObjects(endpoints->front(), o.clients) : endpoints.status();
+      endpoints.ok() ? CreateBenchObjects(o, endpoints->front(), o.clients) : endpoints.status();
   if (!setup.ok()) {
     std::cerr << "keel-bench: setup: " << setup << "\n";
     return kExitSetup;
@@ -500,6 +503,7 @@ int RunBench(const Options& o, Mix mix) {
 
 void AddOptions(CLI::App& app, Options& o) {
   tools::AddEndpointsOption(app, o.endpoints);
+  tools::AddSecurityOptions(app, o.security);
   app.add_option("--clients", o.clients, "concurrent clients, one request outstanding each")
       ->capture_default_str()
       ->check(CLI::Range(1, 4096));
@@ -535,6 +539,12 @@ int Main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : kExitUsage;
   }
+  client::ClientOptions security;
+  if (absl::Status status = tools::ApplySecurity(o.security, security); !status.ok()) {
+    std::cerr << "keel-bench: " << status.message() << "\n";
+    return kExitUsage;
+  }
+  o.curve = security.curve;
   absl::StatusOr<Mix> mix = ParseMix(o.mix);
   if (!mix.ok()) {
     std::cerr << "keel-bench: --mix: " << mix.status().message() << "\n";

@@ -16,6 +16,7 @@
 #include <iostream>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -103,6 +104,8 @@ struct Globals {
   std::string endpoints = "tcp://127.0.0.1:7101";
   std::string output = "text";
   double timeout_seconds = 10;
+  tools::SecurityFlags security;
+  std::optional<client::ClientOptions::Curve> curve;  // from `security`, checked before any command
   bool json() const { return output == "json"; }
 };
 
@@ -232,6 +235,7 @@ absl::StatusOr<std::unique_ptr<client::Client>> Connect(const Globals& globals,
   options.attempt_timeout_nanos =
       std::min(options.attempt_timeout_nanos, options.call_timeout_nanos);
   if (session_timeout_nanos > 0) options.session_timeout_nanos = session_timeout_nanos;
+  options.curve = globals.curve;
   return client::Client::Create(options);
 }
 
@@ -706,6 +710,7 @@ void AddClusterCommands(CLI::App& app, Args& args, Actions& actions) {
 
 void AddGlobalOptions(CLI::App& app, Globals& globals) {
   tools::AddEndpointsOption(app, globals.endpoints);
+  tools::AddSecurityOptions(app, globals.security);
   app.add_option("--output", globals.output, "text or json")
       ->capture_default_str()
       ->check(CLI::IsMember({"text", "json"}));
@@ -736,6 +741,12 @@ int Main(int argc, char** argv) {
     // --help is a ParseError too, with exit code 0.
     return app.exit(e) == 0 ? kExitOk : kExitUsage;
   }
+  client::ClientOptions security;
+  if (absl::Status status = tools::ApplySecurity(args.globals.security, security); !status.ok()) {
+    std::cerr << "keelctl: " << status.message() << "\n";
+    return kExitUsage;
+  }
+  args.globals.curve = security.curve;
   for (const auto& [command, action] : actions) {
     if (command->parsed()) return action();
   }

@@ -18,10 +18,14 @@ def read_file(path):
 
 
 class BadInputTest(unittest.TestCase):
-    def send_raw(self, c, port, frames, expect_answer=False):
+    def send_raw(self, c, port, frames, expect_answer=False, key=None, server=None):
+        """Sends raw frames to `port`, authenticated with the CURVE key pair `key` against
+        node `server`'s key: bad input from someone who may connect."""
         s = c.ctx.socket(c.zmq.DEALER)
         # Linger: close() must not discard frames still queued for a connection in progress.
         s.setsockopt(c.zmq.LINGER, 2000)
+        s.curve_publickey, s.curve_secretkey = key
+        s.curve_serverkey = c.node_keys[server][0]
         s.connect(f"tcp://127.0.0.1:{port}")
         for frame in frames:
             s.send(frame)
@@ -45,12 +49,16 @@ class BadInputTest(unittest.TestCase):
             # A peer of another cluster: a well-formed envelope with the wrong cluster id.
             from engine import peer_pb2
             envelope = peer_pb2.Envelope(cluster_id=999, to=leader)
-            setattr(envelope, "from", 2 if leader != 2 else 1)
+            # Sent with the key of the member it claims to be (a member's key may only speak
+            # for that member), so that the cluster id check is what stops it.
+            impostor = 2 if leader != 2 else 1
+            setattr(envelope, "from", impostor)
             envelope.raft.type = 7  # heartbeat
             envelope.raft.term = 10**6
             envelope.raft.to = leader
             setattr(envelope.raft, "from", getattr(envelope, "from"))
-            self.send_raw(c, c.raft_ports[leader], [envelope.SerializeToString()])
+            self.send_raw(c, c.raft_ports[leader], [envelope.SerializeToString()], key=c.node_keys[impostor],
+                          server=leader)
             # First of its kind on this node: logged at once (then at most every 10 s).
             wait_until("the wrong-cluster drop to be logged",
                        lambda: "wrong_cluster=1 " in read_file(c.log_path(leader)), 5)
@@ -61,13 +69,15 @@ class BadInputTest(unittest.TestCase):
             frames.append(good.SerializeToString()[:-3])  # truncated
             frames.append(b"")
             for node in c.ids():
-                answers = self.send_raw(c, c.client_ports[node], frames, expect_answer=True)
+                answers = self.send_raw(c, c.client_ports[node], frames, expect_answer=True, key=c.client_key,
+                                        server=node)
                 self.assertGreater(len(answers), 0, "garbage on the client port gets INVALID_ARGUMENT answers")
-                self.send_raw(c, c.raft_ports[node], frames)
+                other = 1 if node != 1 else 2
+                self.send_raw(c, c.raft_ports[node], frames, key=c.node_keys[other], server=node)
             # 64 MiB frames: ZeroMQ refuses them (max frame 32 MiB) and drops that connection.
             huge = b"\0" * (64 << 20)
-            self.send_raw(c, c.client_ports[leader], [huge])
-            self.send_raw(c, c.raft_ports[leader], [huge])
+            self.send_raw(c, c.client_ports[leader], [huge], key=c.client_key, server=leader)
+            self.send_raw(c, c.raft_ports[leader], [huge], key=c.node_keys[impostor], server=leader)
             # Everyone is still up, the leader kept its term, and writes go through.
             for node in c.ids():
                 self.assertIsNone(c.procs[node].poll(), f"node {node} exited")

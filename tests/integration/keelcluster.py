@@ -75,6 +75,17 @@ def free_ports(count):
     return ports
 
 
+def read_key_pair(path):
+    """The public= and secret= lines of a `keel keygen` key file."""
+    pair = {}
+    with open(path) as f:
+        for line in f:
+            name, _, key = line.strip().partition("=")
+            if name in ("public", "secret"):
+                pair[name] = key
+    return pair
+
+
 def wait_until(what, predicate, timeout):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -88,7 +99,8 @@ def wait_until(what, predicate, timeout):
 class Cluster:
     """N keel nodes on loopback. Use as a context manager."""
 
-    def __init__(self, nodes=3, cluster_id=7, tick_ms=50, election_ticks=10, snapshot_every=10000):
+    def __init__(self, nodes=3, cluster_id=7, tick_ms=50, election_ticks=10, snapshot_every=10000,
+                 curve=True):
         self.n = nodes
         self.cluster_id = cluster_id
         self.tick_ms = tick_ms
@@ -104,6 +116,41 @@ class Cluster:
         self.ctx = zmq.Context()
         self.next_id = 1
         self.client_pb2, self.kv_pb2, self.node_pb2 = protos()
+        self.curve = curve
+        if curve:
+            self.make_keys()
+
+    # --- CURVE keys (keel keygen), as an operator would make them ---
+
+    def keygen(self, name):
+        """Makes <dir>/keys/<name>.key and .pub; returns (public, secret) as bytes."""
+        os.makedirs(os.path.join(self.dir, "keys"), exist_ok=True)
+        out = os.path.join(self.dir, "keys", name)
+        subprocess.run([bin_path("keel"), "keygen", f"--out={out}"], check=True, timeout=30,
+                       stdout=subprocess.DEVNULL)
+        pair = read_key_pair(out + ".key")
+        return pair["public"].encode(), pair["secret"].encode()
+
+    def key_path(self, name, ext="key"):
+        return os.path.join(self.dir, "keys", f"{name}.{ext}")
+
+    def make_keys(self):
+        self.node_keys = {i: self.keygen(f"n{i}") for i in self.ids()}
+        self.client_key = self.keygen("admin")
+        with open(self.key_path("peers", "keys"), "w") as f:
+            for i, (public, _) in self.node_keys.items():
+                f.write(f"{i}={public.decode()}\n")
+        with open(self.key_path("clients", "keys"), "w") as f:
+            f.write(f"admin={self.client_key[0].decode()}\n")
+        with open(self.key_path("servers", "keys"), "w") as f:
+            for i, (public, _) in self.node_keys.items():
+                f.write(f"127.0.0.1:{self.client_ports[i]}={public.decode()}\n")
+
+    def client_flags(self):
+        """keelctl / keel-bench flags to authenticate as the admin client."""
+        if not self.curve:
+            return ["--insecure"]
+        return [f"--key-file={self.key_path('admin')}", f"--server-keys={self.key_path('servers', 'keys')}"]
 
     def __enter__(self):
         for node in self.ids():
@@ -138,10 +185,15 @@ class Cluster:
             "tick-ms": self.tick_ms, "election-ticks": self.election_ticks,
             "snapshot-every": self.snapshot_every,
         }
+        if self.curve:
+            flags.update({"key-file": self.key_path(f"n{node}"), "peer-keys": self.key_path("peers", "keys"),
+                          "client-keys": self.key_path("clients", "keys")})
         flags.update(overrides)
         cmd = [bin_path("keel")] + [f"--{k}={v}" for k, v in flags.items()]
         if bootstrap:
             cmd.append("--bootstrap")
+        if not self.curve:
+            cmd.append("--insecure")
         return cmd
 
     def start(self, node, bootstrap=False, argv=None):
@@ -179,18 +231,25 @@ class Cluster:
 
     # --- client side, from net/client.proto alone ---
 
-    def socket_to(self, node):
+    def socket_to(self, node, client_key=None, curve=None):
+        """A DEALER to `node`'s client port; CURVE with the admin key (or `client_key`) when
+        the cluster runs CURVE, unless `curve` says otherwise."""
         s = self.ctx.socket(self.zmq.DEALER)
         s.setsockopt(self.zmq.LINGER, 0)
+        if self.curve if curve is None else curve:
+            public, secret = client_key or self.client_key
+            s.curve_publickey = public
+            s.curve_secretkey = secret
+            s.curve_serverkey = self.node_keys[node][0]
         s.connect(f"tcp://127.0.0.1:{self.client_ports[node]}")
         return s
 
-    def call(self, node, request, wait=5.0):
+    def call(self, node, request, wait=5.0, **socket_options):
         """Sends `request` to `node`; returns the Response, or None if none came within `wait`."""
         if request.id == 0:
             request.id = self.next_id
             self.next_id += 1
-        s = self.socket_to(node)
+        s = self.socket_to(node, **socket_options)
         try:
             s.send(request.SerializeToString())
             deadline = time.monotonic() + wait

@@ -2,6 +2,7 @@
 documented exit codes hold (0 ok, 1 application-level failure, 2 usage, 3 unavailable,
 4 outcome unknown, 5 other errors)."""
 import json
+import os
 import subprocess
 import unittest
 
@@ -10,9 +11,10 @@ from keelcluster import Cluster
 
 
 class KeelctlTest(unittest.TestCase):
-    def ctl(self, c, *args, endpoints=None, timeout=10):
+    def ctl(self, c, *args, endpoints=None, timeout=10, auth=None):
         eps = endpoints or ",".join(f"127.0.0.1:{c.client_ports[n]}" for n in c.ids())
-        proc = subprocess.run([keelcluster.bin_path("keelctl"), "--endpoints", eps, "--timeout", "5", *args],
+        auth = c.client_flags() if auth is None else auth
+        proc = subprocess.run([keelcluster.bin_path("keelctl"), "--endpoints", eps, "--timeout", "5", *auth, *args],
                               capture_output=True, text=True, timeout=timeout)
         return proc.returncode, proc.stdout, proc.stderr
 
@@ -61,8 +63,24 @@ class KeelctlTest(unittest.TestCase):
             self.assertEqual(code, 2, err)
             # Nothing listens there: never applied.
             dead = f"127.0.0.1:{keelcluster.free_ports(1)[0]}"
-            code, _, err = self.ctl(c, "get", "ctl/kv/a", endpoints=dead)
+            one_key = os.path.join(c.dir, "one-server.keys")
+            with open(one_key, "w") as f:
+                f.write(c.node_keys[1][0].decode() + "\n")  # a key without a name: for every endpoint
+            code, _, err = self.ctl(c, "get", "ctl/kv/a", endpoints=dead,
+                                    auth=[f"--key-file={c.key_path('admin')}", f"--server-keys={one_key}"])
             self.assertEqual(code, 3, err)
+            # Authentication: no keys, or keys and --insecure, or a public key file given as a
+            # key pair, are usage errors that say what to give.
+            code, _, err = self.ctl(c, "get", "ctl/kv/a", auth=[])
+            self.assertEqual(code, 2, err)
+            self.assertIn("--key-file", err)
+            code, _, err = self.ctl(c, "get", "ctl/kv/a", auth=c.client_flags() + ["--insecure"])
+            self.assertEqual(code, 2, err)
+            code, _, err = self.ctl(c, "get", "ctl/kv/a",
+                                    auth=[f"--key-file={c.key_path('admin', 'pub')}",
+                                          f"--server-keys={c.key_path('servers', 'keys')}"])
+            self.assertEqual(code, 2, err)
+            self.assertIn("admin.pub", err)
 
 
 if __name__ == "__main__":

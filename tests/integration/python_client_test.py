@@ -13,10 +13,14 @@ from keelcluster import Cluster
 
 
 class ExampleClient:
-    """A minimal keel client: any node, retries with the same (session, sequence)."""
+    """A minimal keel client: any node, retries with the same (session, sequence), CURVE.
 
-    def __init__(self, endpoints, client_pb2, node_pb2):
+    `keys` is (client public, client secret, {endpoint: node public}), Z85 bytes as in the
+    files `keel keygen` writes."""
+
+    def __init__(self, endpoints, client_pb2, node_pb2, keys):
         self.pb, self.node_pb2 = client_pb2, node_pb2
+        self.keys = keys
         self.ctx = zmq.Context.instance()
         self.endpoints = endpoints
         self.next_id, self.turn = 1, 0
@@ -25,9 +29,12 @@ class ExampleClient:
     def call(self, request, endpoint=None, timeout=2.0):
         request.id, self.next_id = self.next_id, self.next_id + 1
         request.timeout_nanos = int(timeout * 1e9)
+        endpoint = endpoint or self.endpoints[self.turn % len(self.endpoints)]
         sock = self.ctx.socket(zmq.DEALER)
         sock.setsockopt(zmq.LINGER, 0)
-        sock.connect(endpoint or self.endpoints[self.turn % len(self.endpoints)])
+        sock.curve_publickey, sock.curve_secretkey = self.keys[0], self.keys[1]
+        sock.curve_serverkey = self.keys[2][endpoint]
+        sock.connect(endpoint)
         try:
             sock.send(request.SerializeToString())
             while sock.poll(int(timeout * 1000) + 500):
@@ -77,7 +84,8 @@ class PythonClientTest(unittest.TestCase):
             c.wait_leader()
             client_pb2, kv_pb2, node_pb2 = keelcluster.protos()
             endpoints = [f"tcp://127.0.0.1:{c.client_ports[n]}" for n in c.ids()]
-            client = ExampleClient(endpoints, client_pb2, node_pb2)
+            server_keys = {f"tcp://127.0.0.1:{c.client_ports[n]}": c.node_keys[n][0] for n in c.ids()}
+            client = ExampleClient(endpoints, client_pb2, node_pb2, (*c.client_key, server_keys))
             client.open_session()
             self.assertGreater(client.session, 0)
 
