@@ -22,6 +22,9 @@ struct CommandInfo {
   bool retry_safe = false;
   uint64_t session = 0;    // the client session and sequence it carries (0: none)
   uint64_t sequence = 0;
+  // The command's kind for counters and metrics (e.g. "kv_put"); "" when not valid. A small
+  // fixed set: it becomes a metric label.
+  std::string kind;
 };
 
 class Application : public StateMachine {

@@ -88,6 +88,7 @@ void Node::OnEnvelope(nodepb::Envelope envelope) {
     ++counters_.dropped_invalid;
     return;
   }
+  last_heard_nanos_[envelope.from()] = clock_.NowNanos();
   inbox_.push_back(std::move(envelope));
 }
 
@@ -392,6 +393,21 @@ void Node::AfterReady() {
   }
 }
 
+// The kind a call is counted under: its command's kind once inspected, else its body's.
+std::string Node::RequestKind(const Call& call) {
+  switch (call.request.body_case()) {
+    case nodepb::Request::kStatus:
+      return "status";
+    case nodepb::Request::kTransferLeader:
+      return "transfer_leader";
+    case nodepb::Request::kCommand:
+      return call.inspected && call.info.valid ? call.info.kind : "invalid";
+    case nodepb::Request::BODY_NOT_SET:
+      break;
+  }
+  return "invalid";
+}
+
 void Node::Answer(const std::shared_ptr<Call>& call_ref, nodepb::Response response) {
   // A copy: `call_ref` may be the very pointer in calls_ that the erase below destroys.
   const std::shared_ptr<Call> call = call_ref;
@@ -410,7 +426,10 @@ void Node::Answer(const std::shared_ptr<Call>& call_ref, nodepb::Response respon
   response.set_id(call->request.id());
   if (response.leader_hint() == 0) response.set_leader_hint(LeaderHint());
   if (response.served_by() == 0) response.set_served_by(replica_->raft().id());
-  if (call->proxied_from == kNoNode) ++counters_.answers[response.code()];
+  if (call->proxied_from == kNoNode) {
+    ++counters_.answers[response.code()];
+    ++counters_.answers_by_kind[{RequestKind(*call), response.code()}];
+  }
   Reply reply = std::move(call->reply);
   reply(std::move(response));
 }

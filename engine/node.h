@@ -76,6 +76,9 @@ struct NodeCounters {
   uint64_t proposals = 0;            // commands proposed here
   uint64_t read_index_batches = 0;   // ReadIndex calls (each serves a batch of reads)
   std::map<nodepb::Code, uint64_t> answers;  // answers to own clients, by code
+  // The same answers by request kind ("status", "transfer_leader", "invalid", or the
+  // application's CommandInfo::kind) and code.
+  std::map<std::pair<std::string, nodepb::Code>, uint64_t> answers_by_kind;
 };
 
 class Node {
@@ -107,6 +110,8 @@ class Node {
   const Replica& replica() const { return *replica_; }
   Replica& replica() { return *replica_; }
   nodepb::NodeStatus Status() const;
+  // When an envelope of each peer was last admitted (clock time), for "last contact" figures.
+  const std::map<NodeId, int64_t>& last_heard_nanos() const { return last_heard_nanos_; }
   const NodeCounters& counters() const { return counters_; }
   // Client requests not yet answered (queued, waiting, proposed, reading or proxied).
   size_t open_calls() const { return calls_.size() + incoming_.size(); }
@@ -143,6 +148,8 @@ class Node {
   int64_t ElectionTimeoutNanos() const;
 
   const NodeOptions options_;
+  std::map<NodeId, int64_t> last_heard_nanos_;
+  static std::string RequestKind(const Call& call);
   const Clock& clock_;
   PeerChannel& peers_;
   Application& application_;

@@ -49,6 +49,7 @@ CommandInfo KvState::Inspect(absl::string_view data) const {
     return info;
   }
   info.valid = true;
+  info.kind = command.GetDescriptor()->FindFieldByNumber(command.op_case())->name();
   info.read_only = IsReadOp(command.op_case());
   info.session = command.session();
   info.sequence = command.sequence();
@@ -270,6 +271,19 @@ absl::Status KvState::CheckInvariants() const {
   }
   if (copy.Snapshot() != bytes) return absl::InternalError("snapshot -> restore -> snapshot changed the bytes");
   return absl::OkStatus();
+}
+
+KvStateGauges KvState::Gauges() const {
+  KvStateGauges gauges;
+  gauges.sessions = sessions_.size();
+  gauges.kv_keys = kv_.size();
+  gauges.pools = pools_.size();
+  gauges.pool_capacity = pools_.TotalCapacity();
+  gauges.pool_busy = pools_.TotalBusy();
+  gauges.lb_groups = load_balancers_.size();
+  gauges.lb_backends = load_balancers_.TotalBackends();
+  gauges.lb_backends_up = load_balancers_.TotalUp();
+  return gauges;
 }
 
 }  // namespace keel::kvstate

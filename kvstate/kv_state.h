@@ -31,6 +31,18 @@ struct KvStateOptions {
   uint32_t planted_bugs = 0;
 };
 
+// Sizes of the state, for gauges (metrics).
+struct KvStateGauges {
+  uint64_t sessions = 0;
+  uint64_t kv_keys = 0;
+  uint64_t pools = 0;
+  uint64_t pool_capacity = 0;  // slots, summed over pools
+  uint64_t pool_busy = 0;
+  uint64_t lb_groups = 0;
+  uint64_t lb_backends = 0;    // summed over groups
+  uint64_t lb_backends_up = 0;
+};
+
 class KvState final : public Application {
  public:
   explicit KvState(KvStateOptions options = {});
@@ -64,6 +76,8 @@ class KvState final : public Application {
   std::string WithSequence(absl::string_view command, uint64_t sequence) const override;
 
   Index applied_index() const { return applied_index_; }
+  // O(pools + groups).
+  KvStateGauges Gauges() const;
   int64_t time_nanos() const { return time_nanos_; }
 
   // Checks every internal index against the data it indexes, and that Snapshot() is accepted

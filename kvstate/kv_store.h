@@ -33,6 +33,8 @@ class KvStore {
   // most 64 KiB; versions in [1, applied_index].
   static absl::StatusOr<KvStore> FromSnapshot(const kvpb::StateSnapshot& snapshot);
 
+  size_t size() const { return items_.size(); }
+
  private:
   struct Item {
     std::string value;

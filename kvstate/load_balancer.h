@@ -54,6 +54,9 @@ class LoadBalancer {
   // The indexes (up set, least-connections order, ring) agree with the backends; for tests.
   absl::Status CheckConsistency() const;
 
+  size_t backend_count() const { return backends_.size(); }
+  size_t up_count() const { return up_.size(); }
+
  private:
   struct Backend {
     uint32_t weight = 1;

@@ -119,4 +119,16 @@ absl::Status LoadBalancers::CheckConsistency() const {
   return absl::OkStatus();
 }
 
+uint64_t LoadBalancers::TotalBackends() const {
+  uint64_t total = 0;
+  for (const auto& [name, group] : groups_) total += group.backend_count();
+  return total;
+}
+
+uint64_t LoadBalancers::TotalUp() const {
+  uint64_t total = 0;
+  for (const auto& [name, group] : groups_) total += group.up_count();
+  return total;
+}
+
 }  // namespace keel::kvstate

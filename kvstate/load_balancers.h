@@ -32,6 +32,11 @@ class LoadBalancers {
 
   absl::Status CheckConsistency() const;
 
+  size_t size() const { return groups_.size(); }
+  // Backends in every group, and those of them up (for gauges; O(groups)).
+  uint64_t TotalBackends() const;
+  uint64_t TotalUp() const;
+
  private:
   absl::btree_map<std::string, LoadBalancer> groups_;
 };

@@ -268,4 +268,10 @@ absl::Status Pools::CheckConsistency() const {
   return absl::OkStatus();
 }
 
+uint64_t Pools::TotalCapacity() const {
+  uint64_t total = 0;
+  for (const auto& [name, pool] : pools_) total += pool.capacity();
+  return total;
+}
+
 }  // namespace keel::kvstate

@@ -86,6 +86,11 @@ class Pools {
   // Every pool's free ranges and the session index agree with the held slots; for tests.
   absl::Status CheckConsistency() const;
 
+  size_t size() const { return pools_.size(); }
+  // Sums over every pool (for gauges; O(pools)).
+  uint64_t TotalCapacity() const;
+  uint64_t TotalBusy() const { return by_session_.size(); }
+
  private:
   absl::btree_map<std::string, Pool> pools_;
   // (session, pool, slot) for every held slot, so a session's end does not scan every pool.

@@ -74,6 +74,8 @@ class Sessions {
   // Internal consistency (the deadline index matches the sessions); for tests.
   absl::Status CheckConsistency(int64_t now) const;
 
+  size_t size() const { return sessions_.size(); }
+
  private:
   struct Session {
     int64_t timeout_nanos = 0;

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <ctime>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -27,9 +28,16 @@ absl::Status ErrnoError(absl::string_view what, const std::string& path, int err
   }
 }
 
+int64_t MonotonicNanos() {
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
+}
+
 class PosixFile final : public File {
  public:
-  PosixFile(int fd, std::string path, uint64_t size) : fd_(fd), path_(std::move(path)), size_(size) {}
+  PosixFile(int fd, std::string path, uint64_t size, const PosixFileSystem::SyncObserver* observer)
+      : fd_(fd), path_(std::move(path)), size_(size), observer_(observer) {}
   ~PosixFile() override { ::close(fd_); }
 
   absl::Status Append(absl::string_view data) override {
@@ -66,12 +74,14 @@ class PosixFile final : public File {
 
   absl::Status Sync() override {
     if (!failed_.ok()) return failed_;
+    const int64_t start = MonotonicNanos();
     if (::fdatasync(fd_) != 0) {
       // After a failed fsync the kernel may have dropped the dirty pages and a retry can
       // "succeed" without writing them: never trust this file again.
       failed_ = ErrnoError("fdatasync (file now unusable)", path_, errno);
       return failed_;
     }
+    if (*observer_) (*observer_)(MonotonicNanos() - start);
     return absl::OkStatus();
   }
 
@@ -88,6 +98,7 @@ class PosixFile final : public File {
   int fd_;
   std::string path_;
   uint64_t size_;
+  const PosixFileSystem::SyncObserver* observer_;  // the file system's; outlives its files
   absl::Status failed_;
 };
 
@@ -108,7 +119,7 @@ absl::StatusOr<std::unique_ptr<File>> PosixFileSystem::Open(const std::string& p
     ::close(fd);
     return ErrnoError("fstat", path, error);
   }
-  return std::unique_ptr<File>(new PosixFile(fd, path, static_cast<uint64_t>(st.st_size)));
+  return std::unique_ptr<File>(new PosixFile(fd, path, static_cast<uint64_t>(st.st_size), &sync_observer_));
 }
 
 absl::Status PosixFileSystem::Rename(const std::string& from, const std::string& to) {

@@ -2,6 +2,9 @@
 // rename(2) and fsync of directories.
 #pragma once
 
+#include <cstdint>
+#include <functional>
+
 #include "engine/env.h"
 
 namespace keel {
@@ -15,6 +18,14 @@ class PosixFileSystem final : public FileSystem {
   absl::Status MakeDirs(const std::string& dir) override;
   absl::Status SyncDir(const std::string& dir) override;
   absl::StatusOr<uint64_t> FreeSpace(const std::string& dir) override;
+
+  // Called with the duration of every successful fdatasync of a file opened afterwards (for
+  // the fsync latency metric). Set before the storage opens its files.
+  using SyncObserver = std::function<void(int64_t nanos)>;
+  void set_sync_observer(SyncObserver observer) { sync_observer_ = std::move(observer); }
+
+ private:
+  SyncObserver sync_observer_;
 };
 
 }  // namespace keel

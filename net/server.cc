@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "engine/assert.h"
+#include "net/log.h"
 
 namespace keel::net {
 namespace {
@@ -21,22 +22,13 @@ constexpr int64_t kDropLogIntervalNanos = 10'000'000'000;
 
 }  // namespace
 
-void LogLine(const char* level, const std::string& message) {
-  timespec now{};
-  clock_gettime(CLOCK_REALTIME, &now);
-  tm utc{};
-  gmtime_r(&now.tv_sec, &utc);
-  char stamp[32];
-  strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &utc);
-  std::fprintf(stderr, "%s.%03ldZ %s %s\n", stamp, now.tv_nsec / 1'000'000, level, message.c_str());
-  std::fflush(stderr);
-}
-
 Server::Server(const ServerOptions& options) : options_(options) {}
 
 Server::~Server() {
   // The node answers its open calls (outcome unknown where proposed) while sockets still exist.
   node_.reset();
+  // The histogram the observer writes to is destroyed before the storage that may still sync.
+  fs_->set_sync_observer(nullptr);
 }
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
@@ -48,6 +40,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   if (options.data_dir.empty()) return absl::InvalidArgumentError("--data-dir is required");
   std::unique_ptr<Server> server(new Server(options));
   server->fs_ = std::make_unique<PosixFileSystem>();
+  Server* raw = server.get();
+  server->fs_->set_sync_observer([raw](int64_t nanos) { raw->fsync_latency_.Observe(nanos); });
   if (absl::Status s = server->fs_->MakeDirs(options.data_dir); !s.ok()) return s;
   absl::StatusOr<std::unique_ptr<DataDirLock>> lock = DataDirLock::Acquire(options.data_dir);
   if (!lock.ok()) return lock.status();
@@ -63,6 +57,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   if (!storage.ok()) return storage.status();
   server->storage_ = std::move(*storage);
   server->state_ = std::make_unique<kvstate::KvState>();
+  server->application_ = std::make_unique<InstrumentedApplication>(*server->state_);
 
   if (absl::Status s = server->StartAuth(); !s.ok()) return s;
   std::map<NodeId, std::string> peers;
@@ -111,9 +106,17 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   node_options.replica.raft.seed = (uint64_t{std::random_device{}()} << 32) | std::random_device{}();
   node_options.leader_time_clock = &server->wall_clock_;
   absl::StatusOr<std::unique_ptr<keel::Node>> node =
-      keel::Node::Open(node_options, server->clock_, *server->peers_, *server->storage_, *server->state_);
+      keel::Node::Open(node_options, server->clock_, *server->peers_, *server->storage_, *server->application_);
   if (!node.ok()) return node.status();
   server->node_ = std::move(*node);
+  server->started_nanos_ = server->clock_.NowNanos();
+  server->MaybePublishMetrics();
+  if (!options.metrics_address.empty()) {
+    absl::StatusOr<std::unique_ptr<HttpEndpoint>> http =
+        HttpEndpoint::Start(options.metrics_address, server->board_, options.health);
+    if (!http.ok()) return http.status();
+    server->http_ = std::move(*http);
+  }
   return server;
 }
 
@@ -155,7 +158,7 @@ void Server::LogRefusal(const std::string& what, const std::string& subject) {
     ++log.unlogged;
     return;
   }
-  LogLine("WARN", absl::StrCat("refused ", what, " ", subject,
+  LogEvent(LogLevel::kWarn, "refused", absl::StrCat("refused ", what, " ", subject,
                                log.unlogged > 0 ? absl::StrCat(" (and ", log.unlogged, " more times since last logged)") : ""));
   log.last_nanos = now;
   log.unlogged = 0;
@@ -225,7 +228,7 @@ void Server::LogChanges() {
     logged_role_ = raft.role();
     logged_term_ = raft.term();
     logged_leader_ = raft.leader();
-    LogLine("INFO", absl::StrCat("node ", options_.id, " role=", ToString(raft.role()), " term=", raft.term(),
+    LogEvent(LogLevel::kInfo, "role_change", absl::StrCat("node ", options_.id, " role=", ToString(raft.role()), " term=", raft.term(),
                                  " leader=", raft.leader(), " commit=", raft.log().committed()));
   }
   const int64_t now = clock_.NowNanos();
@@ -236,7 +239,7 @@ void Server::LogChanges() {
                        peers_->counters().dropped_impersonation != logged_impersonation_;
   if (changed && now - last_drop_log_nanos_ >= kDropLogIntervalNanos) {
     last_drop_log_nanos_ = now;
-    LogLine("WARN", absl::StrCat("dropped peer envelopes so far: wrong_cluster=", c.dropped_wrong_cluster,
+    LogEvent(LogLevel::kWarn, "dropped_envelopes", absl::StrCat("dropped peer envelopes so far: wrong_cluster=", c.dropped_wrong_cluster,
                                  " unknown_peer=", c.dropped_unknown_peer, " invalid=", c.dropped_invalid,
                                  " unparseable=", peers_->counters().dropped_unparseable,
                                  " impersonation=", peers_->counters().dropped_impersonation,
@@ -247,7 +250,7 @@ void Server::LogChanges() {
 }
 
 absl::Status Server::Run(const std::atomic<bool>& stop) {
-  LogLine("INFO", absl::StrCat("node ", options_.id, " of cluster ", options_.cluster_id, " serving: raft ",
+  LogEvent(LogLevel::kInfo, "serving", absl::StrCat("node ", options_.id, " of cluster ", options_.cluster_id, " serving: raft ",
                                options_.members.at(options_.id), ", clients ", options_.client_address, ", log ",
                                storage_->FirstIndex(), "..", storage_->LastIndex(),
                                options_.curve ? ", CURVE on both ports" : ", PLAINTEXT (--insecure)"));
@@ -270,12 +273,13 @@ absl::Status Server::Run(const std::atomic<bool>& stop) {
     DrainClients();
     node_->Poll();
     if (!node_->failed().ok()) {
-      LogLine("ERROR", absl::StrCat("storage failed, stopping: ", node_->failed().ToString()));
+      LogEvent(LogLevel::kError, "storage_failed", absl::StrCat("storage failed, stopping: ", node_->failed().ToString()));
       return node_->failed();
     }
     LogChanges();
+    MaybePublishMetrics();
   }
-  LogLine("INFO", absl::StrCat("node ", options_.id, " stopping"));
+  LogEvent(LogLevel::kInfo, "stopping", absl::StrCat("node ", options_.id, " stopping"));
   return absl::OkStatus();
 }
 

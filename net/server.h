@@ -16,6 +16,9 @@
 #include "net/auth.h"
 #include "net/curve.h"
 #include "net/data_dir.h"
+#include "net/http_endpoint.h"
+#include "net/instrumented_application.h"
+#include "net/metrics.h"
 #include "net/posix_filesystem.h"
 #include "net/steady_clock.h"
 #include "net/zmq_peer_channel.h"
@@ -47,6 +50,9 @@ struct ServerOptions {
   // Authentication and encryption of both ports; nullopt serves plaintext to anyone who can
   // reach the ports (keel --insecure).
   std::optional<ServerCurve> curve;
+  // host:port of the HTTP port for /metrics, /healthz and /readyz; empty: none.
+  std::string metrics_address;
+  HealthOptions health;
 };
 
 // What the loop saw, for logs and tests.
@@ -68,6 +74,8 @@ class Server {
   absl::Status Run(const std::atomic<bool>& stop);
 
   const keel::Node& node() const { return *node_; }
+  // The HTTP port's number (0 without --metrics-addr).
+  int metrics_port() const { return http_ == nullptr ? 0 : http_->port(); }
 
  private:
   explicit Server(const ServerOptions& options);
@@ -75,6 +83,9 @@ class Server {
   void DrainAuth();
   absl::Status StartAuth();
   void LogChanges();
+  // Publishes a metrics snapshot if the last one is older than the publish interval.
+  void MaybePublishMetrics();
+  MetricsSnapshot CollectMetrics();
 
   ServerOptions options_;
   SteadyClock clock_;
@@ -84,6 +95,7 @@ class Server {
   std::unique_ptr<DataDirLock> lock_;
   std::unique_ptr<DurableStorage> storage_;
   std::unique_ptr<kvstate::KvState> state_;
+  std::unique_ptr<InstrumentedApplication> application_;  // state_, timed
   std::unique_ptr<ZapHandler> zap_;  // null without CURVE; bound before either port
   std::unique_ptr<HandshakeMonitor> peer_monitor_;
   std::unique_ptr<HandshakeMonitor> client_monitor_;
@@ -91,6 +103,17 @@ class Server {
   std::unique_ptr<zmq::socket_t> clients_;
   std::unique_ptr<keel::Node> node_;
   ServerCounters counters_;
+  // Metrics: figures only the loop sees, the board the HTTP threads read, the HTTP port.
+  LatencyHistogram fsync_latency_;
+  uint64_t leader_changes_ = 0;
+  NodeId last_known_leader_ = kNoNode;
+  int64_t started_nanos_ = 0;
+  int64_t last_publish_nanos_ = 0;
+  int64_t last_wal_scan_nanos_ = 0;
+  uint64_t wal_bytes_ = 0;
+  uint64_t wal_segments_ = 0;
+  MetricsBoard board_;
+  std::unique_ptr<HttpEndpoint> http_;  // declared last: destroyed (threads joined) first
   // For logging changes once.
   Role logged_role_ = Role::kFollower;
   Term logged_term_ = 0;
@@ -108,7 +131,5 @@ class Server {
   void LogRefusal(const std::string& what, const std::string& subject);
 };
 
-// One log line on stderr: "<utc time> <level> <message>".
-void LogLine(const char* level, const std::string& message);
 
 }  // namespace keel::net

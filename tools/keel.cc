@@ -20,6 +20,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "net/curve.h"
+#include "net/log.h"
 #include "net/server.h"
 
 ABSL_FLAG(uint64_t, id, 0, "This node's id (>= 1), one of the ids in --peers.");
@@ -47,6 +48,12 @@ ABSL_FLAG(std::string, client_keys, "",
 ABSL_FLAG(bool, insecure, false,
           "Serve both ports in plaintext, to anyone who can reach them (no --key-file etc.). For "
           "tests on a trusted host only.");
+ABSL_FLAG(std::string, metrics_addr, "",
+          "host:port of an HTTP port serving /metrics (Prometheus), /healthz and /readyz; empty: none.");
+ABSL_FLAG(uint64_t, ready_max_apply_lag, 1000,
+          "/readyz fails while the applied index trails the commit index by more than this.");
+ABSL_FLAG(std::string, log_format, "text", "text, or json for one JSON object per line.");
+ABSL_FLAG(std::string, log_level, "info", "debug, info, warn or error.");
 ABSL_FLAG(std::string, out, "", "keygen: write the key pair to <out>.key (mode 0600) and <out>.pub.");
 
 namespace {
@@ -75,7 +82,7 @@ std::vector<char*> DashesToUnderscores(int argc, char** argv, std::vector<std::s
 }
 
 int Fail(const std::string& message, int code) {
-  keel::net::LogLine("ERROR", message);
+  keel::net::LogEvent(keel::net::LogLevel::kError, "not_starting", message);
   return code;
 }
 
@@ -161,6 +168,13 @@ int main(int argc, char** argv) {
   std::vector<std::string> storage;
   std::vector<char*> args = DashesToUnderscores(argc, argv, &storage);
   std::vector<char*> positional = absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
+  keel::net::LogOptions log;
+  if (absl::Status s = keel::net::ParseLogFlags(absl::GetFlag(FLAGS_log_format), absl::GetFlag(FLAGS_log_level), &log);
+      !s.ok()) {
+    return Fail(std::string(s.message()), 2);
+  }
+  log.node = absl::GetFlag(FLAGS_id);
+  keel::net::InitLogging(log);
   if (positional.size() == 2 && std::string(positional[1]) == "keygen") return KeyGen();
   if (positional.size() > 1) return Fail(absl::StrCat("unexpected argument '", positional[1], "'"), 2);
 
@@ -188,8 +202,11 @@ int main(int argc, char** argv) {
   absl::StatusOr<std::optional<keel::net::ServerCurve>> curve = CurveFromFlags();
   if (!curve.ok()) return Fail(std::string(curve.status().message()), 2);
   options.curve = *std::move(curve);
+  options.metrics_address = absl::GetFlag(FLAGS_metrics_addr);
+  options.health.max_apply_lag = absl::GetFlag(FLAGS_ready_max_apply_lag);
   if (!options.curve) {
-    keel::net::LogLine("WARN", "--insecure: both ports serve plaintext to anyone who can reach them");
+    keel::net::LogEvent(keel::net::LogLevel::kWarn, "insecure",
+                        "--insecure: both ports serve plaintext to anyone who can reach them");
   }
 
   absl::StatusOr<std::unique_ptr<keel::net::Server>> server = keel::net::Server::Start(options);
@@ -200,6 +217,6 @@ int main(int argc, char** argv) {
   const absl::Status status = (*server)->Run(g_stop);
   server->reset();
   if (!status.ok()) return Fail(absl::StrCat("stopped: ", status.ToString()), 1);
-  keel::net::LogLine("INFO", "stopped cleanly");
+  keel::net::LogEvent(keel::net::LogLevel::kInfo, "stopped", "stopped cleanly");
   return 0;
 }

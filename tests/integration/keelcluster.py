@@ -75,6 +75,72 @@ def free_ports(count):
     return ports
 
 
+def parse_prometheus(text):
+    """A strict parser of the Prometheus text format (0.0.4) as keel writes it: returns
+    {(name, frozenset(labels.items())): value}. Raises ValueError on anything malformed: a
+    sample without a TYPE, a family declared twice, a bad label or value, histogram buckets
+    that are not cumulative or end without +Inf equal to _count."""
+    import math
+    import re
+    sample_re = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$')
+    label_re = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"(,|$)')
+    types, samples = {}, {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line:
+            continue
+        if line.startswith("# HELP ") or line.startswith("# TYPE "):
+            parts = line.split(" ", 3)
+            if len(parts) < 4:
+                raise ValueError(f"line {number}: {line!r}")
+            if parts[1] == "TYPE":
+                if parts[2] in types:
+                    raise ValueError(f"line {number}: {parts[2]} declared twice")
+                if parts[3] not in ("counter", "gauge", "histogram", "summary", "untyped"):
+                    raise ValueError(f"line {number}: bad type {parts[3]}")
+                types[parts[2]] = parts[3]
+            continue
+        if line.startswith("#"):
+            continue
+        m = sample_re.match(line)
+        if not m:
+            raise ValueError(f"line {number}: not a sample: {line!r}")
+        name, labels_text, value = m.group(1), m.group(3) or "", m.group(4)
+        stem = re.sub(r"_(bucket|sum|count)$", "", name)
+        family = stem if types.get(stem) == "histogram" else name
+        if family not in types:
+            raise ValueError(f"line {number}: {name} has no TYPE")
+        labels, pos = {}, 0
+        while pos < len(labels_text):
+            lm = label_re.match(labels_text, pos)
+            if not lm:
+                raise ValueError(f"line {number}: bad labels {labels_text!r}")
+            labels[lm.group(1)] = lm.group(2)
+            pos = lm.end()
+        v = float(value)  # accepts +Inf, NaN
+        if types[family] == "counter" and (v < 0 or math.isnan(v)):
+            raise ValueError(f"line {number}: counter {name} = {value}")
+        key = (name, frozenset(labels.items()))
+        if key in samples:
+            raise ValueError(f"line {number}: duplicate sample {name}{labels}")
+        samples[key] = v
+    for family, kind in types.items():
+        if kind != "histogram":
+            continue
+        buckets = sorted(((float(dict(k[1])["le"]), v) for k, v in samples.items() if k[0] == family + "_bucket"))
+        if not buckets or buckets[-1][0] != math.inf:
+            raise ValueError(f"{family}: no +Inf bucket")
+        if any(later[1] < earlier[1] for earlier, later in zip(buckets, buckets[1:])):
+            raise ValueError(f"{family}: buckets not cumulative")
+        if buckets[-1][1] != samples.get((family + "_count", frozenset())):
+            raise ValueError(f"{family}: +Inf bucket differs from _count")
+    return samples
+
+
+def metric(samples, name, **labels):
+    """One sample's value (labels given as keyword arguments), or None."""
+    return samples.get((name, frozenset((k, str(v)) for k, v in labels.items())))
+
+
 def read_key_pair(path):
     """The public= and secret= lines of a `keel keygen` key file."""
     pair = {}
@@ -100,16 +166,17 @@ class Cluster:
     """N keel nodes on loopback. Use as a context manager."""
 
     def __init__(self, nodes=3, cluster_id=7, tick_ms=50, election_ticks=10, snapshot_every=10000,
-                 curve=True):
+                 curve=True, flags=None):
         self.n = nodes
         self.cluster_id = cluster_id
         self.tick_ms = tick_ms
         self.election_ticks = election_ticks
         self.snapshot_every = snapshot_every
         self.dir = tempfile.mkdtemp(prefix="keel-it-")
-        ports = free_ports(2 * nodes)
+        ports = free_ports(3 * nodes)
         self.raft_ports = {i + 1: ports[i] for i in range(nodes)}
         self.client_ports = {i + 1: ports[nodes + i] for i in range(nodes)}
+        self.metrics_ports = {i + 1: ports[2 * nodes + i] for i in range(nodes)}
         self.procs = {}
         import zmq
         self.zmq = zmq
@@ -117,6 +184,7 @@ class Cluster:
         self.next_id = 1
         self.client_pb2, self.kv_pb2, self.node_pb2 = protos()
         self.curve = curve
+        self.extra_flags = dict(flags or {})  # added to every node's flags
         if curve:
             self.make_keys()
 
@@ -184,10 +252,12 @@ class Cluster:
             "peers": self.peers_flag(), "client-addr": f"127.0.0.1:{self.client_ports[node]}",
             "tick-ms": self.tick_ms, "election-ticks": self.election_ticks,
             "snapshot-every": self.snapshot_every,
+            "metrics-addr": f"127.0.0.1:{self.metrics_ports[node]}",
         }
         if self.curve:
             flags.update({"key-file": self.key_path(f"n{node}"), "peer-keys": self.key_path("peers", "keys"),
                           "client-keys": self.key_path("clients", "keys")})
+        flags.update(self.extra_flags)
         flags.update(overrides)
         cmd = [bin_path("keel")] + [f"--{k}={v}" for k, v in flags.items()]
         if bootstrap:
@@ -228,6 +298,25 @@ class Cluster:
             except OSError:
                 pass
         return "\n".join(out)
+
+    # --- the HTTP port ---
+
+    def http_get(self, node, path, timeout=2.0):
+        """(status, body) of GET path on `node`'s metrics port, or (None, error text)."""
+        import urllib.request
+        import urllib.error
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_ports[node]}{path}", timeout=timeout) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+        except OSError as e:
+            return None, str(e)
+
+    def metrics(self, node):
+        """`node`'s /metrics parsed (parse_prometheus), or None if it did not answer."""
+        status, body = self.http_get(node, "/metrics")
+        return parse_prometheus(body) if status == 200 else None
 
     # --- client side, from net/client.proto alone ---
 

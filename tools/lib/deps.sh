@@ -7,7 +7,7 @@ KEEL_PACKAGES=(
   libprotobuf-dev protobuf-compiler
   libabsl-dev
   libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev
-  libzmq3-dev cppzmq-dev libcli11-dev
+  libzmq3-dev cppzmq-dev libcli11-dev libspdlog-dev libcpp-httplib-dev
   python3 python3-zmq python3-protobuf
 )
 
