@@ -79,6 +79,18 @@ class MetricsTest(unittest.TestCase):
             self.assertIsNone(c.call(leader, request, wait=1.0, client_key=c.zmq.curve_keypair()))
             wait_until("the refusal to be counted", lambda: metric(
                 c.metrics(leader), "keel_auth_refused_total", port="client", reason="key_not_allowed") >= 1, 5)
+            # And a stranger on the raft port (a would-be peer whose key is not on --peer-keys).
+            s = c.ctx.socket(c.zmq.DEALER)
+            s.setsockopt(c.zmq.LINGER, 0)
+            s.curve_publickey, s.curve_secretkey = c.zmq.curve_keypair()
+            s.curve_serverkey = c.node_keys[leader][0]
+            s.connect(f"tcp://127.0.0.1:{c.raft_ports[leader]}")
+            s.send(b"hello")
+            try:
+                wait_until("the peer refusal to be counted", lambda: metric(
+                    c.metrics(leader), "keel_auth_refused_total", port="raft", reason="key_not_allowed") >= 1, 5)
+            finally:
+                s.close()
 
             # Failover: the term moves and the survivors count a leader change.
             term = metric(after, "keel_raft_term")
