@@ -78,13 +78,13 @@ absl::Status Raft::Restore(const LogStorage& storage) {
   if (storage.FirstIndex() > storage.LastIndex() + 1) {
     return absl::DataLossError("storage: first index is past last index + 1");
   }
-  voters_.assign(conf_state.voters().begin(), conf_state.voters().end());
-  if (voters_.empty()) return absl::InvalidArgumentError("storage: empty membership");
-  if (!std::is_sorted(voters_.begin(), voters_.end()) ||
-      std::adjacent_find(voters_.begin(), voters_.end()) != voters_.end() ||
-      voters_.front() == kNoNode) {
+  const std::vector<NodeId> voters(conf_state.voters().begin(), conf_state.voters().end());
+  if (voters.empty()) return absl::InvalidArgumentError("storage: empty membership");
+  if (!std::is_sorted(voters.begin(), voters.end()) ||
+      std::adjacent_find(voters.begin(), voters.end()) != voters.end() || voters.front() == kNoNode) {
     return absl::InvalidArgumentError("storage: membership must be sorted, unique and non-zero");
   }
+  SetConfState(conf_state);
   if (!IsVoter(id_)) {
     return absl::InvalidArgumentError(absl::StrCat("node ", id_, " is not in the membership {",
                                                    absl::StrJoin(voters_, ","), "}"));
@@ -101,8 +101,11 @@ absl::Status Raft::Restore(const LogStorage& storage) {
   return absl::OkStatus();
 }
 
-bool Raft::IsVoter(NodeId id) const {
-  return std::binary_search(voters_.begin(), voters_.end(), id);
+bool Raft::IsVoter(NodeId id) const { return quorum_.IsVoter(id); }
+
+void Raft::SetConfState(const raftpb::ConfState& conf_state) {
+  quorum_ = JointConfig(MajorityConfig({conf_state.voters().begin(), conf_state.voters().end()}), MajorityConfig());
+  voters_ = quorum_.Voters();
 }
 
 // --- roles ---

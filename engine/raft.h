@@ -27,6 +27,7 @@
 #include "engine/config.h"
 #include "engine/prng.h"
 #include "engine/progress.h"
+#include "engine/quorum.h"
 #include "engine/raft_log.h"
 #include "engine/ready.h"
 #include "engine/read_only.h"
@@ -115,7 +116,10 @@ class Raft {
   // Leader only: the node leadership is being handed to, or kNoNode.
   NodeId lead_transferee() const { return lead_transferee_; }
   const RaftLog& log() const { return log_; }
+  // Every voter (both halves while joint), sorted.
   const std::vector<NodeId>& voters() const { return voters_; }
+  // The quorum rules in force (the configuration of the last config entry in the log).
+  const JointConfig& quorum() const { return quorum_; }
   const absl::btree_map<NodeId, Progress>& progress() const { return progress_; }
   const Config& config() const { return config_; }
   int election_elapsed() const { return election_elapsed_; }
@@ -138,6 +142,8 @@ class Raft {
   void ResetRandomizedElectionTimeout();
   bool PastElectionTimeout() const { return election_elapsed_ >= randomized_election_timeout_; }
   bool IsVoter(NodeId id) const;
+  // Adopts the membership of `conf_state` (Restore, snapshots). Precondition: valid.
+  void SetConfState(const raftpb::ConfState& conf_state);
   void TickElection();
   void TickHeartbeat();
   void Send(raftpb::Message message);
@@ -204,7 +210,8 @@ class Raft {
   NodeId vote_ = kNoNode;
   Role role_ = Role::kFollower;
   NodeId leader_ = kNoNode;
-  std::vector<NodeId> voters_;  // sorted
+  JointConfig quorum_;
+  std::vector<NodeId> voters_;  // quorum_.Voters(), kept in step with it
 
   // Leader: one Progress per voter, including itself (whose match is its durable last index).
   absl::btree_map<NodeId, Progress> progress_;

@@ -24,7 +24,7 @@ void Raft::StartElection(ElectionKind kind) {
     campaign_term = term_;
   }
   votes_[id_] = true;
-  if (TallyVotes(voters_, votes_) == VoteResult::kWon) {
+  if (quorum_.Vote(votes_) == VoteResult::kWon) {
     // A single-voter cluster wins on its own vote.
     if (pre_vote) {
       StartElection(ElectionKind::kVote);
@@ -76,7 +76,7 @@ void Raft::HandleVoteResponse(const raftpb::Message& m) {
   if (is_pre_vote != (role_ == Role::kPreCandidate)) return;  // from an earlier campaign
   if (is_pre_vote && !m.reject() && m.term() != term_ + 1) return;  // for another campaign
   votes_.try_emplace(m.from(), !m.reject());
-  switch (TallyVotes(voters_, votes_)) {
+  switch (quorum_.Vote(votes_)) {
     case VoteResult::kWon:
       if (is_pre_vote) {
         StartElection(ElectionKind::kVote);

@@ -34,7 +34,7 @@ void Raft::HandleReadIndexRequest(NodeId from, std::string context) {
   }
   const std::string heartbeat_context =
       read_only_.Add(from, std::move(context), log_.committed(), id_);
-  if (voters_.size() == 1) {
+  if (quorum_.HasQuorum({id_})) {  // the leader alone is a quorum
     ReleaseReadyReads(read_only_.ReleaseAll());
     return;
   }

@@ -215,10 +215,8 @@ absl::Status Raft::HandleAppendResponse(const raftpb::Message& m) {
 }
 
 bool Raft::MaybeCommit() {
-  std::vector<Index> matches;
-  matches.reserve(voters_.size());
-  for (NodeId voter : voters_) matches.push_back(progress_.at(voter).match());
-  const Index quorum_index = QuorumIndex(std::move(matches));
+  const Index quorum_index = quorum_.CommittedIndex([this](NodeId id) { return progress_.at(id).match(); });
+  KEEL_ASSERT(quorum_index != kNoQuorumLimit);
   if (KEEL_PLANTED_BUG(kBugCommitOldTerm) && quorum_index > log_.committed()) {
     log_.CommitTo(quorum_index);  // wrong: ignores the term of the entry (Figure 8)
   }
@@ -266,18 +264,18 @@ void Raft::HandleHeartbeatResponse(const raftpb::Message& m) {
     pending_sends_[m.from()] = true;
   }
   if (!m.context().empty()) {
-    ReleaseReadyReads(read_only_.Ack(m.from(), m.context(), QuorumSize(voters_.size())));
+    ReleaseReadyReads(read_only_.Ack(m.from(), m.context(),
+                                     [this](const absl::btree_set<NodeId>& acks) { return quorum_.HasQuorum(acks); }));
   }
 }
 
 bool Raft::CheckQuorumActive() {
-  size_t active = 0;
-  for (NodeId voter : voters_) {
-    Progress& progress = progress_.at(voter);
-    if (voter == id_ || progress.recent_active()) ++active;
-    if (voter != id_) progress.set_recent_active(false);
+  absl::btree_set<NodeId> active;
+  for (auto& [id, progress] : progress_) {
+    if (id == id_ || progress.recent_active()) active.insert(id);
+    if (id != id_) progress.set_recent_active(false);
   }
-  return active >= QuorumSize(voters_.size());
+  return quorum_.HasQuorum(active);
 }
 
 }  // namespace keel

@@ -105,7 +105,7 @@ void Raft::InstallReceivedSnapshot(const raftpb::SnapshotMeta& meta, std::string
   } else {
     // Rule 7: discard the whole log and restore the state machine from the snapshot.
     log_.Restore(meta, std::move(data));
-    voters_.assign(meta.conf_state().voters().begin(), meta.conf_state().voters().end());
+    SetConfState(meta.conf_state());
     reply.set_index(meta.index());
   }
   Send(std::move(reply));

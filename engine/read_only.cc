@@ -29,7 +29,7 @@ std::string ReadOnly::Add(NodeId from, std::string context, Index index, NodeId 
 }
 
 std::vector<ReadOnly::Request> ReadOnly::Ack(NodeId from, const std::string& heartbeat_context,
-                                             size_t quorum) {
+                                             const std::function<bool(const absl::btree_set<NodeId>&)>& has_quorum) {
   std::vector<Request> released;
   const std::optional<uint64_t> sequence = DecodeSequence(heartbeat_context);
   if (!sequence) return released;  // a plain heartbeat, or garbage from a peer: no read to ack
@@ -38,7 +38,7 @@ std::vector<ReadOnly::Request> ReadOnly::Ack(NodeId from, const std::string& hea
   if (position == pending_.size()) return released;  // already released or never ours
   Request& request = pending_[position];
   request.acks.insert(from);
-  if (request.acks.size() < quorum) return released;
+  if (!has_quorum(request.acks)) return released;
   for (size_t i = 0; i <= position; ++i) {
     released.push_back(std::move(pending_.front()));
     pending_.pop_front();

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,9 +29,11 @@ class ReadOnly {
   // confirms it.
   std::string Add(NodeId from, std::string context, Index index, NodeId self);
   // Records `from`'s ack of the heartbeat carrying `heartbeat_context`. Returns, in arrival
-  // order, every request confirmed by it (that request and all older ones) once its acks reach
-  // `quorum`; otherwise nothing.
-  std::vector<Request> Ack(NodeId from, const std::string& heartbeat_context, size_t quorum);
+  // order, every request confirmed by it (that request and all older ones) once
+  // `has_quorum(acks)` holds (the leader's quorum rule: both halves of a joint config);
+  // otherwise nothing.
+  std::vector<Request> Ack(NodeId from, const std::string& heartbeat_context,
+                           const std::function<bool(const absl::btree_set<NodeId>&)>& has_quorum);
   // Releases everything, e.g. in a single-voter cluster where the leader alone is a quorum.
   std::vector<Request> ReleaseAll();
   void Clear() { pending_.clear(); }

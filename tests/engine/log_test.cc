@@ -264,28 +264,6 @@ TEST(LogTest, ProgressProbeReplicateAndSnapshotTransitions) {
   EXPECT_EQ(progress.next(), 11u) << "after a snapshot, probe right after it";
 }
 
-TEST(LogTest, QuorumArithmetic) {
-  EXPECT_EQ(QuorumSize(1), 1u);
-  EXPECT_EQ(QuorumSize(2), 2u);
-  EXPECT_EQ(QuorumSize(3), 2u);
-  EXPECT_EQ(QuorumSize(4), 3u);
-  EXPECT_EQ(QuorumSize(5), 3u);
-  EXPECT_EQ(QuorumIndex({5}), 5u);
-  EXPECT_EQ(QuorumIndex({1, 2, 3}), 2u);
-  EXPECT_EQ(QuorumIndex({3, 1, 2}), 2u);
-  EXPECT_EQ(QuorumIndex({9, 1, 5, 7}), 5u) << "4 voters need 3";
-  EXPECT_EQ(QuorumIndex({3, 3, 1, 1, 2}), 2u);
-  EXPECT_EQ(QuorumIndex({0, 0, 7}), 0u);
-  const std::vector<NodeId> voters = {1, 2, 3};
-  EXPECT_EQ(TallyVotes(voters, {{1, true}}), VoteResult::kPending);
-  EXPECT_EQ(TallyVotes(voters, {{1, true}, {2, true}}), VoteResult::kWon);
-  EXPECT_EQ(TallyVotes(voters, {{1, true}, {2, false}}), VoteResult::kPending);
-  EXPECT_EQ(TallyVotes(voters, {{1, true}, {2, false}, {3, false}}), VoteResult::kLost);
-  EXPECT_EQ(TallyVotes(voters, {{1, true}, {9, true}}), VoteResult::kPending) << "non-voters do not count";
-  EXPECT_EQ(TallyVotes({1, 2, 3, 4}, {{1, true}, {2, true}, {3, false}}), VoteResult::kPending);
-  EXPECT_EQ(TallyVotes({1, 2, 3, 4}, {{1, true}, {2, false}, {3, false}}), VoteResult::kLost);
-}
-
 TEST(LogTest, CreateRejectsInvalidConfigAndInconsistentStorage) {
   Config config = MakeConfig(1, NodeOptions{});
   {
