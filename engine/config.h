@@ -36,6 +36,9 @@ struct Config {
   uint64_t max_snapshot_chunk_bytes = 1 << 20;
   // Upper bound of bytes of committed entries handed out in one Ready (at least one entry).
   uint64_t max_committed_bytes_per_ready = 64ULL << 20;
+  // A learner is promoted to voter only once its log is within this many entries of the
+  // leader's: a voter far behind would hold back commits as soon as it counts.
+  uint64_t max_promote_lag = 1000;
 
   // Seed of the core's PRNG (election timeout jitter). The simulator derives it from the run's
   // seed; production draws it once at start.

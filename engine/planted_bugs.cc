@@ -13,6 +13,10 @@ const std::vector<PlantedBugInfo>& AllPlantedBugs() {
       {"proxy-retry-twice", kBugProxyRetryTwice,
        "node: a follower resends a late proxied request under a new sequence number, so it applies twice",
        BugLayer::kNode},
+      {"joint-single-quorum", kBugJointSingleQuorum,
+       "commit in a joint configuration with only the new configuration's majority", BugLayer::kMembership},
+      {"removed-leader-stays", kBugRemovedLeaderStays, "a leader removed from the configuration keeps leading",
+       BugLayer::kMembership},
   };
   return bugs;
 }

@@ -20,12 +20,16 @@ enum PlantedBug : uint32_t {
   kBugSkipLogMatching = 1u << 3,  // accept AppendEntries without the prev-entry check
   kBugApplyTwice = 1u << 4,       // kvstate: session dedupe off, a retried command applies again
   kBugProxyRetryTwice = 1u << 5,  // node: a proxy resends a late request under a new sequence
+  kBugJointSingleQuorum = 1u << 6,   // commit in a joint config with only C_new's majority
+  kBugRemovedLeaderStays = 1u << 7,  // a leader removed by a committed config keeps leading
 };
 
 // Where a planted bug lives: the Raft core (caught by the engine's invariant checkers), the
 // replicated state machine or the node driver (both caught by the linearizability checker on
 // client histories).
-enum class BugLayer : uint8_t { kEngine, kKvstate, kNode };
+// kMembership bugs live in the core but need membership changes to show: they are caught by
+// the membership tests and sweeps.
+enum class BugLayer : uint8_t { kEngine, kKvstate, kNode, kMembership };
 
 struct PlantedBugInfo {
   absl::string_view name;

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/assert.h"
+#include "engine/membership.h"
 #include "engine/planted_bugs.h"
 #include "engine/quorum.h"
 
@@ -78,16 +79,28 @@ absl::Status Raft::Restore(const LogStorage& storage) {
   if (storage.FirstIndex() > storage.LastIndex() + 1) {
     return absl::DataLossError("storage: first index is past last index + 1");
   }
-  const std::vector<NodeId> voters(conf_state.voters().begin(), conf_state.voters().end());
-  if (voters.empty()) return absl::InvalidArgumentError("storage: empty membership");
-  if (!std::is_sorted(voters.begin(), voters.end()) ||
-      std::adjacent_find(voters.begin(), voters.end()) != voters.end() || voters.front() == kNoNode) {
-    return absl::InvalidArgumentError("storage: membership must be sorted, unique and non-zero");
+  if (absl::Status status = ValidateConfState(conf_state); !status.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("storage: ", status.message()));
   }
+  // A node outside the configuration (one about to be added, or one removed) runs as a
+  // follower that never campaigns; a removed id, though, is never a member again.
+  if (std::binary_search(conf_state.removed().begin(), conf_state.removed().end(), id_)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "node ", id_, " was removed from this cluster (its snapshot records it); ids are never reused: "
+        "wipe the data dir and add it under a new id"));
+  }
+  base_conf_ = conf_state;
   SetConfState(conf_state);
-  if (!IsVoter(id_)) {
-    return absl::InvalidArgumentError(absl::StrCat("node ", id_, " is not in the membership {",
-                                                   absl::StrJoin(voters_, ","), "}"));
+  // The configuration in force is that of the last config entry in the log: find them.
+  for (Index lo = storage.FirstIndex(); lo <= storage.LastIndex();) {
+    std::vector<raftpb::Entry> entries;
+    if (absl::Status status = storage.Entries(lo, storage.LastIndex() + 1, 4 << 20, &entries); !status.ok()) {
+      return status;
+    }
+    KEEL_ASSERT(!entries.empty() && entries.front().index() == lo);
+    lo = entries.back().index() + 1;
+    std::erase_if(entries, [](const raftpb::Entry& e) { return e.type() != raftpb::ENTRY_CONF_CHANGE; });
+    if (!entries.empty()) RecordConfEntries(entries.front().index(), entries);
   }
   const std::optional<Term> last_term = log_.TermAt(log_.LastIndex());
   if (!last_term || *last_term > hard_state.term()) {
@@ -104,8 +117,90 @@ absl::Status Raft::Restore(const LogStorage& storage) {
 bool Raft::IsVoter(NodeId id) const { return quorum_.IsVoter(id); }
 
 void Raft::SetConfState(const raftpb::ConfState& conf_state) {
-  quorum_ = JointConfig(MajorityConfig({conf_state.voters().begin(), conf_state.voters().end()}), MajorityConfig());
+  KEEL_ASSERT(ValidateConfState(conf_state).ok());
+  conf_ = conf_state;
+  quorum_ = QuorumOf(conf_state);
   voters_ = quorum_.Voters();
+  if (lead_transferee_ != kNoNode && !IsVoter(lead_transferee_)) AbortLeaderTransfer();
+  if (role_ != Role::kLeader) return;
+  absl::btree_set<NodeId> members(voters_.begin(), voters_.end());
+  members.insert(conf_state.learners().begin(), conf_state.learners().end());
+  for (auto it = progress_.begin(); it != progress_.end();) {
+    // The leader keeps its own Progress even when leaving: it replicates until C_new commits.
+    if (it->first != id_ && !members.contains(it->first)) {
+      pending_sends_.erase(it->first);
+      it = progress_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (NodeId member : members) {
+    if (progress_.contains(member)) continue;
+    progress_.try_emplace(member, log_.LastIndex() + 1, config_.max_inflight_msgs, config_.max_inflight_bytes);
+    pending_sends_[member] = true;
+  }
+}
+
+raftpb::ConfState Raft::ConfStateAt(Index index) const {
+  auto it = conf_history_.upper_bound(index);
+  if (it == conf_history_.begin()) return base_conf_;
+  return std::prev(it)->second;
+}
+
+bool Raft::Promotable() const {
+  if (IsVoter(id_)) return true;
+  // Removed (or demoted) only by an entry that is not committed yet: that entry may still be
+  // truncated, and this node may be the only one whose log can win an election; staying out
+  // would deadlock the cluster (found by the membership property test). It campaigns, counting
+  // votes by its latest config, commits the change if it wins, then steps down.
+  if (pending_conf_index_ <= log_.committed()) return false;
+  const raftpb::ConfState committed = ConfStateAt(log_.committed());
+  return std::binary_search(committed.voters().begin(), committed.voters().end(), id_) ||
+         std::binary_search(committed.voters_outgoing().begin(), committed.voters_outgoing().end(), id_);
+}
+
+bool Raft::ConfChangeInFlight() const { return pending_conf_index_ > log_.committed() || IsJoint(conf_); }
+
+void Raft::RecordConfEntries(Index first_changed, const std::vector<raftpb::Entry>& entries) {
+  const bool had_changes = conf_history_.lower_bound(first_changed) != conf_history_.end();
+  conf_history_.erase(conf_history_.lower_bound(first_changed), conf_history_.end());
+  bool recorded = false;
+  for (const raftpb::Entry& entry : entries) {
+    if (entry.index() < first_changed || entry.type() != raftpb::ENTRY_CONF_CHANGE) continue;
+    const raftpb::ConfState before = ConfStateAt(entry.index() - 1);
+    raftpb::ConfChange change;
+    absl::StatusOr<raftpb::ConfState> after = change.ParseFromString(entry.data())
+                                                  ? ApplyConfChange(before, change)
+                                                  : absl::InvalidArgumentError("not a ConfChange");
+    conf_history_[entry.index()] = after.ok() ? *after : before;
+    recorded = true;
+  }
+  if (!had_changes && !recorded) return;
+  pending_conf_index_ = conf_history_.empty() ? 0 : conf_history_.rbegin()->first;
+  SetConfState(conf_history_.empty() ? base_conf_ : conf_history_.rbegin()->second);
+}
+
+void Raft::AfterCommit() {
+  // Acted on at the end of the current input: the caller may hold Progress references that
+  // a config change (which forgets leavers' Progress) or stepping down would invalidate.
+  if (role_ == Role::kLeader && pending_conf_index_ <= log_.committed()) membership_work_pending_ = true;
+}
+
+void Raft::MaybeStepDownRemoved() {
+  if (!membership_work_pending_) return;
+  membership_work_pending_ = false;
+  if (role_ != Role::kLeader || pending_conf_index_ > log_.committed()) return;
+  if (IsJoint(conf_)) {
+    // C_old,new is committed: move on to C_new (dissertation §4.3) without being asked.
+    raftpb::ConfChange leave;
+    leave.set_leave_joint(true);
+    AppendConfEntry(leave);
+    BroadcastAppend();
+    return;
+  }
+  // A leader removed by a committed config steps down (§4.2.2); without it the cluster would
+  // keep a leader that is not a voter, and its heartbeats would hold off elections forever.
+  if (!IsVoter(id_) && !KEEL_PLANTED_BUG(kBugRemovedLeaderStays)) BecomeFollower(term_, kNoNode);
 }
 
 // --- roles ---
@@ -123,6 +218,7 @@ void Raft::Reset(Term term) {
   votes_.clear();
   progress_.clear();
   pending_sends_.clear();
+  membership_work_pending_ = false;
   read_only_.Clear();
   pending_reads_.clear();
 }
@@ -166,7 +262,11 @@ void Raft::BecomeLeader() {
   const Index durable_last = log_.unstable_entries().empty()
                                  ? log_.LastIndex()
                                  : log_.unstable_entries().front().index() - 1;
-  for (NodeId voter : voters_) {
+  // One Progress per member (learners too: they receive the log), and for the leader itself.
+  absl::btree_set<NodeId> members(voters_.begin(), voters_.end());
+  members.insert(conf_.learners().begin(), conf_.learners().end());
+  members.insert(id_);
+  for (NodeId voter : members) {
     auto [it, inserted] = progress_.try_emplace(
         voter, log_.LastIndex() + 1, config_.max_inflight_msgs, config_.max_inflight_bytes);
     KEEL_ASSERT(inserted);
@@ -198,11 +298,12 @@ void Raft::Tick() {
   } else {
     TickElection();
   }
+  MaybeStepDownRemoved();
 }
 
 void Raft::TickElection() {
   ++election_elapsed_;
-  if (IsVoter(id_) && PastElectionTimeout()) {
+  if (Promotable() && PastElectionTimeout()) {
     election_elapsed_ = 0;
     StartElection(config_.pre_vote ? ElectionKind::kPreVote : ElectionKind::kVote);
   }
@@ -229,7 +330,7 @@ void Raft::TickHeartbeat() {
 
 void Raft::Campaign() {
   if (!fatal_.ok()) return;
-  if (role_ == Role::kLeader || !IsVoter(id_)) return;
+  if (role_ == Role::kLeader || !Promotable()) return;
   StartElection(config_.pre_vote ? ElectionKind::kPreVote : ElectionKind::kVote);
 }
 
@@ -274,7 +375,9 @@ absl::Status Raft::ValidateMessage(const raftpb::Message& m) const {
   }
   if (m.to() != id_) return invalid(absl::StrCat("addressed to ", m.to(), ", not ", id_));
   if (m.from() == kNoNode || m.from() == id_) return invalid("bad sender id");
-  if (!IsVoter(m.from())) return invalid("sender is not a member");
+  // Senders outside our configuration are heard: a leader added by a config entry we have not
+  // received yet must be able to bring us up to date. A removed id never is.
+
   if (m.term() == 0) return invalid("term 0");
   switch (m.type()) {
     case raftpb::MSG_APPEND: {
@@ -315,10 +418,8 @@ absl::Status Raft::ValidateMessage(const raftpb::Message& m) const {
       if (m.snapshot_done() != (m.snapshot_offset() + m.snapshot_data().size() == meta.size())) {
         return invalid("snapshot done flag does not match the chunk's end");
       }
-      const auto& voters = meta.conf_state().voters();
-      if (voters.empty() || voters[0] == kNoNode) return invalid("snapshot membership empty");
-      for (int i = 1; i < voters.size(); ++i) {
-        if (voters[i] <= voters[i - 1]) return invalid("snapshot membership not sorted/unique");
+      if (absl::Status status = ValidateConfState(meta.conf_state()); !status.ok()) {
+        return invalid(absl::StrCat("snapshot ", status.message()));
       }
       break;
     }
@@ -331,6 +432,16 @@ absl::Status Raft::ValidateMessage(const raftpb::Message& m) const {
 absl::Status Raft::Step(const raftpb::Message& m) {
   if (!fatal_.ok()) return fatal_;
   if (absl::Status status = ValidateMessage(m); !status.ok()) return status;
+  // A node removed by a committed configuration is never heard again (its late messages are
+  // normal, not invalid): its campaigns cannot disturb the cluster it left. Only a committed
+  // removal counts: an uncommitted one may be truncated, and a node deaf to the leader that
+  // truncates it would never learn so (found by the membership property test).
+  if (std::binary_search(conf_.removed().begin(), conf_.removed().end(), m.from()) && !IsVoter(m.from())) {
+    const raftpb::ConfState committed = ConfStateAt(log_.committed());
+    if (std::binary_search(committed.removed().begin(), committed.removed().end(), m.from())) {
+      return absl::OkStatus();
+    }
+  }
 
   if (m.term() > term_) {
     if (m.type() == raftpb::MSG_VOTE || m.type() == raftpb::MSG_PRE_VOTE) {
@@ -352,12 +463,13 @@ absl::Status Raft::Step(const raftpb::Message& m) {
       BecomeFollower(m.term(), kNoNode);
     }
   } else if (m.term() < term_) {
-    if ((config_.check_quorum || config_.pre_vote) &&
-        (m.type() == raftpb::MSG_APPEND || m.type() == raftpb::MSG_HEARTBEAT ||
-         m.type() == raftpb::MSG_SNAPSHOT)) {
-      // A stale leader. Tell it our term so it steps down: with CheckQuorum/PreVote we might
-      // otherwise never disturb it (we ignore its campaigns' terms), and a partitioned node
-      // that raised its term could not rejoin (etcd-io/etcd#5451 and friends).
+    if (m.type() == raftpb::MSG_APPEND || m.type() == raftpb::MSG_HEARTBEAT || m.type() == raftpb::MSG_SNAPSHOT) {
+      // A stale leader. Tell it our term so it steps down (Figure 2: reply with currentTerm).
+      // With CheckQuorum/PreVote we might otherwise never disturb it (we ignore its
+      // campaigns' terms), and a partitioned node that raised its term could not rejoin
+      // (etcd-io/etcd#5451 and friends). Without them too: a node outside its own config
+      // never campaigns, so this reply is how a leader learns of its higher term (found by
+      // the membership property test).
       raftpb::Message reply;
       reply.set_type(raftpb::MSG_APPEND_RESP);
       reply.set_to(m.from());
@@ -382,16 +494,21 @@ absl::Status Raft::Step(const raftpb::Message& m) {
     default:
       break;
   }
+  absl::Status status;
   switch (role_) {
     case Role::kLeader:
-      return StepLeader(m);
+      status = StepLeader(m);
+      break;
     case Role::kCandidate:
     case Role::kPreCandidate:
-      return StepCandidate(m);
+      status = StepCandidate(m);
+      break;
     case Role::kFollower:
-      return StepFollower(m);
+      status = StepFollower(m);
+      break;
   }
-  return absl::OkStatus();
+  MaybeStepDownRemoved();
+  return status;
 }
 
 absl::Status Raft::StepCandidate(const raftpb::Message& m) {
@@ -510,6 +627,7 @@ void Raft::Advance(const Ready& ready) {
   if (!ready.committed_entries.empty()) {
     log_.AppliedTo(ready.committed_entries.back().index());
   }
+  MaybeStepDownRemoved();
 }
 
 RaftStatus Raft::Status() const {

@@ -11,11 +11,14 @@
 // probe/replicate/snapshot progress states and fast backtracking; commit by counting only
 // entries of the current term with a no-op on election; leader persistence in parallel with
 // replication; chunked, resumable InstallSnapshot; ReadIndex; leadership transfer.
-// Membership is fixed per snapshot/bootstrap (no membership changes yet).
+// Membership changes (dissertation §4): single-server changes, joint consensus for more (left
+// automatically once the joint entry commits), learners; a configuration takes effect when its
+// entry is appended, is undone if that entry is truncated, and is recovered from the log.
 //
 // Not thread-safe: one owner drives it.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -63,7 +66,8 @@ class Raft {
  public:
   // Creates a core that resumes from `storage` (hard state, snapshot, log). The storage must
   // outlive the core. Fails if the config is invalid or the storage's state is inconsistent
-  // (e.g. this node is not in the membership, commit beyond the log).
+  // (e.g. commit beyond the log); kFailedPrecondition if the snapshot records that this node
+  // was removed (it must not come back under that id).
   static absl::StatusOr<std::unique_ptr<Raft>> Create(const Config& config, const LogStorage& storage);
 
   // Advances logical time by one tick: election timeouts, heartbeats, CheckQuorum, snapshot
@@ -78,6 +82,14 @@ class Raft {
   // committed iff an entry with that index and term is later applied. Fails with
   // kFailedPrecondition when not leader or while a leadership transfer is in progress.
   absl::StatusOr<LogPosition> Propose(std::string data);
+
+  // Proposes a membership change (membership.h ApplyConfChange says which are valid). Fails
+  // with kFailedPrecondition when not leader, while transferring leadership, before the
+  // leader committed an entry of its own term (a new leader may not know of a change its
+  // predecessor started), or while another change is in flight (appended, not committed, or
+  // a joint config not yet left); kInvalidArgument for an invalid change. The new config
+  // takes effect at once (when appended), on every node as its entry arrives.
+  absl::StatusOr<LogPosition> ProposeConfChange(const raftpb::ConfChange& change);
 
   // Starts an election now (as if the election timeout fired), honouring PreVote.
   // Used to bootstrap deterministic tests; a no-op on the leader.
@@ -120,6 +132,14 @@ class Raft {
   const std::vector<NodeId>& voters() const { return voters_; }
   // The quorum rules in force (the configuration of the last config entry in the log).
   const JointConfig& quorum() const { return quorum_; }
+  // The configuration in force, and the one as of `index` (>= the first index - 1: what a
+  // snapshot taken at `index` must record).
+  const raftpb::ConfState& conf_state() const { return conf_; }
+  raftpb::ConfState ConfStateAt(Index index) const;
+  // Index of the last configuration entry in the log (0: none since the snapshot).
+  Index pending_conf_index() const { return pending_conf_index_; }
+  // A change may be proposed: no config entry past the commit index, not joint.
+  bool ConfChangeInFlight() const;
   const absl::btree_map<NodeId, Progress>& progress() const { return progress_; }
   const Config& config() const { return config_; }
   int election_elapsed() const { return election_elapsed_; }
@@ -142,8 +162,22 @@ class Raft {
   void ResetRandomizedElectionTimeout();
   bool PastElectionTimeout() const { return election_elapsed_ >= randomized_election_timeout_; }
   bool IsVoter(NodeId id) const;
-  // Adopts the membership of `conf_state` (Restore, snapshots). Precondition: valid.
+  // May campaign: a voter of its latest config, or of the committed one while an entry that
+  // removes it is not committed yet.
+  bool Promotable() const;
+  // Adopts `conf_state` as the configuration in force: quorum rules and, on the leader, one
+  // Progress per member (new members probed from the end of the log, leavers forgotten).
+  // Precondition: valid.
   void SetConfState(const raftpb::ConfState& conf_state);
+  // Entries from `first_changed` on were (re)written: forgets the configs recorded at or
+  // after it and records those of the config entries in `entries` (index >= first_changed).
+  // An invalid change (only a faulty leader writes one) is recorded as no change, the same
+  // on every node.
+  void RecordConfEntries(Index first_changed, const std::vector<raftpb::Entry>& entries);
+  // Leader: leaves a committed joint config; a leader that is no longer a voter of a
+  // committed config steps down (deferred: callers may hold Progress references).
+  void AfterCommit();
+  void MaybeStepDownRemoved();
   void TickElection();
   void TickHeartbeat();
   void Send(raftpb::Message message);
@@ -178,6 +212,8 @@ class Raft {
   void SendHeartbeat(NodeId to, const std::string& context);
   bool MaybeCommit();
   Index AppendEntry(raftpb::Entry entry);
+  // Leader: appends `change` as a config entry (in force at once) and returns its index.
+  Index AppendConfEntry(const raftpb::ConfChange& change);
   void OnSelfPersisted(Index index, Term term);
   bool CheckQuorumActive();
 
@@ -212,6 +248,11 @@ class Raft {
   NodeId leader_ = kNoNode;
   JointConfig quorum_;
   std::vector<NodeId> voters_;  // quorum_.Voters(), kept in step with it
+  raftpb::ConfState conf_;       // in force: that of the last config entry, or base_conf_
+  raftpb::ConfState base_conf_;  // as of the snapshot (or bootstrap)
+  std::map<Index, raftpb::ConfState> conf_history_;  // config after each config entry in the log
+  Index pending_conf_index_ = 0;
+  bool membership_work_pending_ = false;  // AfterCommit -> MaybeStepDownRemoved
 
   // Leader: one Progress per voter, including itself (whose match is its durable last index).
   absl::btree_map<NodeId, Progress> progress_;

@@ -12,7 +12,7 @@ bool Raft::InLease() const {
 
 void Raft::StartElection(ElectionKind kind) {
   KEEL_ASSERT(role_ != Role::kLeader);
-  KEEL_ASSERT(IsVoter(id_));
+  KEEL_ASSERT(Promotable());
   const bool pre_vote = kind == ElectionKind::kPreVote;
   const bool transfer = kind == ElectionKind::kTransfer;
   Term campaign_term;

@@ -87,7 +87,7 @@ void Raft::SendTimeoutNow(NodeId to) {
 }
 
 void Raft::HandleTimeoutNow(const raftpb::Message& m) {
-  if (!IsVoter(id_)) return;
+  if (!Promotable()) return;
   StartElection(ElectionKind::kTransfer);
 }
 

@@ -3,6 +3,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/assert.h"
+#include "engine/membership.h"
 #include "engine/planted_bugs.h"
 #include "engine/quorum.h"
 #include "engine/raft.h"
@@ -27,6 +28,55 @@ absl::StatusOr<LogPosition> Raft::Propose(std::string data) {
   return LogPosition{index, term_};
 }
 
+absl::StatusOr<LogPosition> Raft::ProposeConfChange(const raftpb::ConfChange& change) {
+  if (!fatal_.ok()) return fatal_;
+  if (role_ != Role::kLeader) {
+    return absl::FailedPreconditionError(absl::StrCat("not the leader (leader is ", leader_, ")"));
+  }
+  if (lead_transferee_ != kNoNode) {
+    return absl::FailedPreconditionError(absl::StrCat("leadership is being transferred to ", lead_transferee_));
+  }
+  // A new leader may hold an uncommitted change of its predecessor that it does not know is
+  // in flight; committing an entry of its own term first settles that (Ongaro, raft-dev 2015).
+  if (!CommittedInCurrentTerm()) {
+    return absl::FailedPreconditionError("the new leader has not committed an entry of its term yet; retry");
+  }
+  if (ConfChangeInFlight()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("a configuration change is in flight (entry ", pending_conf_index_, ", config ",
+                     DescribeConfState(conf_), "); one at a time"));
+  }
+  if (absl::StatusOr<raftpb::ConfState> next = ApplyConfChange(conf_, change); !next.ok()) return next.status();
+  for (const raftpb::ConfChangeSingle& single : change.changes()) {
+    if (single.type() != raftpb::CONF_ADD_VOTER ||
+        !std::binary_search(conf_.learners().begin(), conf_.learners().end(), single.node())) {
+      continue;
+    }
+    const Index match = progress_.at(single.node()).match();
+    if (match + config_.max_promote_lag < log_.LastIndex()) {
+      return absl::FailedPreconditionError(absl::StrCat("learner ", single.node(), " is ", log_.LastIndex() - match,
+                                                        " entries behind (at most ", config_.max_promote_lag,
+                                                        " to be promoted); retry once it caught up"));
+    }
+  }
+  const Index index = AppendConfEntry(change);
+  BroadcastAppend();
+  return LogPosition{index, term_};
+}
+
+Index Raft::AppendConfEntry(const raftpb::ConfChange& change) {
+  raftpb::Entry entry;
+  entry.set_type(raftpb::ENTRY_CONF_CHANGE);
+  entry.set_data(change.SerializeAsString());
+  entry.set_term(term_);
+  entry.set_index(log_.LastIndex() + 1);
+  const raftpb::Entry copy = entry;
+  const Index index = AppendEntry(std::move(entry));
+  KEEL_ASSERT(index == copy.index());
+  RecordConfEntries(index, {copy});
+  return index;
+}
+
 Index Raft::AppendEntry(raftpb::Entry entry) {
   KEEL_ASSERT(role_ == Role::kLeader);
   entry.set_term(term_);
@@ -43,8 +93,8 @@ void Raft::OnSelfPersisted(Index index, Term term) {
 }
 
 void Raft::BroadcastAppend() {
-  for (NodeId voter : voters_) {
-    if (voter != id_) pending_sends_[voter] = true;
+  for (const auto& [id, progress] : progress_) {
+    if (id != id_) pending_sends_[id] = true;
   }
 }
 
@@ -56,6 +106,7 @@ void Raft::FlushPendingSends() {
   // Deferring sends to Ready time batches every proposal made since the previous Ready into as
   // few MSG_APPENDs as the size and in-flight limits allow.
   for (const auto& [to, send_if_empty] : pending_sends_) {
+    if (!progress_.contains(to)) continue;  // left the configuration since
     if (!MaybeSendAppend(to, send_if_empty)) continue;
     while (MaybeSendAppend(to, /*send_if_empty=*/false)) {
     }
@@ -127,14 +178,29 @@ absl::Status Raft::HandleAppend(const raftpb::Message& m) {
     // Wrong: accept the entries without checking that our log matches the leader's at
     // m.index(); the entries before it keep whatever (possibly divergent) terms they had.
     std::vector<raftpb::Entry> entries(m.entries().begin(), m.entries().end());
-    if (!entries.empty()) log_.Append(entries);
+    if (!entries.empty()) {
+      log_.Append(entries);
+      RecordConfEntries(entries.front().index(), entries);
+    }
     const Index last_new = m.index() + m.entries_size();
     log_.CommitTo(std::min(m.commit(), last_new));
     reply.set_index(last_new);
     Send(std::move(reply));
     return absl::OkStatus();
   }
+  // The first entry that will change our log (a conflict or past our end): configs recorded
+  // from there on are rewritten.
+  Index first_changed = 0;
+  for (const raftpb::Entry& entry : m.entries()) {
+    if (!log_.MatchTerm(entry.index(), entry.term())) {
+      first_changed = entry.index();
+      break;
+    }
+  }
   if (std::optional<Index> last_new = log_.MaybeAppend(m.index(), m.log_term(), m.commit(), m.entries())) {
+    if (first_changed != 0) {
+      RecordConfEntries(first_changed, std::vector<raftpb::Entry>(m.entries().begin(), m.entries().end()));
+    }
     reply.set_index(*last_new);
   } else {
     // Fast backtracking: tell the leader the last index whose term is <= the term it probed
@@ -150,6 +216,8 @@ absl::Status Raft::HandleAppend(const raftpb::Message& m) {
 }
 
 absl::Status Raft::StepLeader(const raftpb::Message& m) {
+  // A node we track no Progress for (not a member, or one just removed) has nothing to tell.
+  if (!progress_.contains(m.from())) return absl::OkStatus();
   switch (m.type()) {
     case raftpb::MSG_APPEND_RESP:
       return HandleAppendResponse(m);
@@ -215,7 +283,14 @@ absl::Status Raft::HandleAppendResponse(const raftpb::Message& m) {
 }
 
 bool Raft::MaybeCommit() {
-  const Index quorum_index = quorum_.CommittedIndex([this](NodeId id) { return progress_.at(id).match(); });
+  auto match = [this](NodeId id) {
+    auto it = progress_.find(id);
+    return it == progress_.end() ? Index{0} : it->second.match();
+  };
+  // The planted bug counts only C_new's majority while joint: C_old's majority may not have
+  // the entry, and a C_old leader elected meanwhile could overwrite it.
+  const Index quorum_index = KEEL_PLANTED_BUG(kBugJointSingleQuorum) ? quorum_.incoming().CommittedIndex(match)
+                                                                      : quorum_.CommittedIndex(match);
   KEEL_ASSERT(quorum_index != kNoQuorumLimit);
   if (KEEL_PLANTED_BUG(kBugCommitOldTerm) && quorum_index > log_.committed()) {
     log_.CommitTo(quorum_index);  // wrong: ignores the term of the entry (Figure 8)
@@ -227,12 +302,13 @@ bool Raft::MaybeCommit() {
     pending_reads_.clear();
     for (auto& [from, context] : pending) HandleReadIndexRequest(from, std::move(context));
   }
+  AfterCommit();
   return true;
 }
 
 void Raft::BroadcastHeartbeat(const std::string& context) {
-  for (NodeId voter : voters_) {
-    if (voter != id_) SendHeartbeat(voter, context);
+  for (const auto& [id, progress] : progress_) {
+    if (id != id_) SendHeartbeat(id, context);
   }
 }
 

@@ -105,7 +105,10 @@ void Raft::InstallReceivedSnapshot(const raftpb::SnapshotMeta& meta, std::string
   } else {
     // Rule 7: discard the whole log and restore the state machine from the snapshot.
     log_.Restore(meta, std::move(data));
-    SetConfState(meta.conf_state());
+    base_conf_ = meta.conf_state();
+    conf_history_.clear();
+    pending_conf_index_ = 0;
+    SetConfState(base_conf_);
     reply.set_index(meta.index());
   }
   Send(std::move(reply));

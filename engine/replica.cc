@@ -126,8 +126,9 @@ void Replica::MaybeSnapshot() {
   const Index applied = raft_->log().applied();
   if (applied < last_snapshot_index_ + options_.snapshot_every_entries) return;
   // The state machine's state is as of `applied`; the snapshot must be taken exactly there.
-  raftpb::ConfState conf;
-  for (NodeId voter : raft_->voters()) conf.add_voters(voter);
+  // The configuration as of the snapshot's index, not the current one: entries after it may
+  // change it again, and a node restoring the snapshot replays them.
+  const raftpb::ConfState conf = raft_->ConfStateAt(applied);
   if (absl::Status status = storage_.CreateSnapshot(applied, conf, state_machine_.Snapshot()); !status.ok()) {
     Stop(status);
     return;

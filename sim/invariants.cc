@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/container/btree_set.h"
 #include "absl/strings/str_cat.h"
 #include "engine/assert.h"
 
@@ -58,7 +59,20 @@ absl::Status CheckNodeInvariants(const Raft& raft, Index window) {
     case Role::kLeader: {
       if (raft.leader() != raft.id()) return Violation(raft, "leader does not lead itself");
       if (raft.vote() != raft.id()) return Violation(raft, "leader did not vote for itself");
-      if (raft.progress().size() != raft.voters().size()) return Violation(raft, "progress/voters mismatch");
+      {
+        // One Progress per member (voters of both halves, learners) and for the leader itself.
+        absl::btree_set<NodeId> members(raft.voters().begin(), raft.voters().end());
+        members.insert(raft.conf_state().learners().begin(), raft.conf_state().learners().end());
+        members.insert(raft.id());
+        if (raft.progress().size() != members.size()) return Violation(raft, "progress/members mismatch");
+        for (NodeId member : members) {
+          if (!raft.progress().contains(member)) return Violation(raft, absl::StrCat("no progress for member ", member));
+        }
+      }
+      // Dissertation §4.2.2: a leader that is no voter of a committed configuration steps down.
+      if (!raft.quorum().IsVoter(raft.id()) && raft.pending_conf_index() <= log.committed()) {
+        return Violation(raft, "a leader removed by a committed configuration still leads");
+      }
       if (log.committed() > raft.commit_at_election() && log.TermAt(log.committed()) != raft.term()) {
         return Violation(raft, "leader advanced its commit index to an entry of an older term");
       }

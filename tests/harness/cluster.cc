@@ -1,16 +1,22 @@
 #include "tests/harness/cluster.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/container/btree_set.h"
 #include "engine/assert.h"
+#include "engine/membership.h"
 
 namespace keel::testing {
 
 Cluster::Cluster(const ClusterOptions& options) : options_(options) {
+  // Nodes past `initial_voters` start outside the configuration (spares to add later), from
+  // the same bootstrap configuration as everyone else.
+  const int initial = options_.initial_voters > 0 ? options_.initial_voters : options_.nodes;
+  KEEL_ASSERT(initial <= options_.nodes);
   std::vector<NodeId> voters;
-  for (int i = 1; i <= options_.nodes; ++i) voters.push_back(i);
-  for (NodeId id : voters) {
-    nodes_[id].storage = std::make_unique<MemoryStorage>(voters);
-    StartNode(id);
+  for (int i = 1; i <= initial; ++i) voters.push_back(i);
+  for (int i = 1; i <= options_.nodes; ++i) {
+    nodes_[i].storage = std::make_unique<MemoryStorage>(voters);
+    StartNode(i);
   }
 }
 
@@ -39,6 +45,8 @@ void Cluster::StartNode(NodeId id) {
   config.seed = options_.seed * 1000 + id;
   config.planted_bugs = options_.planted_bugs;
   absl::StatusOr<std::unique_ptr<Raft>> raft = Raft::Create(config, *node.storage);
+  // A node whose snapshot records its removal refuses to start: it stays down.
+  if (raft.status().code() == absl::StatusCode::kFailedPrecondition) return;
   KEEL_ASSERT_MSG(raft.ok(), raft.status().ToString().c_str());
   node.raft = std::move(*raft);
   node.state = DecodeState(node.storage->snapshot_data());
@@ -83,28 +91,102 @@ absl::Status Cluster::CheckDurableQuorum() const {
   // crash could lose an acknowledged write.
   Index commit = 0;
   Term commit_term = 0;
+  NodeId committer_id = kNoNode;
   for (const auto& [id, node] : nodes_) {
     if (node.raft && node.raft->log().committed() > commit) {
       commit = node.raft->log().committed();
       commit_term = node.raft->log().TermAt(commit).value_or(0);
+      committer_id = id;
     }
   }
   if (commit == 0) return absl::OkStatus();
-  size_t durable = 0;
+  absl::btree_set<NodeId> durable;
   for (const auto& [id, node] : nodes_) {
     const MemoryStorage& storage = *node.storage;
     if (storage.FirstIndex() > commit) {
-      ++durable;  // compacted into a snapshot, which only covers committed entries
+      durable.insert(id);  // compacted into a snapshot, which only covers committed entries
     } else if (storage.LastIndex() >= commit && storage.TermAt(commit).value_or(0) == commit_term) {
-      ++durable;
+      durable.insert(id);
     }
   }
-  if (durable < nodes_.size() / 2 + 1) {
-    return absl::InternalError(absl::StrCat("durability violated: commit index ", commit,
-                                            " is durable on only ", durable, " of ", nodes_.size(),
-                                            " nodes\n", DescribeNodes()));
+  // A quorum of the configuration the entry was committed under. A leader decides with the
+  // latest config in its log, which may come after the entry and may have been known only to
+  // that leader (its entry lost in a crash before it was durable anywhere): accept a quorum of
+  // any configuration some node holds and, with membership changes, of one single-voter
+  // change past one (one change in flight at a time; entries before a config entry may
+  // commit under it).
+  const Raft& committer = *nodes_.at(committer_id).raft;
+  bool quorum = false;
+  for (const KnownConfig& known : KnownConfigs()) {
+    const raftpb::ConfState& conf = known.conf;
+    quorum = quorum || QuorumOf(conf).HasQuorum(durable);
+    // A committed joint entry may be followed by a leave entry that only its leader held: the
+    // entries before it commit under C_new alone (safe: the joint config left behind still
+    // needs C_new's majority to elect anyone). Only if the joint entry itself committed on
+    // both halves, which is what the planted joint-single-quorum bug skips.
+    if (!quorum && IsJoint(conf) && known.index != 0 && QuorumOf(conf).HasQuorum(DurableAt(known.index, known.term))) {
+      quorum = MajorityConfig({conf.voters().begin(), conf.voters().end()}).HasQuorum(durable);
+    }
+    // From a joint config the only next change is leaving it, and entries committed under
+    // C_new alone follow the (then durable) leave entry: no allowance needed there.
+    if (quorum || options_.initial_voters == 0 || IsJoint(conf)) continue;
+    std::vector<NodeId> voters(conf.voters().begin(), conf.voters().end());
+    for (const auto& [id, node] : nodes_) {
+      std::vector<NodeId> changed = voters;
+      auto it = std::lower_bound(changed.begin(), changed.end(), id);
+      if (it != changed.end() && *it == id) {
+        changed.erase(it);
+      } else {
+        changed.insert(it, id);
+      }
+      quorum = quorum || (!changed.empty() && MajorityConfig(changed).HasQuorum(durable));
+    }
+  }
+  if (!quorum) {
+    std::string logs;
+    if (getenv("KEEL_HARNESS_LOGS") != nullptr) {
+      for (const auto& [id, node] : nodes_) absl::StrAppend(&logs, "--- node ", id, "\n", DescribeLog(id));
+    }
+    return absl::InternalError(absl::StrCat("durability violated: commit index ", commit, " is durable on only ",
+                                            durable.size(), " of ", nodes_.size(), " nodes (config ",
+                                            DescribeConfState(committer.conf_state()), ")\n", DescribeNodes(), logs));
   }
   return absl::OkStatus();
+}
+
+absl::btree_set<NodeId> Cluster::DurableAt(Index index, Term term) const {
+  absl::btree_set<NodeId> durable;
+  for (const auto& [id, node] : nodes_) {
+    const MemoryStorage& storage = *node.storage;
+    if (storage.FirstIndex() > index ||
+        (storage.LastIndex() >= index && storage.TermAt(index).value_or(0) == term)) {
+      durable.insert(id);
+    }
+  }
+  return durable;
+}
+
+std::vector<Cluster::KnownConfig> Cluster::KnownConfigs() const {
+  std::vector<KnownConfig> configs;
+  for (const auto& [id, node] : nodes_) {
+    const MemoryStorage& storage = *node.storage;
+    raftpb::ConfState conf = storage.InitialConfState();
+    configs.push_back(KnownConfig{conf, 0, 0});
+    std::vector<raftpb::Entry> entries;
+    if (storage.FirstIndex() <= storage.LastIndex() &&
+        storage.Entries(storage.FirstIndex(), storage.LastIndex() + 1, UINT64_MAX, &entries).ok()) {
+      for (const raftpb::Entry& entry : entries) {
+        raftpb::ConfChange change;
+        if (entry.type() != raftpb::ENTRY_CONF_CHANGE || !change.ParseFromString(entry.data())) continue;
+        if (absl::StatusOr<raftpb::ConfState> next = ApplyConfChange(conf, change); next.ok()) {
+          conf = *next;
+          configs.push_back(KnownConfig{conf, entry.index(), entry.term()});
+        }
+      }
+    }
+    if (node.raft) configs.push_back(KnownConfig{node.raft->conf_state(), 0, 0});
+  }
+  return configs;
 }
 
 void Cluster::Tick(NodeId id) {
@@ -248,6 +330,13 @@ absl::StatusOr<LogPosition> Cluster::Propose(NodeId id, std::string data) {
   return result;
 }
 
+absl::StatusOr<LogPosition> Cluster::ProposeConfChange(NodeId id, const raftpb::ConfChange& change) {
+  if (!IsUp(id)) return absl::UnavailableError("node is down");
+  absl::StatusOr<LogPosition> result = raft(id).ProposeConfChange(change);
+  Check();
+  return result;
+}
+
 bool Cluster::Compact(NodeId id, Index index) {
   Node& node = nodes_.at(id);
   KEEL_ASSERT(IsUp(id));
@@ -260,9 +349,7 @@ bool Cluster::Compact(NodeId id, Index index) {
     if (!node.raft->log().Slice(i, i + 1, UINT64_MAX, &entry).ok()) return false;
     if (entry.front().type() == raftpb::ENTRY_NORMAL) state.pop_back();
   }
-  raftpb::ConfState conf;
-  for (NodeId voter : node.raft->voters()) conf.add_voters(voter);
-  return node.storage->CreateSnapshot(index, conf, EncodeState(state));
+  return node.storage->CreateSnapshot(index, node.raft->ConfStateAt(index), EncodeState(state));
 }
 
 NodeId Cluster::Leader() const {
@@ -287,7 +374,9 @@ std::string Cluster::DescribeNodes() const {
     const Raft& r = *node.raft;
     absl::StrAppend(&out, id, ": term=", r.term(), " vote=", r.vote(), " role=", ToString(r.role()),
                     " leader=", r.leader(), " log=", r.log().FirstIndex(), "..", r.log().LastIndex(),
-                    " commit=", r.log().committed(), " applied=", r.log().applied(), "\n");
+                    " commit=", r.log().committed(), " applied=", r.log().applied(),
+                    options_.initial_voters > 0 ? absl::StrCat(" conf[", DescribeConfState(r.conf_state()), "]") : "",
+                    "\n");
   }
   return out;
 }
@@ -304,8 +393,13 @@ std::string Cluster::DescribeLog(NodeId id) const {
     std::vector<raftpb::Entry> entries;
     KEEL_ASSERT(log.Slice(log.FirstIndex(), log.LastIndex() + 1, UINT64_MAX, &entries).ok());
     for (const raftpb::Entry& entry : entries) {
-      absl::StrAppend(&out, entry.index(), "/", entry.term(), " ",
-                      entry.type() == raftpb::ENTRY_NOOP ? "noop" : entry.data(), "\n");
+      std::string what = entry.data();
+      if (entry.type() == raftpb::ENTRY_NOOP) what = "noop";
+      if (entry.type() == raftpb::ENTRY_CONF_CHANGE) {
+        raftpb::ConfChange change;
+        what = change.ParseFromString(entry.data()) ? absl::StrCat("conf: ", DescribeConfChange(change)) : "conf: ?";
+      }
+      absl::StrAppend(&out, entry.index(), "/", entry.term(), " ", what, "\n");
     }
   }
   if (out.empty()) out = "empty\n";

@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "sim/invariants.h"
+#include "absl/container/btree_set.h"
 #include "engine/memory_storage.h"
 #include "engine/raft.h"
 
@@ -20,6 +21,11 @@ namespace keel::testing {
 
 struct ClusterOptions {
   int nodes = 3;
+  // Nodes 1..initial_voters form the bootstrap configuration; the rest start outside it
+  // (spares for membership changes). 0: every node is a voter.
+  int initial_voters = 0;
+  // Random schedules (random_schedule.h) also propose membership changes.
+  bool membership_changes = false;
   bool pre_vote = true;
   bool check_quorum = true;
   int election_tick = 10;
@@ -83,6 +89,7 @@ class Cluster {
 
   // --- application actions ---
   absl::StatusOr<LogPosition> Propose(NodeId id, std::string data);
+  absl::StatusOr<LogPosition> ProposeConfChange(NodeId id, const raftpb::ConfChange& change);
   // Takes a snapshot of node `id`'s state machine at its applied index and compacts its log.
   bool Compact(NodeId id, Index index);
 
@@ -108,6 +115,16 @@ class Cluster {
   void Enqueue(std::vector<raftpb::Message>& messages);
   void Check();
   absl::Status CheckDurableQuorum() const;
+  // Every configuration some node's storage or core holds (for the durability check), with
+  // the index and term of the entry that made it (0: a snapshot's, or a core's current one).
+  struct KnownConfig {
+    raftpb::ConfState conf;
+    Index index = 0;
+    Term term = 0;
+  };
+  std::vector<KnownConfig> KnownConfigs() const;
+  // The nodes whose storage holds entry (index, term), or a snapshot past it.
+  absl::btree_set<NodeId> DurableAt(Index index, Term term) const;
 
   ClusterOptions options_;
   std::map<NodeId, Node> nodes_;

@@ -16,6 +16,12 @@ constexpr size_t kActions = 1000;
 ClusterOptions OptionsForSeed(uint64_t seed, uint32_t bugs) {
   ClusterOptions options;
   options.nodes = seed % 2 == 0 ? 3 : 5;
+  if ((bugs & (kBugJointSingleQuorum | kBugRemovedLeaderStays)) != 0) {
+    // Membership bugs need membership changes: 3 voters and 2 spares.
+    options.nodes = 5;
+    options.initial_voters = 3;
+    options.membership_changes = true;
+  }
   options.election_tick = 5;
   options.seed = seed;
   options.max_inflight_msgs = 4;
@@ -48,14 +54,19 @@ TEST_P(PlantedBugTest, IsCaughtBySomeSeed) {
               static_cast<unsigned long long>(seed), failure.substr(0, 200).c_str());
 }
 
+std::string BugTestName(const ::testing::TestParamInfo<PlantedBugInfo>& info) {
+  std::string name(info.param.name);
+  for (char& c : name) {
+    if (c == '-') c = '_';
+  }
+  return name;
+}
+
+INSTANTIATE_TEST_SUITE_P(MembershipBugs, PlantedBugTest,
+                         ::testing::ValuesIn(PlantedBugsIn(BugLayer::kMembership)),
+                         BugTestName);
 INSTANTIATE_TEST_SUITE_P(EngineBugs, PlantedBugTest, ::testing::ValuesIn(PlantedBugsIn(BugLayer::kEngine)),
-                         [](const ::testing::TestParamInfo<PlantedBugInfo>& info) {
-                           std::string name(info.param.name);
-                           for (char& c : name) {
-                             if (c == '-') c = '_';
-                           }
-                           return name;
-                         });
+                         BugTestName);
 
 // The schedules must exercise the cluster, not idle: most seeds elect leaders and commit
 // entries during the faulty phase (before the liveness check heals everything).

@@ -25,7 +25,7 @@ struct Arbitrary<keel::testing::Action> {
 namespace keel::testing {
 namespace {
 
-void CheckRandomSchedule(int nodes, bool pre_vote, bool check_quorum) {
+void CheckRandomSchedule(int nodes, bool pre_vote, bool check_quorum, int initial_voters = 0) {
   // Up to ~1,500 actions: long enough for several elections with election_tick = 3.
   const auto actions = *rc::gen::scale(15.0, rc::gen::arbitrary<std::vector<Action>>());
   const auto seed = *rc::gen::inRange<uint64_t>(1, 1000000);
@@ -39,6 +39,8 @@ void CheckRandomSchedule(int nodes, bool pre_vote, bool check_quorum) {
   options.max_inflight_msgs = 4;
   options.max_msg_bytes = 64;
   options.max_snapshot_chunk_bytes = 16;
+  options.initial_voters = initial_voters;
+  options.membership_changes = initial_voters > 0;
   Cluster cluster(options);
   const absl::Status status = RunSchedule(cluster, actions);
   if (!status.ok()) RC_FAIL(status.ToString());
@@ -49,6 +51,11 @@ RC_GTEST_PROP(ClusterSafety, ThreeNodesPreVoteCheckQuorum, ()) { CheckRandomSche
 RC_GTEST_PROP(ClusterSafety, FiveNodesPreVoteCheckQuorum, ()) { CheckRandomSchedule(5, true, true); }
 RC_GTEST_PROP(ClusterSafety, ThreeNodesPlainRaft, ()) { CheckRandomSchedule(3, false, false); }
 RC_GTEST_PROP(ClusterSafety, FiveNodesPreVoteOnly, ()) { CheckRandomSchedule(5, true, false); }
+// Membership changes (single-server, joint, learners, removals, a removed leader) among 3-7
+// nodes: two spares beyond the initial voters to add.
+RC_GTEST_PROP(ClusterSafety, MembershipChangesThreeVotersOfFive, ()) { CheckRandomSchedule(5, true, true, 3); }
+RC_GTEST_PROP(ClusterSafety, MembershipChangesFiveVotersOfSeven, ()) { CheckRandomSchedule(7, true, true, 5); }
+RC_GTEST_PROP(ClusterSafety, MembershipChangesPlainRaftThreeOfFive, ()) { CheckRandomSchedule(5, false, false, 3); }
 
 }  // namespace
 }  // namespace keel::testing
