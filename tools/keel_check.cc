@@ -44,7 +44,7 @@ std::string HelpText() {
 
 usage:
   keel-check [--model NAME] [--json] [--time-limit SECONDS] [--max-steps N] [--jobs N] FILE
-  keel-check gen-kv [--ops N] [--clients C] [--keys K] [--seed S] [FAULTS]
+  keel-check gen-kv [--appends-only] [--ops N] [--clients C] [--keys K] [--seed S] [FAULTS]
   keel-check gen-register [--cas] [--ops N] [--clients C] [--values V] [--seed S] [FAULTS]
   keel-check --help
 
@@ -108,7 +108,8 @@ EXIT STATUS
   3  unknown: the time limit or --max-steps ran out first
 
 GENERATORS (history on standard output; a simulated linearizable system unless FAULTS say)
-  gen-kv        :get/:put/:append over --keys K keys "k0".."k<K-1>" (default 100)
+  gen-kv        :get/:put/:append over --keys K keys "k0".."k<K-1>" (default 100);
+                --appends-only: :get/:append, as Jepsen's append workload
   gen-register  :read/:write, plus :cas with --cas; --values V draws values from [0, V)
                 (default 0: every write writes a new value)
   --ops N (default 1000)  --clients C (default 10)  --seed S (default 1)
@@ -117,7 +118,11 @@ GENERATORS (history on standard output; a simulated linearizable system unless F
            --fail-rate P    chance a write is refused without effect (:fail) (default 0)
            --stale-reads P  planted bug: chance a read returns the value before the latest
                             write, which makes the history non-linearizable (default 0)
+           --plant-anomaly  gen-kv: exactly one read, after half the operations, returns the
+                            value from before a write acknowledged before the read was
+                            invoked (named in a '; planted anomaly' comment line at the end)
   e.g.  keel-check gen-kv --ops 100000 --clients 10 --keys 1000 --seed 7 > h.edn
+        keel-check gen-kv --appends-only --ops 2000 --clients 50 --keys 10 --plant-anomaly
         keel-check --model kv h.edn
 )");
 }
@@ -167,6 +172,12 @@ int RunGenerator(GeneratorOptions::Workload workload, FlagReader flags) {
     std::optional<std::string> value;
     if (arg == "--cas" && workload != GeneratorOptions::Workload::kKv) {
       options.workload = GeneratorOptions::Workload::kCasRegister;
+      ++flags.i;
+    } else if (arg == "--appends-only" && workload == GeneratorOptions::Workload::kKv) {
+      options.appends_only = true;
+      ++flags.i;
+    } else if (arg == "--plant-anomaly" && workload == GeneratorOptions::Workload::kKv) {
+      options.plant_anomaly = true;
       ++flags.i;
     } else if ((value = flags.Take("--ops", &error))) {
       if (!absl::SimpleAtoi(*value, &options.operations) || options.operations < 0) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace keel::checker {
@@ -94,6 +95,26 @@ std::optional<KvModel::State> KvModel::Step(const State& state, const Input& inp
     }
   }
   return std::nullopt;
+}
+
+bool KvModel::MayReach(const State& state, const Input& input, const Output& output,
+                       const std::vector<const Input*>& steps) const {
+  if (input.kind != Input::Kind::kGet) return true;  // :put and :append are always legal
+  // Values the key can start from before the last :put among the steps: now, or what a :put
+  // writes. After that only :append, which extends the value.
+  bool appends = false;
+  auto starts = [&](absl::string_view start) {
+    return appends ? absl::StartsWith(output, start) : output == start;
+  };
+  for (const Input* step : steps) appends |= step->key == input.key && step->kind == Input::Kind::kAppend;
+  const auto it = Find(state, input.key);
+  if (starts(it == state.end() ? absl::string_view() : absl::string_view(it->second))) return true;
+  for (const Input* step : steps) {
+    if (step->key == input.key && step->kind == Input::Kind::kPut && starts(step->value)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 uint64_t KvModel::Hash(const State& state) const {

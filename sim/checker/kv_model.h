@@ -35,10 +35,15 @@ class KvModel {
   std::string PartitionKey(const Operation& op) const;
   std::optional<State> Step(const State& state, const Input& input,
                             const std::optional<Output>& output) const;
+  // A :get of v can only follow a state in which its key holds a prefix of v, or a :put of
+  // one: :append only extends a value. Exact when `steps` hold no :append to that key.
+  bool MayReach(const State& state, const Input& input, const Output& output,
+                const std::vector<const Input*>& steps) const;
   uint64_t Hash(const State& state) const;
   std::string Describe(const State& state) const;
 };
 
 static_assert(SequentialModel<KvModel>);
+static_assert(HasMayReach<KvModel>);
 
 }  // namespace keel::checker

@@ -82,6 +82,21 @@ class TypedSearchSpace final : public SearchSpace {
   }
 
   bool MayBecomeLegal(int op, const std::vector<int>& candidates) override {
+    if constexpr (HasMayReach<M>) {
+      const Call<M>& call = calls_[static_cast<size_t>(op)];
+      if (!call.output.has_value()) return true;  // indeterminate: Step accepts it in any state it can run in
+      steps_.clear();
+      for (const int candidate : candidates) {
+        steps_.push_back(&calls_[static_cast<size_t>(candidate)].input);
+      }
+      return model_.MayReach(states_.back(), call.input, *call.output, steps_);
+    } else {
+      return MayBecomeLegalByStepping(op, candidates);
+    }
+  }
+
+ private:
+  bool MayBecomeLegalByStepping(int op, const std::vector<int>& candidates) {
     // Breadth-first over states, each candidate usable again and again: a superset of what
     // any real sequence of them reaches.
     constexpr size_t kMaxStates = 64;
@@ -102,7 +117,6 @@ class TypedSearchSpace final : public SearchSpace {
     return false;
   }
 
- private:
   std::optional<typename M::State> StepFrom(const typename M::State& state, int op) const {
     const Call<M>& call = calls_[static_cast<size_t>(op)];
     return model_.Step(state, call.input, call.output);
@@ -125,6 +139,7 @@ class TypedSearchSpace final : public SearchSpace {
   const M& model_;
   const std::vector<Call<M>>& calls_;
   std::vector<typename M::State> states_;
+  std::vector<const typename M::Input*> steps_;  // scratch for MayReach
   absl::flat_hash_map<MemoKey, std::vector<LinearizedSet::Indeterminate>, MemoHash, MemoEq> memo_;
 };
 
