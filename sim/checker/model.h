@@ -30,7 +30,12 @@
 //   std::string Describe(const State& state) const
 //       The state for people, in EDN where it can be: reports print it.
 //
-// and, optionally (detected by HasMayReach):
+// and, optionally (detected by HasAccepts and HasMayReach):
+//
+//   bool Accepts(const State& state, const Input& input,
+//                const std::optional<Output>& output) const
+//       Exactly Step(state, input, output).has_value(), without building the next state: the
+//       search asks it far more often than it steps.
 //
 //   bool MayReach(const State& state, const Input& input, const Output& output,
 //                 const std::vector<const Input*>& steps) const
@@ -83,6 +88,14 @@ concept SequentialModel = std::copyable<typename M::State> &&
   { model.Step(state, input, output) } -> std::same_as<std::optional<typename M::State>>;
   { model.Hash(state) } -> std::convertible_to<uint64_t>;
   { model.Describe(state) } -> std::convertible_to<std::string>;
+};
+
+// Whether M has the optional Accepts (see above).
+template <typename M>
+concept HasAccepts = requires(const M& model, const typename M::State& state,
+                              const typename M::Input& input,
+                              const std::optional<typename M::Output>& output) {
+  { model.Accepts(state, input, output) } -> std::same_as<bool>;
 };
 
 // Whether M has the optional MayReach (see above).

@@ -39,6 +39,8 @@ class TypedSearchSpace final : public SearchSpace {
   Outcome Advance(int op, const LinearizedSet& linearized_after) override {
     std::optional<typename M::State> next = StepFrom(states_.back(), op);
     if (!next.has_value()) return Outcome::kIllegal;
+    KEEL_ASSERT_MSG(!calls_[static_cast<size_t>(op)].read_only || *next == states_.back(),
+                    "a read-only operation changed the model state");
     if (!calls_[static_cast<size_t>(op)].output.has_value() && *next == states_.back()) {
       return Outcome::kExplored;  // indeterminate and no effect: never worth placing
     }
@@ -66,19 +68,16 @@ class TypedSearchSpace final : public SearchSpace {
     states_.pop_back();
   }
 
-  bool Accepts(int op) override { return StepFrom(states_.back(), op).has_value(); }
+  bool Accepts(int op) override { return AcceptsFrom(states_.back(), op); }
 
+  // (Advance asserts that a read-only operation leaves the state as it is.)
   bool AcceptsReadOnly(int op) override {
-    if (!calls_[static_cast<size_t>(op)].read_only) return false;
-    const std::optional<typename M::State> next = StepFrom(states_.back(), op);
-    KEEL_ASSERT_MSG(!next.has_value() || *next == states_.back(),
-                    "a read-only operation changed the model state");
-    return next.has_value();
+    return calls_[static_cast<size_t>(op)].read_only && AcceptsFrom(states_.back(), op);
   }
 
   bool AcceptsBoth(int first, int then) override {
     const std::optional<typename M::State> next = StepFrom(states_.back(), first);
-    return next.has_value() && StepFrom(*next, then).has_value();
+    return next.has_value() && AcceptsFrom(*next, then);
   }
 
   bool MayBecomeLegal(int op, const std::vector<int>& candidates) override {
@@ -115,6 +114,15 @@ class TypedSearchSpace final : public SearchSpace {
       }
     }
     return false;
+  }
+
+  bool AcceptsFrom(const typename M::State& state, int op) const {
+    const Call<M>& call = calls_[static_cast<size_t>(op)];
+    if constexpr (HasAccepts<M>) {
+      return model_.Accepts(state, call.input, call.output);
+    } else {
+      return model_.Step(state, call.input, call.output).has_value();
+    }
   }
 
   std::optional<typename M::State> StepFrom(const typename M::State& state, int op) const {
