@@ -15,8 +15,15 @@ uint64_t ExtendHash(uint64_t hash, absl::string_view bytes) {
   return hash;
 }
 
-// The entry of `key` in a sorted state, or end.
+// The entry of `key` in a sorted state, or end. The search asks this several times per step,
+// mostly of states with one key (a partition's): a scan comparing lengths first beats a
+// binary search of string comparisons there.
 auto Find(const KvModel::State& state, const std::string& key) {
+  constexpr size_t kScanUpTo = 8;
+  if (state.entries.size() <= kScanUpTo) {
+    return std::find_if(state.entries.begin(), state.entries.end(),
+                        [&](const KvModel::Entry& entry) { return entry.key == key; });
+  }
   const auto it = std::lower_bound(
       state.entries.begin(), state.entries.end(), key,
       [](const KvModel::Entry& entry, const std::string& k) { return entry.key < k; });
