@@ -495,6 +495,7 @@ void Simulation::CheckHistory() {
   if (!history.ok()) return Fail(absl::StrCat("the workload wrote a bad history: ", history.status().ToString()));
   checker::CheckOptions options;
   options.max_steps = 5'000'000;  // deterministic; a search this long answers "unknown"
+  options.explain_max_steps = 5'000'000;
   const checker::KvstateModel model(checker::KvstateModel::Objects::kAll);
   absl::StatusOr<checker::CheckResult> check = checker::CheckHistory(model, *history, options);
   if (!check.ok()) return Fail(absl::StrCat("the workload wrote a history the checker refuses: ", check.status().ToString()));

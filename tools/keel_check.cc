@@ -33,6 +33,10 @@ constexpr int kExitInputError = 2;
 constexpr int kExitUnknown = 3;
 
 constexpr double kDefaultTimeLimitSeconds = 60;
+// The failure explanation's step budget: enough for the shortest prefix of the histories the
+// benchmarks use many times over, small enough that the explanation never takes seconds
+// after a verdict that took milliseconds.
+constexpr uint64_t kDefaultExplainSteps = 1'000'000;
 
 std::string HelpText() {
   std::string models;
@@ -43,8 +47,9 @@ std::string HelpText() {
   return absl::StrCat(R"(keel-check: is this history linearizable?
 
 usage:
-  keel-check [--model NAME] [--json] [--time-limit SECONDS] [--max-steps N] [--jobs N] FILE
-  keel-check gen-kv [--ops N] [--clients C] [--keys K] [--seed S] [FAULTS]
+  keel-check [--model NAME] [--json] [--time-limit SECONDS] [--max-steps N] [--jobs N]
+             [--explain-steps N] FILE
+  keel-check gen-kv [--appends-only] [--ops N] [--clients C] [--keys K] [--seed S] [FAULTS]
   keel-check gen-register [--cas] [--ops N] [--clients C] [--values V] [--seed S] [FAULTS]
   keel-check --help
 
@@ -89,17 +94,24 @@ OPTIONS
   --max-steps N         give up with "unknown" after N search steps (default: none); unlike the
                         time limit, the same on every machine (partitions are then searched
                         one after another, whatever --jobs says)
+  --explain-steps N     search steps the failure explanation may take after the verdict
+                        (default 1000000; 0: no limit). The verdict never depends on it; when
+                        it runs out, the report shows a failing prefix that may not be the
+                        shortest, and says so.
 
 REPORT
-  Linearizable: the counts. Not linearizable: the partition (kv: the key) that is not; the
+  The first line gives the counts, the search steps and the time to the verdict. Not
+  linearizable: the partition (kv: the key) that is not; the
   operation no linearization can place before its completion, so that the history up to that
   line is not linearizable while, for that partition, up to any earlier line it is (counting
   operations that :fail later as never happening); a linearization of the partition's
   operations that completed before that line, with the model state after it; and the
   operations invoked before that line that it leaves out, each with whether the model accepts
-  it in that state. --json gives the same as one object ("verdict", "operations",
-  "partitions", "steps", and "failure" with "prefix_end_line", "blocked", "linearized",
-  "state", "pending").
+  it in that state; last, the steps and time the explanation took, apart from the verdict's,
+  and its budget (--explain-steps). --json gives the same as one object ("verdict", "operations",
+  "partitions", "steps", "verdict_seconds", "check_seconds" (verdict and explanation),
+  "explain_steps", "explain_max_steps", and "failure" with "prefix_end_line", "blocked",
+  "linearized", "state", "pending").
 
 EXIT STATUS
   0  linearizable
@@ -108,7 +120,8 @@ EXIT STATUS
   3  unknown: the time limit or --max-steps ran out first
 
 GENERATORS (history on standard output; a simulated linearizable system unless FAULTS say)
-  gen-kv        :get/:put/:append over --keys K keys "k0".."k<K-1>" (default 100)
+  gen-kv        :get/:put/:append over --keys K keys "k0".."k<K-1>" (default 100);
+                --appends-only: :get/:append, as Jepsen's append workload
   gen-register  :read/:write, plus :cas with --cas; --values V draws values from [0, V)
                 (default 0: every write writes a new value)
   --ops N (default 1000)  --clients C (default 10)  --seed S (default 1)
@@ -117,7 +130,11 @@ GENERATORS (history on standard output; a simulated linearizable system unless F
            --fail-rate P    chance a write is refused without effect (:fail) (default 0)
            --stale-reads P  planted bug: chance a read returns the value before the latest
                             write, which makes the history non-linearizable (default 0)
+           --plant-anomaly  gen-kv: exactly one read, after half the operations, returns the
+                            value from before a write acknowledged before the read was
+                            invoked (named in a '; planted anomaly' comment line at the end)
   e.g.  keel-check gen-kv --ops 100000 --clients 10 --keys 1000 --seed 7 > h.edn
+        keel-check gen-kv --appends-only --ops 2000 --clients 50 --keys 10 --plant-anomaly
         keel-check --model kv h.edn
 )");
 }
@@ -167,6 +184,12 @@ int RunGenerator(GeneratorOptions::Workload workload, FlagReader flags) {
     std::optional<std::string> value;
     if (arg == "--cas" && workload != GeneratorOptions::Workload::kKv) {
       options.workload = GeneratorOptions::Workload::kCasRegister;
+      ++flags.i;
+    } else if (arg == "--appends-only" && workload == GeneratorOptions::Workload::kKv) {
+      options.appends_only = true;
+      ++flags.i;
+    } else if (arg == "--plant-anomaly" && workload == GeneratorOptions::Workload::kKv) {
+      options.plant_anomaly = true;
       ++flags.i;
     } else if ((value = flags.Take("--ops", &error))) {
       if (!absl::SimpleAtoi(*value, &options.operations) || options.operations < 0) {
@@ -229,6 +252,7 @@ int RunCheck(FlagReader flags) {
   double time_limit = kDefaultTimeLimitSeconds;
   int jobs = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   CheckOptions options;
+  options.explain_max_steps = kDefaultExplainSteps;
   std::optional<std::string> path;
   std::string error;
   while (!flags.Done()) {
@@ -250,6 +274,10 @@ int RunCheck(FlagReader flags) {
     } else if ((value = flags.Take("--max-steps", &error))) {
       if (!absl::SimpleAtoi(*value, &options.max_steps)) {
         return UsageError("--max-steps needs a count");
+      }
+    } else if ((value = flags.Take("--explain-steps", &error))) {
+      if (!absl::SimpleAtoi(*value, &options.explain_max_steps)) {
+        return UsageError("--explain-steps needs a count");
       }
     } else if (!error.empty()) {
       return UsageError(error);
@@ -284,7 +312,10 @@ int RunCheck(FlagReader flags) {
   const auto parse_start = std::chrono::steady_clock::now();
   absl::StatusOr<History> history = ParseHistory(contents);
   if (!history.ok()) return input_error(history.status().message());
-  ReportContext context{model_name, *path, SecondsSince(parse_start), std::nullopt};
+  ReportContext context;
+  context.model = model_name;
+  context.input = *path;
+  context.parse_seconds = SecondsSince(parse_start);
 
   const auto check_start = std::chrono::steady_clock::now();
   if (time_limit > 0) {
@@ -305,9 +336,11 @@ int RunCheck(FlagReader flags) {
       for (std::thread& thread : threads) thread.join();
     };
   }
+  options.on_verdict = [&] { context.verdict_seconds = SecondsSince(check_start); };
   absl::StatusOr<CheckResult> result = model->check(*history, options);
   if (!result.ok()) return input_error(result.status().message());
   context.check_seconds = SecondsSince(check_start);
+  context.explain_max_steps = options.explain_max_steps;
 
   std::cout << (json ? RenderJson(*history, *result, context)
                      : RenderText(*history, *result, context));

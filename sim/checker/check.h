@@ -41,6 +41,14 @@ struct CheckOptions {
   // first failing partition in key order) are the same as one after another. Not used when
   // max_steps is set (a step limit stays exact and machine-independent).
   std::function<void(size_t count, const std::function<void(size_t)>& task)> parallel_for;
+  // Search steps the failure explanation (Failure) may take, counted apart from the verdict's
+  // max_steps (0: no limit). The verdict is known before the explanation starts; when this
+  // runs out, the report keeps the shortest failing prefix found so far and says it may not
+  // be the shortest (Failure::prefix_is_shortest). should_stop applies to both.
+  uint64_t explain_max_steps = 0;
+  // Called once, as soon as the verdict is known and before the failure explanation (if any)
+  // is built: lets a caller time the two apart (the library reads no clock).
+  std::function<void()> on_verdict;
 };
 
 // Why one operation was left out of the longest linearization found.
@@ -81,7 +89,8 @@ struct CheckResult {
   int partitions_checked = 0;  // searched to a verdict before the check ended
   // Partitions whose search the budget stopped, in key order.
   std::vector<std::string> partitions_unknown;
-  uint64_t steps = 0;              // search steps taken, over all partitions
+  uint64_t steps = 0;              // search steps to the verdict, over all partitions
+  uint64_t explain_steps = 0;      // search steps spent explaining the failure
   std::optional<Failure> failure;  // set iff verdict is kNotLinearizable
 };
 

@@ -76,7 +76,7 @@ Failure ExplainFailure(const M& model, const History& history, const std::string
   auto replay = [&](const PartitionProblem<M>& source, const std::vector<int>& order) {
     typename M::State state = model.Init();
     for (const int k : order) {
-      const Call<M>& call = source.calls[static_cast<size_t>(k)];
+      const Call<M>& call = *source.calls[static_cast<size_t>(k)];
       std::optional<typename M::State> next = model.Step(state, call.input, call.output);
       KEEL_ASSERT_MSG(next.has_value(), "a linearization the search found must replay");
       state = *std::move(next);

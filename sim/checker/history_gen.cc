@@ -21,11 +21,17 @@ struct PendingOp {
   std::optional<int64_t> expected;  // register :cas old
   std::string result;               // EDN text of the :ok :value, once applied
   bool failed = false;              // a :cas that found another value, or a refused write
+  int64_t id = 0;                   // the invocation's :index
+  bool planted = false;             // the planted anomaly: result fixed at invocation
 };
 
 // The true state of the simulated system, and what a stale read would see instead.
 struct SystemState {
   std::vector<std::string> values, previous;  // kv, by key
+  // kv, by key: the :index of the write that produced the current value, and whether it has
+  // been acknowledged (for GeneratorOptions::plant_anomaly).
+  std::vector<int64_t> writer;
+  std::vector<bool> writer_acked;
   std::optional<int64_t> reg, reg_previous;   // register
 };
 
@@ -36,6 +42,8 @@ class Generator {
                 options.values >= 0);
     state_.values.assign(static_cast<size_t>(options.keys), "");
     state_.previous = state_.values;
+    state_.writer.assign(static_cast<size_t>(options.keys), -1);
+    state_.writer_acked.assign(static_cast<size_t>(options.keys), false);
     for (int c = 0; c < options.clients; ++c) clients_.push_back(Client{c, Phase::kIdle, {}});
   }
 
@@ -50,6 +58,10 @@ class Generator {
       } else {
         StepClient(clients_[slot]);
       }
+    }
+    if (planted_index_ >= 0) {
+      absl::StrAppend(&out_, "; planted anomaly: the :get invoked at :index ", planted_index_,
+                      " returns the value from before a write acknowledged before it\n");
     }
     return std::move(out_);
   }
@@ -84,7 +96,7 @@ class Generator {
       op.key = static_cast<int>(prng_.Uniform(static_cast<uint64_t>(options_.keys)));
       if (dice < 2) {
         op.f = "get";
-      } else if (dice == 2) {
+      } else if (dice == 2 && !options_.appends_only) {
         op.f = "put";
         op.argument = absl::StrCat("v", next_value_++);
       } else {
@@ -129,12 +141,15 @@ class Generator {
       std::string& value = state_.values[static_cast<size_t>(op.key)];
       std::string& previous = state_.previous[static_cast<size_t>(op.key)];
       if (op.f == "get") {
+        if (op.planted) return;  // its result was fixed at invocation
         const std::string& seen = Chance(options_.stale_read_rate) ? previous : value;
         op.result = edn::ToEdn(edn::Value::String(seen));
         return;
       }
       previous = value;
       value = op.f == "put" ? op.argument : absl::StrCat(value, op.argument);
+      state_.writer[static_cast<size_t>(op.key)] = op.id;
+      state_.writer_acked[static_cast<size_t>(op.key)] = false;
       op.result = InvokeValue(op);
       return;
     }
@@ -159,6 +174,8 @@ class Generator {
         if (invoked_ == options_.operations) return;
         ++invoked_;
         client.op = NewOperation();
+        client.op.id = index_;
+        MaybePlant(client.op);
         Emit(client, "invoke", InvokeValue(client.op));
         client.phase = Phase::kInvoked;
         return;
@@ -168,7 +185,7 @@ class Generator {
           client.phase = Phase::kIdle;
           return;
         }
-        if (Chance(options_.info_rate / 2)) {
+        if (!client.op.planted && Chance(options_.info_rate / 2)) {
           // Lost before it took effect: it may still, later, or never.
           Emit(client, "info", InvokeValue(client.op));
           if (prng_.Uniform(2) == 0) lost_.push_back(client.op);
@@ -179,14 +196,37 @@ class Generator {
         client.phase = Phase::kApplied;
         return;
       case Phase::kApplied:
-        if (Chance(options_.info_rate / 2)) {
+        if (!client.op.planted && Chance(options_.info_rate / 2)) {
           Emit(client, "info", InvokeValue(client.op));  // took effect; the ack was lost
           Crash(client);
           return;
         }
         Emit(client, client.op.failed ? "fail" : "ok", client.op.result);
+        Acknowledged(client.op);
         client.phase = Phase::kIdle;
         return;
+    }
+  }
+
+  // If `op` is to be the planted anomaly (GeneratorOptions::plant_anomaly), fixes its result:
+  // the value before its key's latest write, which was acknowledged before this invocation,
+  // so every linearization must place that write before this read.
+  void MaybePlant(PendingOp& op) {
+    if (!options_.plant_anomaly || planted_index_ >= 0 || options_.workload != Workload::kKv ||
+        op.f != "get" || invoked_ <= options_.operations / 2 ||
+        !state_.writer_acked[static_cast<size_t>(op.key)]) {
+      return;
+    }
+    op.planted = true;
+    op.result = edn::ToEdn(edn::Value::String(state_.previous[static_cast<size_t>(op.key)]));
+    planted_index_ = op.id;
+  }
+
+  // `op` was acknowledged :ok.
+  void Acknowledged(const PendingOp& op) {
+    if (options_.workload != Workload::kKv || op.f == "get") return;
+    if (state_.writer[static_cast<size_t>(op.key)] == op.id) {
+      state_.writer_acked[static_cast<size_t>(op.key)] = true;
     }
   }
 
@@ -211,6 +251,7 @@ class Generator {
   int64_t next_value_ = 1;
   int64_t time_ = 0;
   int64_t index_ = 0;
+  int64_t planted_index_ = -1;  // the planted anomaly's invocation :index, once planted
   std::string out_;
 };
 

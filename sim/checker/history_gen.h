@@ -32,6 +32,15 @@ struct GeneratorOptions {
   double fail_rate = 0.0;
   // Planted bug: chance that a read returns the value from before the latest write.
   double stale_read_rate = 0.0;
+  // kv only: every write is an :append (no :put), as in Jepsen's append workload, so a key's
+  // value is the whole sequence of appends to it and grows through the history.
+  bool appends_only = false;
+  // kv only: plants exactly one anomaly, which makes the history non-linearizable: the first
+  // :get invoked after half the operations whose key's latest write was already acknowledged
+  // returns the value from before that write. (A stale read of a write still in flight may
+  // be linearizable; this one never is, since values never repeat.) A comment line at the end
+  // names it. No anomaly if no :get qualifies (tiny histories).
+  bool plant_anomaly = false;
 };
 
 // The history as EDN, one event per line, with :index and :time keys as Jepsen writes them.

@@ -2,30 +2,54 @@
 
 #include <algorithm>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace keel::checker {
 namespace {
 
-// The value slot of `key` in a sorted state, or end.
-KvModel::State::const_iterator Find(const KvModel::State& state, const std::string& key) {
-  const auto it =
-      std::lower_bound(state.begin(), state.end(), key,
-                       [](const auto& entry, const std::string& k) { return entry.first < k; });
-  return it != state.end() && it->first == key ? it : state.end();
+constexpr uint64_t kHashBase = 0x100000001B3ULL;  // FNV-1a's 64-bit prime: odd, spreads bytes
+
+uint64_t ExtendHash(uint64_t hash, absl::string_view bytes) {
+  for (const char c : bytes) hash = hash * kHashBase + static_cast<unsigned char>(c);
+  return hash;
 }
 
-void Set(KvModel::State& state, const std::string& key, std::string value) {
-  auto it =
-      std::lower_bound(state.begin(), state.end(), key,
-                       [](const auto& entry, const std::string& k) { return entry.first < k; });
-  const bool present = it != state.end() && it->first == key;
+// The entry of `key` in a sorted state, or end. The search asks this several times per step,
+// mostly of states with one key (a partition's): a scan comparing lengths first beats a
+// binary search of string comparisons there.
+auto Find(const KvModel::State& state, const std::string& key) {
+  constexpr size_t kScanUpTo = 8;
+  if (state.entries.size() <= kScanUpTo) {
+    return std::find_if(state.entries.begin(), state.entries.end(),
+                        [&](const KvModel::Entry& entry) { return entry.key == key; });
+  }
+  const auto it = std::lower_bound(
+      state.entries.begin(), state.entries.end(), key,
+      [](const KvModel::Entry& entry, const std::string& k) { return entry.key < k; });
+  return it != state.entries.end() && it->key == key ? it : state.entries.end();
+}
+
+absl::string_view ValueOf(const KvModel::State& state, const std::string& key) {
+  const auto it = Find(state, key);
+  return it == state.entries.end() ? absl::string_view() : absl::string_view(*it->value);
+}
+
+void Set(KvModel::State& state, const std::string& key, std::string value, uint64_t hash) {
+  auto it = std::lower_bound(
+      state.entries.begin(), state.entries.end(), key,
+      [](const KvModel::Entry& entry, const std::string& k) { return entry.key < k; });
+  const bool present = it != state.entries.end() && it->key == key;
   if (value.empty()) {
-    if (present) state.erase(it);  // "" is the same as absent: keep one representation
-  } else if (present) {
-    it->second = std::move(value);
+    if (present) state.entries.erase(it);  // "" is the same as absent: keep one representation
+    return;
+  }
+  auto shared = std::make_shared<const std::string>(std::move(value));
+  if (present) {
+    it->value = std::move(shared);
+    it->value_hash = hash;
   } else {
-    state.emplace(it, key, std::move(value));
+    state.entries.insert(it, KvModel::Entry{key, std::move(shared), hash});
   }
 }
 
@@ -75,38 +99,64 @@ std::string KvModel::PartitionKey(const Operation& op) const {
 
 std::optional<KvModel::State> KvModel::Step(const State& state, const Input& input,
                                             const std::optional<Output>& output) const {
-  const auto it = Find(state, input.key);
   switch (input.kind) {
-    case Input::Kind::kGet: {
-      const absl::string_view current = it == state.end() ? absl::string_view() : it->second;
-      if (output.has_value() && *output != current) return std::nullopt;
+    case Input::Kind::kGet:
+      if (output.has_value() && *output != ValueOf(state, input.key)) return std::nullopt;
       return state;
-    }
     case Input::Kind::kPut: {
       State next = state;
-      Set(next, input.key, input.value);
+      Set(next, input.key, input.value, ExtendHash(0, input.value));
       return next;
     }
     case Input::Kind::kAppend: {
+      if (input.value.empty()) return state;
+      const auto it = Find(state, input.key);
+      const bool present = it != state.entries.end();
       State next = state;
-      Set(next, input.key, absl::StrCat(it == state.end() ? "" : it->second, input.value));
+      Set(next, input.key, absl::StrCat(present ? *it->value : "", input.value),
+          ExtendHash(present ? it->value_hash : 0, input.value));
       return next;
     }
   }
   return std::nullopt;
 }
 
+bool KvModel::Accepts(const State& state, const Input& input,
+                      const std::optional<Output>& output) const {
+  return input.kind != Input::Kind::kGet || !output.has_value() ||
+         *output == ValueOf(state, input.key);
+}
+
+bool KvModel::MayReach(const State& state, const Input& input, const Output& output,
+                       const std::vector<const Input*>& steps) const {
+  if (input.kind != Input::Kind::kGet) return true;  // :put and :append are always legal
+  // The key's value starts as it is now, or as a :put among the steps writes it; after that,
+  // only :append, which extends it.
+  const bool appends = std::any_of(steps.begin(), steps.end(), [&](const Input* step) {
+    return step->kind == Input::Kind::kAppend && step->key == input.key;
+  });
+  auto starts = [&](absl::string_view start) {
+    return appends ? absl::StartsWith(output, start) : output == start;
+  };
+  if (starts(ValueOf(state, input.key))) return true;
+  return std::any_of(steps.begin(), steps.end(), [&](const Input* step) {
+    return step->kind == Input::Kind::kPut && step->key == input.key && starts(step->value);
+  });
+}
+
 uint64_t KvModel::Hash(const State& state) const {
-  uint64_t h = state.size();
-  for (const auto& [key, value] : state) h = HashBytes(HashBytes(h, key), value);
+  uint64_t h = state.entries.size();
+  for (const Entry& entry : state.entries) {
+    h = HashMix(HashBytes(h, entry.key), entry.value_hash ^ entry.value->size());
+  }
   return h;
 }
 
 std::string KvModel::Describe(const State& state) const {
   std::string out = "{";
-  for (const auto& [key, value] : state) {
+  for (const Entry& entry : state.entries) {
     if (out.size() > 1) out += ", ";
-    absl::StrAppend(&out, key, " ", edn::ToEdn(edn::Value::String(value)));
+    absl::StrAppend(&out, entry.key, " ", edn::ToEdn(edn::Value::String(*entry.value)));
   }
   return out + "}";
 }

@@ -13,14 +13,18 @@
 #include <cstdint>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
+
 namespace keel::checker {
 
 class LinearizedSet {
  public:
   // The determinate operations in canonical form: equal sets, equal values.
   struct Determinate {
-    uint32_t full_words = 0;     // words before the frontier, all bits set
-    std::vector<uint64_t> tail;  // the words after them, without trailing zero words
+    uint32_t full_words = 0;  // words before the frontier, all bits set
+    // The words after them, without trailing zero words. Inline: behind the frontier there
+    // are rarely more than a few operations in flight, and one of these is built per step.
+    absl::InlinedVector<uint64_t, 2> tail;
     friend bool operator==(const Determinate&, const Determinate&) = default;
   };
   // The indeterminate operations as a bitset without trailing zero words.

@@ -30,6 +30,22 @@
 //   std::string Describe(const State& state) const
 //       The state for people, in EDN where it can be: reports print it.
 //
+// and, optionally (detected by HasAccepts and HasMayReach):
+//
+//   bool Accepts(const State& state, const Input& input,
+//                const std::optional<Output>& output) const
+//       Exactly Step(state, input, output).has_value(), without building the next state: the
+//       search asks it far more often than it steps.
+//
+//   bool MayReach(const State& state, const Input& input, const Output& output,
+//                 const std::vector<const Input*>& steps) const
+//       False only if no sequence of operations with the inputs in `steps` (each any number
+//       of times, in any order, with any results) leads from `state` to a state in which
+//       Step(·, input, output) accepts. True is always a sound answer. The search asks it to
+//       prune a configuration in which a pending operation can never become legal; without
+//       it, the search explores a few dozen states by Step, which cannot tell for histories
+//       whose states keep growing (many concurrent :append).
+//
 // Later models (connection pools, load balancers, the kvstate machine) are new classes of this
 // shape registered in models.cc; the search itself never changes.
 #pragma once
@@ -38,6 +54,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -71,6 +88,22 @@ concept SequentialModel = std::copyable<typename M::State> &&
   { model.Step(state, input, output) } -> std::same_as<std::optional<typename M::State>>;
   { model.Hash(state) } -> std::convertible_to<uint64_t>;
   { model.Describe(state) } -> std::convertible_to<std::string>;
+};
+
+// Whether M has the optional Accepts (see above).
+template <typename M>
+concept HasAccepts = requires(const M& model, const typename M::State& state,
+                              const typename M::Input& input,
+                              const std::optional<typename M::Output>& output) {
+  { model.Accepts(state, input, output) } -> std::same_as<bool>;
+};
+
+// Whether M has the optional MayReach (see above).
+template <typename M>
+concept HasMayReach = requires(const M& model, const typename M::State& state,
+                               const typename M::Input& input, const typename M::Output& output,
+                               const std::vector<const typename M::Input*>& steps) {
+  { model.MayReach(state, input, output, steps) } -> std::same_as<bool>;
 };
 
 // An input error about `op`, located at its invocation line.

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "engine/assert.h"
 #include "sim/checker/history.h"
 #include "sim/checker/linearized_set.h"
@@ -30,31 +31,36 @@ namespace keel::checker {
 template <SequentialModel M>
 class TypedSearchSpace final : public SearchSpace {
  public:
-  // `calls[i]` is search operation i; model and calls must outlive this object.
-  TypedSearchSpace(const M& model, const std::vector<Call<M>>& calls)
+  // `*calls[i]` is search operation i; model and calls must outlive this object.
+  TypedSearchSpace(const M& model, const std::vector<const Call<M>*>& calls)
       : model_(model), calls_(calls) {
     states_.push_back(model_.Init());
+    memo_.reserve(calls.size());  // most searches take about one step per operation
   }
 
   Outcome Advance(int op, const LinearizedSet& linearized_after) override {
     std::optional<typename M::State> next = StepFrom(states_.back(), op);
     if (!next.has_value()) return Outcome::kIllegal;
-    if (!calls_[static_cast<size_t>(op)].output.has_value() && *next == states_.back()) {
+    KEEL_ASSERT_MSG(!calls_[static_cast<size_t>(op)]->read_only || *next == states_.back(),
+                    "a read-only operation changed the model state");
+    if (!calls_[static_cast<size_t>(op)]->output.has_value() && *next == states_.back()) {
       return Outcome::kExplored;  // indeterminate and no effect: never worth placing
     }
     LinearizedSet::Indeterminate indeterminate = linearized_after.IndeterminatePart();
     auto [entry, inserted] =
         memo_.try_emplace(MemoKey{HashMix(linearized_after.determinate_hash(), model_.Hash(*next)),
                                   linearized_after.DeterminatePart(), *next});
-    std::vector<LinearizedSet::Indeterminate>& reached = entry->second;
+    auto& reached = entry->second;
     if (!inserted) {
       for (const LinearizedSet::Indeterminate& earlier : reached) {
         if (LinearizedSet::IsSubset(earlier, indeterminate)) return Outcome::kExplored;
       }
       // Keep the sets minimal: any that include this one are dominated from now on.
-      std::erase_if(reached, [&](const LinearizedSet::Indeterminate& earlier) {
-        return LinearizedSet::IsSubset(indeterminate, earlier);
-      });
+      reached.erase(std::remove_if(reached.begin(), reached.end(),
+                                   [&](const LinearizedSet::Indeterminate& earlier) {
+                                     return LinearizedSet::IsSubset(indeterminate, earlier);
+                                   }),
+                    reached.end());
     }
     reached.push_back(std::move(indeterminate));
     states_.push_back(*std::move(next));
@@ -66,22 +72,34 @@ class TypedSearchSpace final : public SearchSpace {
     states_.pop_back();
   }
 
-  bool Accepts(int op) override { return StepFrom(states_.back(), op).has_value(); }
+  bool Accepts(int op) override { return AcceptsFrom(states_.back(), op); }
 
+  // (Advance asserts that a read-only operation leaves the state as it is.)
   bool AcceptsReadOnly(int op) override {
-    if (!calls_[static_cast<size_t>(op)].read_only) return false;
-    const std::optional<typename M::State> next = StepFrom(states_.back(), op);
-    KEEL_ASSERT_MSG(!next.has_value() || *next == states_.back(),
-                    "a read-only operation changed the model state");
-    return next.has_value();
+    return calls_[static_cast<size_t>(op)]->read_only && AcceptsFrom(states_.back(), op);
   }
 
   bool AcceptsBoth(int first, int then) override {
     const std::optional<typename M::State> next = StepFrom(states_.back(), first);
-    return next.has_value() && StepFrom(*next, then).has_value();
+    return next.has_value() && AcceptsFrom(*next, then);
   }
 
   bool MayBecomeLegal(int op, const std::vector<int>& candidates) override {
+    if constexpr (HasMayReach<M>) {
+      const Call<M>& call = *calls_[static_cast<size_t>(op)];
+      if (!call.output.has_value()) return true;  // indeterminate: Step accepts it in any state it can run in
+      steps_.clear();
+      for (const int candidate : candidates) {
+        steps_.push_back(&calls_[static_cast<size_t>(candidate)]->input);
+      }
+      return model_.MayReach(states_.back(), call.input, *call.output, steps_);
+    } else {
+      return MayBecomeLegalByStepping(op, candidates);
+    }
+  }
+
+ private:
+  bool MayBecomeLegalByStepping(int op, const std::vector<int>& candidates) {
     // Breadth-first over states, each candidate usable again and again: a superset of what
     // any real sequence of them reaches.
     constexpr size_t kMaxStates = 64;
@@ -102,9 +120,17 @@ class TypedSearchSpace final : public SearchSpace {
     return false;
   }
 
- private:
+  bool AcceptsFrom(const typename M::State& state, int op) const {
+    const Call<M>& call = *calls_[static_cast<size_t>(op)];
+    if constexpr (HasAccepts<M>) {
+      return model_.Accepts(state, call.input, call.output);
+    } else {
+      return model_.Step(state, call.input, call.output).has_value();
+    }
+  }
+
   std::optional<typename M::State> StepFrom(const typename M::State& state, int op) const {
-    const Call<M>& call = calls_[static_cast<size_t>(op)];
+    const Call<M>& call = *calls_[static_cast<size_t>(op)];
     return model_.Step(state, call.input, call.output);
   }
 
@@ -123,26 +149,40 @@ class TypedSearchSpace final : public SearchSpace {
   };
 
   const M& model_;
-  const std::vector<Call<M>>& calls_;
+  const std::vector<const Call<M>*>& calls_;
   std::vector<typename M::State> states_;
-  absl::flat_hash_map<MemoKey, std::vector<LinearizedSet::Indeterminate>, MemoHash, MemoEq> memo_;
+  std::vector<const typename M::Input*> steps_;  // scratch for MayReach
+  // Usually one set per entry (often empty): inline, so that an entry costs no allocation.
+  absl::flat_hash_map<MemoKey, absl::InlinedVector<LinearizedSet::Indeterminate, 1>, MemoHash,
+                      MemoEq>
+      memo_;
 };
 
 // The operations of one partition in the order Search wants them (determinate ones first,
-// each group in invocation order), with their decoded calls.
+// each group in invocation order), with their decoded calls. The calls point into the
+// caller's decoded calls (copying them would copy every read's result), except those the
+// problem makes indeterminate, whose copies without a result it owns. Move-only: a copy
+// would point into the original.
 template <SequentialModel M>
 struct PartitionProblem {
+  PartitionProblem() = default;
+  PartitionProblem(PartitionProblem&&) noexcept = default;
+  PartitionProblem& operator=(PartitionProblem&&) noexcept = default;
+  PartitionProblem(const PartitionProblem&) = delete;
+  PartitionProblem& operator=(const PartitionProblem&) = delete;
+
   std::vector<int> members;  // index into History::ops of each search operation
   std::vector<SearchOp> ops;
-  std::vector<Call<M>> calls;
+  std::vector<const Call<M>*> calls;
+  std::vector<Call<M>> without_result;  // reserved up front: calls points into it
 };
 
 // Builds the problem for the partition made of `members` (history indices in invocation
-// order; calls[i] is the decoded call of history operation i). With a `cut` (an event
-// position), it is the history as seen at that moment by someone who knows which operations
-// fail later: operations invoked after the cut are left out, and those that return after it
-// become indeterminate (read-only ones then constrain nothing and are left out too).
-// `omit`, a history index, is left out as well.
+// order; calls[i] is the decoded call of history operation i, and must outlive the problem).
+// With a `cut` (an event position), it is the history as seen at that moment by someone who
+// knows which operations fail later: operations invoked after the cut are left out, and
+// those that return after it become indeterminate (read-only ones then constrain nothing and
+// are left out too). `omit`, a history index, is left out as well.
 template <SequentialModel M>
 PartitionProblem<M> BuildProblem(const History& history, const std::vector<int>& members,
                                  const std::vector<std::optional<Call<M>>>& calls,
@@ -158,15 +198,23 @@ PartitionProblem<M> BuildProblem(const History& history, const std::vector<int>&
   }
   const size_t determinate_count = problem.members.size();
   problem.members.insert(problem.members.end(), indeterminate.begin(), indeterminate.end());
+  problem.without_result.reserve(indeterminate.size());
   for (size_t k = 0; k < problem.members.size(); ++k) {
     const int i = problem.members[k];
     const Operation& op = history.ops[static_cast<size_t>(i)];
-    problem.calls.push_back(*calls[static_cast<size_t>(i)]);
+    const Call<M>& call = *calls[static_cast<size_t>(i)];
     if (k < determinate_count) {
       problem.ops.push_back(SearchOp{op.call, op.ret});
+      problem.calls.push_back(&call);
     } else {
       problem.ops.push_back(SearchOp{op.call, kNeverReturns});
-      problem.calls.back().output.reset();
+      if (call.output.has_value()) {
+        problem.without_result.push_back(call);
+        problem.without_result.back().output.reset();
+        problem.calls.push_back(&problem.without_result.back());
+      } else {
+        problem.calls.push_back(&call);
+      }
     }
   }
   return problem;

@@ -34,10 +34,31 @@ std::string Footer(const CheckResult& result, const ReportContext& context) {
   if (context.parse_seconds.has_value()) {
     absl::StrAppend(&out, absl::StrFormat(", parsed in %.3f s", *context.parse_seconds));
   }
-  if (context.check_seconds.has_value()) {
+  if (context.verdict_seconds.has_value()) {
+    absl::StrAppend(&out, absl::StrFormat(", verdict in %.3f s", *context.verdict_seconds));
+  } else if (context.check_seconds.has_value()) {
     absl::StrAppend(&out, absl::StrFormat(", checked in %.3f s", *context.check_seconds));
   }
   return out;
+}
+
+// The cost of the explanation, apart from the verdict's: it is built after the verdict, with a
+// step budget of its own, so that it never delays or changes the verdict.
+std::string ExplanationCost(const CheckResult& result, const ReportContext& context) {
+  std::string out = absl::StrCat("Explanation (built after the verdict): ", result.explain_steps,
+                                 " search steps");
+  if (context.check_seconds.has_value() && context.verdict_seconds.has_value()) {
+    absl::StrAppend(&out, absl::StrFormat(" in %.3f s",
+                                          *context.check_seconds - *context.verdict_seconds));
+  }
+  if (context.explain_max_steps != 0) {
+    const bool ran_out = result.explain_steps >= context.explain_max_steps;
+    absl::StrAppend(&out, " (budget ", context.explain_max_steps, " steps, ",
+                    ran_out ? "ran out" : "not reached", ")");
+  } else {
+    out += " (no budget)";
+  }
+  return out + ".\n";
 }
 
 void AppendJsonString(std::string& out, absl::string_view s) { edn::AppendQuotedString(out, s); }
@@ -123,7 +144,8 @@ void AppendFailureText(std::string& out, const History& history, const Failure& 
                     "partition is (operations that :fail later count as never happening).\n");
   } else {
     absl::StrAppend(&out, "So no linearization gets past line ", failure.prefix_end_line,
-                    " (the search limit stopped the look for an earlier line).\n");
+                    " (the explanation's step budget or the time limit stopped the look for an "
+                    "earlier line).\n");
   }
 
   const size_t shown = std::min(failure.linearized.size(), kTextListLimit);
@@ -184,6 +206,7 @@ std::string RenderText(const History& history, const CheckResult& result,
       absl::StrAppend(&out, "NOT LINEARIZABLE (model ", context.model, "): ", Counts(result), "; ",
                       Footer(result, context), "\n");
       AppendFailureText(out, history, *result.failure);
+      out += ExplanationCost(result, context);
       return out;
   }
   return out;
@@ -204,11 +227,19 @@ std::string RenderJson(const History& history, const CheckResult& result,
     AppendJsonString(out, result.partitions_unknown[i]);
   }
   absl::StrAppend(&out, "]},\"steps\":", result.steps);
+  if (result.failure.has_value()) {
+    absl::StrAppend(&out, ",\"explain_steps\":", result.explain_steps,
+                    ",\"explain_max_steps\":", context.explain_max_steps);
+  }
   if (context.parse_seconds.has_value()) {
     absl::StrAppend(&out, absl::StrFormat(",\"parse_seconds\":%.6f", *context.parse_seconds));
   }
   if (context.check_seconds.has_value()) {
     absl::StrAppend(&out, absl::StrFormat(",\"check_seconds\":%.6f", *context.check_seconds));
+  }
+  if (context.verdict_seconds.has_value()) {
+    absl::StrAppend(&out,
+                    absl::StrFormat(",\"verdict_seconds\":%.6f", *context.verdict_seconds));
   }
   if (result.failure.has_value()) {
     const Failure& failure = *result.failure;

@@ -2,6 +2,7 @@
 // search got stuck, as text for people or as JSON for programs.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -16,7 +17,11 @@ struct ReportContext {
   std::string input;  // the file name, "-" for standard input
   // Measured by the caller, if it did (the library reads no clock).
   std::optional<double> parse_seconds;
-  std::optional<double> check_seconds;
+  std::optional<double> check_seconds;    // verdict and explanation
+  std::optional<double> verdict_seconds;  // up to the verdict (CheckOptions::on_verdict)
+  // The explanation's step budget (CheckOptions::explain_max_steps; 0: none), printed with
+  // the explanation so that a reader knows it was bounded.
+  uint64_t explain_max_steps = 0;
 };
 
 // A few lines; the failure section lists at most the last 20 linearized operations and the

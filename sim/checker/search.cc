@@ -61,6 +61,10 @@ struct Frame {
 
 class PartitionSearch {
  public:
+  // How many operations invoked after the urgent one returns StuckOperation looks at. On 50
+  // processes appending to 10 keys (2,000 operations, linearizable), the search takes 22,021
+  // steps with none, 3,059 with 4, 2,675 with 8, and still 2,675 with 16.
+  static constexpr int kLookahead = 8;
   PartitionSearch(const std::vector<SearchOp>& ops, SearchSpace& space, StepBudget& budget)
       : ops_(ops), space_(space), budget_(budget) {
     const int count = static_cast<int>(ops.size());
@@ -150,17 +154,44 @@ class PartitionSearch {
     }
   }
 
-  // A determinate candidate in pool_[begin, end) that can never become legal, or -1: no state
-  // reachable through the operations that may run before it must be placed (the unlinearized
-  // ones invoked before it returns) accepts it. Then this configuration is a dead end.
-  int StuckCandidate(const LinearizedSet& linearized, int call_rank, size_t begin) {
+  // A determinate operation that can never become legal, or -1: no state reachable through
+  // the operations that may run before it must be placed (the unlinearized ones invoked
+  // before it returns) accepts it. Then this configuration is a dead end. Looks at the
+  // candidates in pool_[begin, end), and at the next kLookahead operations invoked after the
+  // urgent one returns (at `urgent_return`): those are not candidates yet, but a wrong order
+  // of the writes placed now shows first in the reads that follow them.
+  int StuckOperation(const LinearizedSet& linearized, int call_rank, size_t begin,
+                     int64_t urgent_return) {
+    checked_.clear();
     for (size_t i = begin; i < pool_.size() && pool_[i] < determinate_; ++i) {
-      const int candidate = pool_[i];
-      if (space_.Accepts(candidate)) continue;
-      others_.clear();
-      InvokedBefore(Ret(candidate), linearized, call_rank, others_);
-      others_.erase(std::find(others_.begin(), others_.end(), candidate));
-      if (!space_.MayBecomeLegal(candidate, others_)) return candidate;
+      if (!space_.Accepts(pool_[i])) checked_.push_back(pool_[i]);
+    }
+    auto later = std::partition_point(determinate_by_call_.begin() + call_rank,
+                                      determinate_by_call_.end(),
+                                      [&](int op) { return Call(op) < urgent_return; });
+    for (int n = 0; n < kLookahead && later != determinate_by_call_.end(); ++n, ++later) {
+      if (!space_.Accepts(*later)) checked_.push_back(*later);
+    }
+    std::sort(checked_.begin(), checked_.end(), [&](int a, int b) { return Ret(a) < Ret(b); });
+    // What may run before an operation grows with its return time, so one list, extended as
+    // the returns go up, serves them all. It holds the operation itself, which changes
+    // nothing (SearchSpace::MayBecomeLegal).
+    others_.clear();
+    size_t next_determinate = static_cast<size_t>(call_rank), next_indeterminate = 0;
+    for (const int op : checked_) {
+      for (; next_determinate < determinate_by_call_.size() &&
+             Call(determinate_by_call_[next_determinate]) < Ret(op);
+           ++next_determinate) {
+        const int other = determinate_by_call_[next_determinate];
+        if (!linearized.Contains(other)) others_.push_back(other);
+      }
+      for (; next_indeterminate < indeterminate_by_call_.size() &&
+             Call(indeterminate_by_call_[next_indeterminate]) < Ret(op);
+           ++next_indeterminate) {
+        const int other = indeterminate_by_call_[next_indeterminate];
+        if (!linearized.Contains(other)) others_.push_back(other);
+      }
+      if (!space_.MayBecomeLegal(op, others_)) return op;
     }
     return -1;
   }
@@ -192,7 +223,7 @@ class PartitionSearch {
         std::stable_partition(candidates, indeterminate,
                               [&](int op) { return space_.AcceptsBoth(op, urgent); });
       }
-      frame.stuck = StuckCandidate(linearized, call_rank, frame.begin);
+      frame.stuck = StuckOperation(linearized, call_rank, frame.begin, Ret(urgent));
       if (frame.stuck >= 0) pool_.resize(frame.begin);
     }
     frame.end = pool_.size();
@@ -213,7 +244,8 @@ class PartitionSearch {
   std::vector<int> pool_;                   // the candidates of every frame on the path
   std::vector<Frame> frames_;
   std::vector<int> path_;    // the operations placed, in order
-  std::vector<int> others_;  // scratch
+  std::vector<int> checked_;  // scratch
+  std::vector<int> others_;   // scratch
   FurthestPoint furthest_;
 };
 

@@ -24,12 +24,17 @@
 //    later on it may be the write a read needs.)
 //  - An indeterminate candidate that would leave the state unchanged is not placed: leaving
 //    it out (it may never happen) is at least as good.
-//  - If some candidate is not legal now and no state reachable through the operations that
-//    may still run before it (the unlinearized ones invoked before it returns, each taken any
-//    number of times: an over-approximation) accepts it, the configuration fails at once.
-//    Without this, a wrong early choice (a write placed after the write a pending read needs)
-//    is found out only when that read becomes urgent, after trying every subset of the writes
-//    in flight in between.
+//  - If some candidate, or one of the next few operations invoked after the urgent one
+//    returns, is not legal now and no state reachable through the operations that may still
+//    run before it (the unlinearized ones invoked before it returns, each taken any number of
+//    times: an over-approximation) accepts it, the configuration fails at once. Without this,
+//    a wrong early choice (a write placed after the write a pending read needs) is found out
+//    only when that read becomes urgent, after trying every subset of the writes in flight in
+//    between; with many concurrent :append, every order of them. (Any unlinearized
+//    determinate operation must be placed some day, so checking operations that are not
+//    candidates yet is as sound; the next few are where a wrong order shows first.) Models
+//    can answer "reachable?" directly (SequentialModel's optional MayReach, e.g. kv: a :get
+//    needs a prefix of its value); otherwise a few dozen states are explored by Step.
 //  - If the urgent operation is not legal now, candidates after which it is are tried first
 //    (the write a read saw); otherwise candidates are tried earliest return first,
 //    indeterminate ones last: the ones that must be placed soonest.
@@ -75,8 +80,9 @@ class SearchSpace {
   // Whether it accepts `first` and then `then`:
   virtual bool AcceptsBoth(int first, int then) = 0;
   // False only if no sequence of `candidates` (each any number of times) leads from the
-  // current state to one that accepts `op`. May answer true when it cannot tell (it gives up
-  // after a few dozen states or a few thousand steps).
+  // current state to one that accepts `op`, which it does not now. May answer true when it
+  // cannot tell (it gives up after a few dozen states or a few thousand steps). `candidates`
+  // may hold `op` itself: no sequence reaches a state accepting `op` by way of `op`.
   virtual bool MayBecomeLegal(int op, const std::vector<int>& candidates) = 0;
 };
 

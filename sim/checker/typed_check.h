@@ -29,30 +29,41 @@ namespace internal {
 
 using PartitionList = std::vector<const std::pair<const std::string, std::vector<int>>*>;
 
-// Reads the partitions' search outcomes in key order, up to and including the first failure
-// (explained with `budget`); entries of `found` after it are never read.
+// Reads the partitions' search outcomes in key order, up to and including the first failure;
+// entries of `found` after it are never read. Calls options.on_verdict, then explains the
+// failure, if any, with a budget of its own (options.explain_max_steps).
 template <SequentialModel M>
 CheckResult Tally(const M& model, const History& history, const std::vector<std::optional<Call<M>>>& calls,
-                  const PartitionList& list, const std::vector<SearchResult>& found, StepBudget& budget,
-                  CheckResult result) {
-  for (size_t k = 0; k < list.size(); ++k) {
-    const auto& [key, members] = *list[k];
+                  const PartitionList& list, const std::vector<SearchResult>& found,
+                  const CheckOptions& options, CheckResult result) {
+  size_t failed = list.size();
+  for (size_t k = 0; k < list.size() && failed == list.size(); ++k) {
     switch (found[k].verdict) {
       case Verdict::kLinearizable:
         ++result.partitions_checked;
         break;
       case Verdict::kUnknown:
-        result.partitions_unknown.push_back(key);
+        result.partitions_unknown.push_back(list[k]->first);
         break;
       case Verdict::kNotLinearizable:
         ++result.partitions_checked;
-        result.verdict = Verdict::kNotLinearizable;
-        result.failure = ExplainFailure(model, history, key, members, calls,
-                                        BuildProblem(history, members, calls), found[k], budget);
-        return result;
+        failed = k;
+        break;
     }
   }
-  result.verdict = result.partitions_unknown.empty() ? Verdict::kLinearizable : Verdict::kUnknown;
+  result.verdict = failed < list.size()               ? Verdict::kNotLinearizable
+                   : result.partitions_unknown.empty() ? Verdict::kLinearizable
+                                                       : Verdict::kUnknown;
+  if (options.on_verdict) options.on_verdict();
+  if (failed == list.size()) return result;
+  CheckOptions explain_options;
+  explain_options.max_steps = options.explain_max_steps;
+  explain_options.should_stop = options.should_stop;
+  StepBudget budget(explain_options);
+  const auto& [key, members] = *list[failed];
+  result.failure = ExplainFailure(model, history, key, members, calls,
+                                  BuildProblem(history, members, calls), found[failed], budget);
+  result.explain_steps = budget.steps();
   return result;
 }
 
@@ -132,10 +143,7 @@ absl::StatusOr<CheckResult> CheckHistory(const M& model, const History& history,
   // finish): with one, search one partition after another so that it stays exact.
   if (options.parallel_for && options.max_steps == 0 && list.size() > 1) {
     found = internal::SearchInParallel(model, history, calls, list, options, &result.steps);
-    StepBudget explain(options);
-    result = internal::Tally(model, history, calls, list, found, explain, std::move(result));
-    result.steps += explain.steps();
-    return result;
+    return internal::Tally(model, history, calls, list, found, options, std::move(result));
   }
   // One after another with one budget, up to the first failure.
   StepBudget budget(options);
@@ -143,9 +151,8 @@ absl::StatusOr<CheckResult> CheckHistory(const M& model, const History& history,
     found[k] = Solve(model, BuildProblem(history, list[k]->second, calls), budget);
     if (found[k].verdict == Verdict::kNotLinearizable) break;
   }
-  result = internal::Tally(model, history, calls, list, found, budget, std::move(result));
   result.steps = budget.steps();
-  return result;
+  return internal::Tally(model, history, calls, list, found, options, std::move(result));
 }
 
 }  // namespace keel::checker

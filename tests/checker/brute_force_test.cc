@@ -102,6 +102,12 @@ RC_GTEST_PROP(CheckerMatchesBruteForce, Kv, ()) {
   CrossCheck(KvModel(), SmallWorkload::kKv, true);
 }
 
+// Up to 5 processes appending and reading: the shape where the search leans on
+// KvModel::MayReach and on looking past the urgent operation (search.cc, StuckOperation).
+RC_GTEST_PROP(CheckerMatchesBruteForce, KvAppends, ()) {
+  CrossCheck(KvModel(), SmallWorkload::kKvAppend, true);
+}
+
 RC_GTEST_PROP(CheckerMatchesBruteForce, Pool, ()) {
   CrossCheck(KvstateModel(KvstateModel::Objects::kPools), SmallWorkload::kPool, false);
 }

@@ -49,7 +49,9 @@ TEST(ParallelCheck, SameVerdictAndReportAsSequential) {
     ASSERT_TRUE(history.ok()) << history.status();
     const ModelInfo* kv = FindModel("kv");
     ASSERT_NE(kv, nullptr);
-    const ReportContext context{"kv", "generated", std::nullopt, std::nullopt};
+    ReportContext context;
+    context.model = "kv";
+    context.input = "generated";
 
     absl::StatusOr<CheckResult> sequential = kv->check(*history, CheckOptions{});
     ASSERT_TRUE(sequential.ok());

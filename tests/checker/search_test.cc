@@ -148,7 +148,9 @@ TEST(Determinism, SameHistorySameReport) {
   const std::string text = GenerateHistory(options);
   EXPECT_EQ(text, GenerateHistory(options));
   const History history = MustParse(text);
-  const ReportContext context{"kv", "h.edn", std::nullopt, std::nullopt};
+  ReportContext context;
+  context.model = "kv";
+  context.input = "h.edn";
   absl::StatusOr<CheckResult> first = CheckHistory(KvModel(), history, CheckOptions{});
   absl::StatusOr<CheckResult> second = CheckHistory(KvModel(), history, CheckOptions{});
   ASSERT_TRUE(first.ok() && second.ok());

@@ -26,7 +26,9 @@
 
 namespace keel::checker::testing {
 
-enum class SmallWorkload { kRegister, kCasRegister, kKv, kPool, kLb, kKvstate };
+// kKvAppend: Jepsen's append workload in small, :get and :append only, with more processes
+// (up to 5) than the others, so that appends pile up concurrently.
+enum class SmallWorkload { kRegister, kCasRegister, kKv, kKvAppend, kPool, kLb, kKvstate };
 
 namespace internal {
 
@@ -177,6 +179,12 @@ inline SmallOp DrawOp(SmallWorkload workload) {
     op.f = CommandName(op.command);
     return op;
   }
+  if (workload == SmallWorkload::kKvAppend) {
+    op.key = *rc::gen::elementOf(std::vector<std::string>{"a", "a", "b"});
+    op.f = *rc::gen::elementOf(std::vector<std::string>{"get", "append"});
+    op.argument = *rc::gen::elementOf(std::vector<std::string>{"x", "y", "z"});
+    return op;
+  }
   if (workload == SmallWorkload::kKv) {
     op.key = *rc::gen::elementOf(std::vector<std::string>{"a", "b"});
     op.f = *rc::gen::elementOf(std::vector<std::string>{"get", "put", "append"});
@@ -260,7 +268,7 @@ inline std::pair<std::string, std::string> Corrupt(const SmallOp& op) {
   }
   if (op.f == "get") {
     return {"ok", edn::ToEdn(edn::Value::String(*rc::gen::elementOf(
-                      std::vector<std::string>{"", "x", "y", "xy", "yx", "xx"})))};
+                      std::vector<std::string>{"", "x", "y", "xy", "yx", "xx", "xyz", "zx"})))};
   }
   if (op.f == "cas") return {op.failed ? "ok" : "fail", op.result};
   return {"fail", op.result};  // it happened, but says it did not
@@ -278,8 +286,9 @@ inline std::vector<std::string> GenSmallHistory(SmallWorkload workload, bool cor
     Phase phase;
     SmallOp op;
   };
-  const int operations = *rc::gen::inRange(1, 8);
-  const int process_count = *rc::gen::inRange(2, 4);
+  const bool appends = workload == SmallWorkload::kKvAppend;
+  const int operations = *rc::gen::inRange(1, appends ? 9 : 8);
+  const int process_count = *rc::gen::inRange(2, appends ? 6 : 4);
   std::vector<Process> processes;
   for (int p = 0; p < process_count; ++p) processes.push_back({p, Phase::kIdle, {}});
   std::vector<SmallOp> lost;  // indeterminate and not yet applied
@@ -288,7 +297,9 @@ inline std::vector<std::string> GenSmallHistory(SmallWorkload workload, bool cor
   int invoked = 0;
   auto emit = [&](const Process& p, absl::string_view type, absl::string_view value) {
     std::string line = absl::StrCat("{:process ", p.id, ", :type :", type, ", :f :", p.op.f);
-    if (workload == SmallWorkload::kKv) absl::StrAppend(&line, ", :key \"", p.op.key, "\"");
+    if (workload == SmallWorkload::kKv || workload == SmallWorkload::kKvAppend) {
+      absl::StrAppend(&line, ", :key \"", p.op.key, "\"");
+    }
     lines.push_back(absl::StrCat(line, ", :value ", value, "}"));
   };
   auto crash = [&](Process& p) {  // Jepsen's clients continue under a new process id
