@@ -8,7 +8,9 @@ order; a delay holds each chunk until (arrival + delay), never reordering.
 
 Run as a process; commands arrive one per line on stdin:
     delay I J MS      hold bytes on link I->J for MS milliseconds (0: none)
-    block I J 0|1     1: swallow bytes on link I->J (a blackhole, for loopback partitions)
+    block I J 0|1     1: cut link I->J (for loopback partitions): its connections are closed and
+                      new ones closed at once, until unblocked. (Swallowing bytes instead
+                      would corrupt the ZeroMQ stream rather than cut it.)
     quit
 Usage: relay.py LISTEN_HOST SPEC... where SPEC is I,J,LISTEN_PORT,TARGET_HOST,TARGET_PORT.
 It prints "ready" once every listener is bound.
@@ -22,6 +24,7 @@ class Link:
         self.src, self.dst, self.target = src, dst, target
         self.delay = 0.0
         self.blocked = False
+        self.writers = set()  # both ends of every open connection, to close them on a cut
 
 
 async def pump(reader, writer, link):
@@ -34,7 +37,7 @@ async def pump(reader, writer, link):
             if not data:
                 break
             if link.blocked:
-                continue
+                break
             # Never earlier than the previous chunk: the stream keeps its order.
             due = max(loop.time() + link.delay, last_due)
             last_due = due
@@ -54,12 +57,17 @@ async def pump(reader, writer, link):
 
 def handler(link):
     async def on_connect(reader, writer):
+        if link.blocked:
+            writer.close()
+            return
         try:
             up_reader, up_writer = await asyncio.open_connection(*link.target)
         except OSError:
             writer.close()  # the node is down: the dialer reconnects later
             return
+        link.writers |= {writer, up_writer}
         await asyncio.gather(pump(reader, up_writer, link), pump(up_reader, writer, link))
+        link.writers -= {writer, up_writer}
     return on_connect
 
 
@@ -77,6 +85,9 @@ async def control(links):
             link.delay = value / 1000.0
         elif line[0] == "block":
             link.blocked = value != 0
+            if link.blocked:
+                for writer in list(link.writers):
+                    writer.close()
 
 
 async def main(listen_host, specs):
