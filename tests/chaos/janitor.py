@@ -11,6 +11,7 @@ processes name it in --data-dir).
 import atexit
 import os
 import re
+import shutil
 import signal
 import subprocess
 
@@ -59,7 +60,9 @@ def clean_stale():
                 cmdline = f.read().decode(errors="replace")
         except OSError:
             continue
-        m = re.search(r"--data-dir=/tmp/keel-chaos-(\d+)-", cmdline)
+        # Nodes name the work dir in --data-dir, keel-chaos in --key-file; the relay exits by
+        # itself when its harness's end of its stdin closes.
+        m = re.search(r"/tmp/keel-chaos-(\d+)-", cmdline)
         if m and dead(int(m.group(1))):
             try:
                 os.kill(int(entry), signal.SIGKILL)
@@ -74,6 +77,10 @@ def clean_stale():
         m = re.search(r"/keel-chaos-(\d+)-", path)
         if m and dead(int(m.group(1))):
             subprocess.run(["umount", "-l", path], check=False)
+    for entry in os.listdir("/tmp"):
+        m = re.match(r"keel-chaos-(\d+)-", entry)
+        if m and dead(int(m.group(1))):
+            shutil.rmtree(os.path.join("/tmp", entry), ignore_errors=True)
     if os.geteuid() != 0:
         return
     listing = subprocess.run(["ip", "netns", "list"], stdout=subprocess.PIPE, text=True, check=False).stdout
@@ -83,4 +90,4 @@ def clean_stale():
     links = subprocess.run(["ip", "-o", "link", "show"], stdout=subprocess.PIPE, text=True, check=False).stdout
     for name, pid in re.findall(r"^\d+: (kc(\d+)(?:br|h\d+))[@:]", links, re.M):
         if dead(int(pid)):
-            subprocess.run(["ip", "link", "del", name], check=False)
+            subprocess.run(["ip", "link", "del", name], check=False, stderr=subprocess.DEVNULL)
