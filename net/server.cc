@@ -8,6 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "engine/assert.h"
+#include "engine/planted_bugs.h"
+#include "kvstate/command_kind.h"
 #include "net/log.h"
 
 namespace keel::net {
@@ -38,6 +40,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     return absl::InvalidArgumentError(absl::StrCat("--peers must list this node (", options.id, ") too"));
   }
   if (options.data_dir.empty()) return absl::InvalidArgumentError("--data-dir is required");
+  if ((options.planted_bugs != 0 || options.planted_stale_reads) && !kPlantedBugsCompiledIn) {
+    return absl::InvalidArgumentError("planted bugs requested, but this build has none (only keel-planted does)");
+  }
   std::unique_ptr<Server> server(new Server(options));
   server->fs_ = std::make_unique<PosixFileSystem>();
   Server* raw = server.get();
@@ -56,7 +61,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
       DurableStorage::Open(*server->fs_, options.data_dir, voters, StorageOptions{});
   if (!storage.ok()) return storage.status();
   server->storage_ = std::move(*storage);
-  server->state_ = std::make_unique<kvstate::KvState>();
+  server->state_ = std::make_unique<kvstate::KvState>(kvstate::KvStateOptions{.planted_bugs = options.planted_bugs});
   server->application_ = std::make_unique<InstrumentedApplication>(*server->state_);
 
   if (absl::Status s = server->StartAuth(); !s.ok()) return s;
@@ -102,6 +107,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   node_options.max_open_calls = options.max_open_calls;
   node_options.replica.raft.id = options.id;
   node_options.replica.raft.election_tick = options.election_tick;
+  node_options.replica.raft.planted_bugs = options.planted_bugs;
   // Randomised election timeouts and per-run proxy ids come from it: a fresh seed every run.
   node_options.replica.raft.seed = (uint64_t{std::random_device{}()} << 32) | std::random_device{}();
   node_options.leader_time_clock = &server->wall_clock_;
@@ -217,6 +223,12 @@ void Server::DrainClients() {
       response.set_error("frame is not a keel.client.Request");
       reply(std::move(response));
       continue;
+    }
+    if (kPlantedBugsCompiledIn && options_.planted_stale_reads && request.has_command()) {
+      kvpb::Command command;
+      if (command.ParseFromString(request.command()) && kvstate::IsReadCommand(command)) {
+        request.set_read_mode(nodepb::READ_STALE);  // the planted bug: no ReadIndex, no proxying
+      }
     }
     node_->OnRequest(std::move(request), std::move(reply));
   }

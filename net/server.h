@@ -53,6 +53,13 @@ struct ServerOptions {
   // host:port of the HTTP port for /metrics, /healthz and /readyz; empty: none.
   std::string metrics_address;
   HealthOptions health;
+  // Test-only, for keel-planted (a build linked with keel_engine_planted; Start refuses both
+  // elsewhere): engine/planted_bugs.h bits for the Raft core and the state machine, and a bug
+  // of this server's own, stale reads: every linearizable read is served from the answering
+  // node's local state (as if the client had asked for READ_STALE). The chaos test
+  // (tests/chaos/) must catch it.
+  uint32_t planted_bugs = 0;
+  bool planted_stale_reads = false;
 };
 
 // What the loop saw, for logs and tests.

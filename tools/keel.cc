@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "engine/planted_bugs.h"
 #include "net/curve.h"
 #include "net/log.h"
 #include "net/server.h"
@@ -54,6 +55,12 @@ ABSL_FLAG(uint64_t, ready_max_apply_lag, 1000,
           "/readyz fails while the applied index trails the commit index by more than this.");
 ABSL_FLAG(std::string, log_format, "text", "text, or json for one JSON object per line.");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warn or error.");
+#ifdef KEEL_PLANTED_BUGS
+// keel-planted only (tools/CMakeLists.txt): the chaos test's node with a known bug switched on.
+ABSL_FLAG(std::string, planted_bug, "",
+          "keel-planted only: a bug to switch on: stale-reads (linearizable reads served from local "
+          "state), or an engine/planted_bugs.h name (ack-before-fsync, apply-twice, ...).");
+#endif
 ABSL_FLAG(std::string, out, "", "keygen: write the key pair to <out>.key (mode 0600) and <out>.pub.");
 
 namespace {
@@ -204,6 +211,18 @@ int main(int argc, char** argv) {
   options.curve = *std::move(curve);
   options.metrics_address = absl::GetFlag(FLAGS_metrics_addr);
   options.health.max_apply_lag = absl::GetFlag(FLAGS_ready_max_apply_lag);
+#ifdef KEEL_PLANTED_BUGS
+  if (const std::string bug = absl::GetFlag(FLAGS_planted_bug); bug == "stale-reads") {
+    options.planted_stale_reads = true;
+  } else if (!bug.empty()) {
+    std::optional<keel::PlantedBug> planted = keel::PlantedBugByName(bug);
+    if (!planted) return Fail(absl::StrCat("--planted-bug: no bug named '", bug, "'"), 2);
+    options.planted_bugs = *planted;
+  }
+  if (options.planted_stale_reads || options.planted_bugs != 0) {
+    keel::net::LogEvent(keel::net::LogLevel::kWarn, "planted_bug", absl::StrCat("planted bug on: ", absl::GetFlag(FLAGS_planted_bug)));
+  }
+#endif
   if (!options.curve) {
     keel::net::LogEvent(keel::net::LogLevel::kWarn, "insecure",
                         "--insecure: both ports serve plaintext to anyone who can reach them");

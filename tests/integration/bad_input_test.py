@@ -98,6 +98,10 @@ class BadInputTest(unittest.TestCase):
             code, out = self.run_keel(c, [a for a in base if not a.startswith("--peers")])
             self.assertEqual(code, 2, out)
             self.assertIn("--peers", out)
+            # Planted bugs exist only in keel-planted (tests/chaos/): production keel has no such flag.
+            code, out = self.run_keel(c, ["--planted-bug=stale-reads"] + base)
+            self.assertNotEqual(code, 0, out)
+            self.assertIn("planted", out)
             # Node 1 is running: its data dir is locked, its ports are taken.
             code, out = self.run_keel(c, base)
             self.assertEqual(code, 2, out)

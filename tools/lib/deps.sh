@@ -9,6 +9,7 @@ KEEL_PACKAGES=(
   libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev
   libzmq3-dev cppzmq-dev libcli11-dev libspdlog-dev libcpp-httplib-dev
   python3 python3-zmq python3-protobuf
+  iproute2 iptables
 )
 
 keel_install_deps() {
