@@ -84,6 +84,8 @@ class TypedSearchSpace final : public SearchSpace {
     return next.has_value() && AcceptsFrom(*next, then);
   }
 
+  bool CheapReachability() const override { return HasMayReach<M>; }
+
   bool MayBecomeLegal(int op, const std::vector<int>& candidates) override {
     if constexpr (HasMayReach<M>) {
       const Call<M>& call = *calls_[static_cast<size_t>(op)];

@@ -84,6 +84,9 @@ class SearchSpace {
   // cannot tell (it gives up after a few dozen states or a few thousand steps). `candidates`
   // may hold `op` itself: no sequence reaches a state accepting `op` by way of `op`.
   virtual bool MayBecomeLegal(int op, const std::vector<int>& candidates) = 0;
+  // MayBecomeLegal is cheap (the model answers reachability directly, not by stepping): the
+  // search may also ask it of operations beyond the current candidates.
+  virtual bool CheapReachability() const { return false; }
 };
 
 // Counts search steps across partitions and decides when the check must stop.
