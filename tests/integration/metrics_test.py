@@ -51,10 +51,11 @@ class MetricsTest(unittest.TestCase):
             self.assertEqual(created.code, c.kv_pb2.CODE_OK, created)
             for i in range(20):
                 self.assertEqual(session.put(f"m/kv/k{i}", b"v").code, c.kv_pb2.CODE_OK)
-            # Metrics are published every 100 ms.
+            # Metrics are published every 100 ms: wait for a snapshot taken after all 22 entries
+            # (session, pool, 20 puts) were applied, not one from before the last put.
             after = wait_until("commit to move in the metrics",
                                lambda: (lambda m: m if metric(m, "keel_raft_commit_index") >= metric(
-                                   before, "keel_raft_commit_index") + 21 else None)(c.metrics(leader)), 5)
+                                   before, "keel_raft_commit_index") + 22 else None)(c.metrics(leader)), 5)
             self.assertGreater(metric(after, "keel_fsync_duration_seconds_count"),
                                metric(before, "keel_fsync_duration_seconds_count"))
             self.assertGreater(metric(after, "keel_apply_duration_seconds_count"),
