@@ -1,6 +1,8 @@
 #include "engine/membership.h"
 
 #include <algorithm>
+#include <map>
+#include <string>
 #include <vector>
 
 #include "absl/container/btree_set.h"
@@ -28,6 +30,21 @@ void Assign(IdList* out, const absl::btree_set<NodeId>& ids) {
 
 absl::Status Invalid(absl::string_view why) { return absl::InvalidArgumentError(absl::StrCat("conf change: ", why)); }
 
+// Keeps the contexts of `next`'s members only, with `updates` (non-empty ones) applied.
+void RebuildContexts(const raftpb::ConfState& conf, const std::map<NodeId, std::string>& updates,
+                     raftpb::ConfState* next) {
+  std::map<NodeId, std::string> contexts;
+  for (const raftpb::MemberContext& member : conf.contexts()) contexts[member.node()] = member.context();
+  for (const auto& [node, context] : updates) contexts[node] = context;
+  next->clear_contexts();
+  for (const auto& [node, context] : contexts) {
+    if (!IsMember(*next, node)) continue;
+    raftpb::MemberContext* member = next->add_contexts();
+    member->set_node(node);
+    member->set_context(context);
+  }
+}
+
 }  // namespace
 
 absl::Status ValidateConfState(const raftpb::ConfState& conf) {
@@ -46,7 +63,18 @@ absl::Status ValidateConfState(const raftpb::ConfState& conf) {
       return absl::InvalidArgumentError(absl::StrCat("removed node ", removed, " is still a member"));
     }
   }
+  for (int i = 0; i < conf.contexts_size(); ++i) {
+    const NodeId node = conf.contexts(i).node();
+    if (i > 0 && node <= conf.contexts(i - 1).node()) {
+      return absl::InvalidArgumentError("member contexts must be sorted by node, unique");
+    }
+    if (!IsMember(conf, node)) return absl::InvalidArgumentError(absl::StrCat("context for non-member ", node));
+  }
   return absl::OkStatus();
+}
+
+bool IsMember(const raftpb::ConfState& conf, NodeId id) {
+  return Has(conf.voters(), id) || Has(conf.voters_outgoing(), id) || Has(conf.learners(), id);
 }
 
 absl::StatusOr<raftpb::ConfState> ApplyConfChange(const raftpb::ConfState& conf, const raftpb::ConfChange& change) {
@@ -55,6 +83,7 @@ absl::StatusOr<raftpb::ConfState> ApplyConfChange(const raftpb::ConfState& conf,
     if (!change.changes().empty()) return Invalid("leave_joint carries no changes");
     if (!IsJoint(conf)) return Invalid("not in a joint configuration");
     next.clear_voters_outgoing();
+    RebuildContexts(conf, {}, &next);
     return next;
   }
   if (IsJoint(conf)) return Invalid("a joint configuration is still being left; one change at a time");
@@ -63,12 +92,17 @@ absl::StatusOr<raftpb::ConfState> ApplyConfChange(const raftpb::ConfState& conf,
   absl::btree_set<NodeId> learners(conf.learners().begin(), conf.learners().end());
   absl::btree_set<NodeId> removed(conf.removed().begin(), conf.removed().end());
   absl::btree_set<NodeId> named;
+  std::map<NodeId, std::string> contexts;
   for (const raftpb::ConfChangeSingle& single : change.changes()) {
     const NodeId node = single.node();
     if (node == kNoNode) return Invalid("node 0");
     if (!named.insert(node).second) return Invalid(absl::StrCat("node ", node, " named twice"));
     if (!raftpb::ConfChangeType_IsValid(single.type())) return Invalid("unknown change type");
     const bool member = voters.contains(node) || learners.contains(node);
+    if (!single.context().empty()) {
+      if (single.type() == raftpb::CONF_REMOVE) return Invalid("a removal carries no context");
+      contexts[node] = single.context();
+    }
     switch (single.type()) {
       case raftpb::CONF_ADD_VOTER:
       case raftpb::CONF_ADD_LEARNER:
@@ -105,7 +139,14 @@ absl::StatusOr<raftpb::ConfState> ApplyConfChange(const raftpb::ConfState& conf,
   Assign(next.mutable_voters(), voters);
   Assign(next.mutable_learners(), learners);
   Assign(next.mutable_removed(), removed);
+  RebuildContexts(conf, contexts, &next);
   return next;
+}
+
+std::map<NodeId, std::string> MemberContexts(const raftpb::ConfState& conf) {
+  std::map<NodeId, std::string> out;
+  for (const raftpb::MemberContext& member : conf.contexts()) out[member.node()] = member.context();
+  return out;
 }
 
 JointConfig QuorumOf(const raftpb::ConfState& conf) {

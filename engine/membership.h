@@ -3,6 +3,7 @@
 // the configuration of the last config entry in its log; these rules decide what that is.
 #pragma once
 
+#include <map>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -12,7 +13,8 @@
 
 namespace keel {
 
-// OK if every list is sorted, unique and free of 0, learners are disjoint from voters (either
+// OK if every list is sorted, unique and free of 0, contexts are sorted by node and name only
+// members, learners are disjoint from voters (either
 // half) and removed ids are neither voters of C_new nor learners (while joint they may still
 // be voters of C_old), and there is at least one voter. InvalidArgument
 // naming the problem otherwise.
@@ -28,6 +30,12 @@ absl::StatusOr<raftpb::ConfState> ApplyConfChange(const raftpb::ConfState& conf,
 // e.g. "voters=1,2,3 learners=4" or "voters=3,4,5 outgoing=1,2,3 removed=1,2".
 std::string DescribeConfState(const raftpb::ConfState& conf);
 std::string DescribeConfChange(const raftpb::ConfChange& change);
+
+// `id` is a voter (of either half) or a learner of `conf`: a node whose messages count.
+bool IsMember(const raftpb::ConfState& conf, NodeId id);
+
+// The context (ConfState.contexts) of every member that has one, by node.
+std::map<NodeId, std::string> MemberContexts(const raftpb::ConfState& conf);
 
 inline bool IsJoint(const raftpb::ConfState& conf) { return conf.voters_outgoing_size() > 0; }
 

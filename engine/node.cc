@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/assert.h"
+#include "engine/membership.h"
 #include "engine/node_call.h"
 
 namespace keel {
@@ -67,6 +68,7 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Open(const NodeOptions& options, con
   node->next_proxy_id_ = (options.replica.raft.seed * 0x9E3779B97F4A7C15ULL) & 0xFFFFFFFF00000000ULL;
   node->last_term_ = node->replica_->raft().term();
   node->last_role_ = node->replica_->raft().role();
+  node->PublishMembers();
   return node;
 }
 
@@ -75,9 +77,9 @@ void Node::OnEnvelope(nodepb::Envelope envelope) {
     ++counters_.dropped_wrong_cluster;
     return;
   }
-  const std::vector<NodeId>& members = replica_->raft().voters();
-  if (envelope.from() == replica_->raft().id() ||
-      !std::binary_search(members.begin(), members.end(), envelope.from())) {
+  // Members of the configuration in force, learners and the outgoing half included: a learner
+  // must answer appends, a voter being removed must still vote until C_new takes over.
+  if (envelope.from() == replica_->raft().id() || !IsMember(replica_->raft().conf_state(), envelope.from())) {
     ++counters_.dropped_unknown_peer;
     return;
   }
@@ -202,6 +204,14 @@ void Node::Route(const std::shared_ptr<Call>& call) {
       return RouteCommand(call);
     case nodepb::Request::kTransferLeader:
       if (replica_->raft().role() == Role::kLeader) return StartTransfer(call);
+      break;
+    case nodepb::Request::kMemberChange:
+      if (replica_->raft().role() == Role::kLeader) {
+        if (replica_->raft().lead_transferee() == kNoNode) return ProposeMemberChange(call);
+        if (call->proxied_from != kNoNode) return AnswerCode(call, nodepb::CODE_UNAVAILABLE, "leadership transfer in progress");
+        call->waiting_for_leader = true;  // routed again once the transfer ends
+        return;
+      }
       break;
     case nodepb::Request::BODY_NOT_SET:
       return AnswerCode(call, nodepb::CODE_INVALID_ARGUMENT, "request has no body");
@@ -346,6 +356,7 @@ void Node::ServeReads() {
 }
 
 void Node::AfterReady() {
+  PublishMembers();
   const Raft& raft = replica_->raft();
   const bool lost_leadership = last_role_ == Role::kLeader && (raft.role() != Role::kLeader || raft.term() != last_term_);
   last_role_ = raft.role();
@@ -400,6 +411,8 @@ std::string Node::RequestKind(const Call& call) {
       return "status";
     case nodepb::Request::kTransferLeader:
       return "transfer_leader";
+    case nodepb::Request::kMemberChange:
+      return "member_change";
     case nodepb::Request::kCommand:
       return call.inspected && call.info.valid ? call.info.kind : "invalid";
     case nodepb::Request::BODY_NOT_SET:
@@ -480,7 +493,20 @@ nodepb::NodeStatus Node::Status() const {
   status.set_first_index(raft.first_index);
   status.set_last_index(raft.last_index);
   status.set_cluster_id(options_.cluster_id);
-  for (NodeId voter : replica_->raft().voters()) status.add_voters(voter);
+  const raftpb::ConfState& conf = replica_->raft().conf_state();
+  for (NodeId voter : conf.voters()) status.add_voters(voter);
+  for (NodeId learner : conf.learners()) status.add_learners(learner);
+  for (NodeId voter : conf.voters_outgoing()) status.add_voters_outgoing(voter);
+  for (NodeId removed : conf.removed()) status.add_removed(removed);
+  for (const auto& [id, context] : MemberContexts(conf)) {
+    nodepb::MemberInfo info;
+    if (info.ParseFromString(context)) (*status.mutable_members())[id] = std::move(info);
+  }
+  const raftpb::ConfState initial = replica_->raft().ConfStateAt(raft.first_index - 1);
+  for (NodeId voter : initial.voters()) status.add_initial_voters(voter);
+  if (replica_->raft().role() == Role::kLeader && replica_->raft().ConfChangeInFlight()) {
+    status.set_pending_conf_index(replica_->raft().pending_conf_index());
+  }
   for (const PeerStatus& peer : raft.peers) {
     nodepb::PeerProgress* progress = status.add_peers();
     progress->set_id(peer.id);

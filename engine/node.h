@@ -10,7 +10,9 @@
 // - on a follower, proxies the whole request to the leader over the peer channel and relays
 //   the answer (never a bare proposal); with no leader known, waits for one until the
 //   request's deadline;
-// - leadership transfer and status.
+// - leadership transfer, membership changes (proposed on the leader, answered once committed;
+//   peers are admitted by the configuration in force, learners and both joint halves
+//   included) and status.
 //
 // Event-driven and single-threaded: the owner calls OnEnvelope() / OnRequest() as input
 // arrives (they only queue), and Poll() whenever it wakes or NextWakeNanos() is reached.
@@ -43,6 +45,11 @@ class PeerChannel {
   virtual ~PeerChannel() = default;
   // Queues `envelope` for envelope.to(). Never blocks; may drop.
   virtual void Send(const nodepb::Envelope& envelope) = 0;
+  // The configuration changed (and once when the node opens): every member (voters of either
+  // half and learners, this node included if it is one) with the MemberInfo the configuration
+  // carries for it (empty for members the operator's flags describe). Production connects to
+  // members it did not know and admits their keys; the simulator needs nothing of it.
+  virtual void SetMembers(const std::map<NodeId, nodepb::MemberInfo>& members) {}
 };
 
 struct NodeOptions {
@@ -75,6 +82,7 @@ struct NodeCounters {
   uint64_t bad_proxy_responses = 0;  // from the wrong node, or without a valid code
   uint64_t proposals = 0;            // commands proposed here
   uint64_t read_index_batches = 0;   // ReadIndex calls (each serves a batch of reads)
+  uint64_t membership_proposals = 0; // membership changes proposed here (also in proposals)
   std::map<nodepb::Code, uint64_t> answers;  // answers to own clients, by code
   // The same answers by request kind ("status", "transfer_leader", "invalid", or the
   // application's CommandInfo::kind) and code.
@@ -130,6 +138,10 @@ class Node {
   void ForwardToLeader(const std::shared_ptr<Call>& call);
   void ProposeWrite(const std::shared_ptr<Call>& call);
   void StartTransfer(const std::shared_ptr<Call>& call);
+  // Leader: proposes the call's MemberChange (node_membership.cc).
+  void ProposeMemberChange(const std::shared_ptr<Call>& call);
+  // Tells the peer channel the members when the configuration differs from the last one told.
+  void PublishMembers();
   void Proxy(const std::shared_ptr<Call>& call, NodeId leader);
   void OnProxyResponse(NodeId from, const nodepb::ProxyResponse& response);
   void IssueReadIndex();
@@ -184,6 +196,7 @@ class Node {
   std::map<uint64_t, ReadBatch> read_batches_;
   uint64_t next_read_batch_ = 1;
   std::set<uint64_t> transfers_;  // calls waiting for a leadership transfer to finish
+  std::string published_conf_;  // the serialized ConfState last given to PeerChannel::SetMembers
   Term last_term_ = 0;
   Role last_role_ = Role::kFollower;
 };

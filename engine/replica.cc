@@ -73,6 +73,14 @@ absl::StatusOr<LogPosition> Replica::Propose(std::string command, ProposalCallba
   return position;
 }
 
+absl::StatusOr<LogPosition> Replica::ProposeConfChange(const raftpb::ConfChange& change, ProposalCallback done) {
+  if (!failed_.ok()) return failed_;
+  absl::StatusOr<LogPosition> position = raft_->ProposeConfChange(change);
+  if (!position.ok()) return position.status();
+  pending_[position->index] = Pending{position->term, std::move(done)};
+  return position;
+}
+
 void Replica::HandleReady() {
   while (failed_.ok() && raft_->HasReady()) {
     Ready ready = raft_->GetReady();

@@ -55,6 +55,11 @@ class Replica {
   // The entry is written and sent by the next Poll(): proposals made between two Polls share
   // one Ready and one fsync.
   absl::StatusOr<LogPosition> Propose(std::string command, ProposalCallback done);
+  // Proposes a membership change (Raft::ProposeConfChange: its errors, e.g. another change in
+  // flight, come back at once); `done` runs with an empty result once the entry is applied (a
+  // joint change: once C_old,new commits; the leader then leaves it on its own), or with an
+  // error if it was lost.
+  absl::StatusOr<LogPosition> ProposeConfChange(const raftpb::ConfChange& change, ProposalCallback done);
 
   // A storage failure (failed fsync, corrupt read) stops the replica for good: from then on it
   // sends nothing, applies nothing and refuses every request with this error.

@@ -40,6 +40,11 @@ absl::StatusOr<std::unique_ptr<ZapHandler>> ZapHandler::Bind(zmq::context_t& con
   return handler;
 }
 
+bool ZapHandler::Allow(const std::string& domain, const std::string& key, const std::string& user_id) {
+  auto [entry, added] = by_domain_[domain].emplace(key, user_id);
+  return added || entry->second == user_id;
+}
+
 void ZapHandler::Drain(int max_requests, const std::function<void(const AuthRefusal&)>& on_refused) {
   for (int i = 0; i < max_requests; ++i) {
     zmq::message_t first;

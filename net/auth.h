@@ -48,6 +48,9 @@ class ZapHandler {
   static absl::StatusOr<std::unique_ptr<ZapHandler>> Bind(zmq::context_t& context,
                                                           std::map<std::string, Allowlist> by_domain);
 
+  // Admits `key` in `domain` from now on, as `user_id`; false (nothing changes) if the key is
+  // already admitted as someone else: one key never speaks for two users.
+  bool Allow(const std::string& domain, const std::string& key, const std::string& user_id);
   // The socket to poll for input.
   zmq::socket_t& socket() { return socket_; }
   // Answers up to `max_requests` waiting requests without blocking; `on_refused` hears of

@@ -326,4 +326,20 @@ absl::Status Client::TransferLeader(NodeId target) {
   return absl::FailedPreconditionError(response->error());
 }
 
+absl::StatusOr<nodepb::NodeStatus> Client::ChangeMembers(const nodepb::MemberChange& change) {
+  Request request;
+  *request.mutable_member_change() = change;
+  absl::StatusOr<Response> response = Call(std::move(request), /*retry_on_unknown=*/false);
+  if (!response.ok()) return response.status();
+  switch (response->code()) {
+    case nodepb::CODE_OK:
+      return response->status();
+    case nodepb::CODE_INVALID_ARGUMENT:
+    case nodepb::CODE_WRONG_CLUSTER:
+      return absl::InvalidArgumentError(response->error());
+    default:
+      return absl::FailedPreconditionError(response->error());
+  }
+}
+
 }  // namespace keel::client

@@ -73,6 +73,12 @@ class Client {
   absl::StatusOr<nodepb::NodeStatus> NodeStatus(size_t index);
   // Moves leadership to `target`; returns once it leads (or the call times out).
   absl::Status TransferLeader(NodeId target);
+  // Changes the membership (nodepb::MemberChange); returns the leader's status once the change
+  // committed. FailedPrecondition: refused, with the reason (another change in flight, a
+  // lagging learner, a removed id, ...); InvalidArgument: malformed. Not retried once it may
+  // have been proposed (a second copy would be refused as already done): DeadlineExceeded
+  // then means "look at the member list".
+  absl::StatusOr<nodepb::NodeStatus> ChangeMembers(const nodepb::MemberChange& change);
 
   // Sends one request as is (id and timeout filled in if zero) to endpoint `index`, waits for
   // its answer up to the attempt timeout. No retry. For tools and tests.

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "engine/assert.h"
+#include "engine/membership.h"
 #include "engine/planted_bugs.h"
 #include "kvstate/command_kind.h"
 #include "net/log.h"
@@ -55,8 +56,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
       !s.ok()) {
     return s;
   }
-  std::vector<NodeId> voters;
-  for (const auto& [id, address] : options.members) voters.push_back(id);
+  std::vector<NodeId> voters = options.initial_voters;
+  if (voters.empty()) {
+    for (const auto& [id, address] : options.members) voters.push_back(id);
+  }
   absl::StatusOr<std::unique_ptr<DurableStorage>> storage =
       DurableStorage::Open(*server->fs_, options.data_dir, voters, StorageOptions{});
   if (!storage.ok()) return storage.status();
@@ -72,10 +75,20 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   std::optional<PeerCurve> peer_curve;
   if (options.curve) peer_curve = PeerCurve{options.curve->node, options.curve->peer_keys};
   absl::StatusOr<std::unique_ptr<ZmqPeerChannel>> channel =
-      ZmqPeerChannel::Create(server->context_, ToEndpoint(options.members.at(options.id)), peers,
+      ZmqPeerChannel::Create(server->context_, options.id, ToEndpoint(options.members.at(options.id)), peers,
                              peer_curve ? &*peer_curve : nullptr);
   if (!channel.ok()) return channel.status();
   server->peers_ = std::move(*channel);
+  // Members added at run time: the configuration carries their address and key (keelctl
+  // member add); the raft port admits the key as that node from then on.
+  server->peers_->set_key_listener([raw](NodeId id, const std::string& key) {
+    if (raw->zap_ != nullptr && !raw->zap_->Allow(kPeerDomain, key, absl::StrCat(id))) {
+      LogEvent(LogLevel::kWarn, "member_key_conflict",
+               absl::StrCat("member ", id, "'s key from the configuration belongs to another member; not admitted"));
+    }
+  });
+  server->peers_->set_problem_listener(
+      [](const std::string& what) { LogEvent(LogLevel::kWarn, "member_unreachable", what); });
   server->clients_ = std::make_unique<zmq::socket_t>(server->context_, zmq::socket_type::router);
   server->clients_->set(zmq::sockopt::linger, 0);
   server->clients_->set(zmq::sockopt::maxmsgsize, kMaxFrameBytes);
@@ -242,6 +255,12 @@ void Server::LogChanges() {
     logged_leader_ = raft.leader();
     LogEvent(LogLevel::kInfo, "role_change", absl::StrCat("node ", options_.id, " role=", ToString(raft.role()), " term=", raft.term(),
                                  " leader=", raft.leader(), " commit=", raft.log().committed()));
+  }
+  if (std::string conf = DescribeConfState(raft.conf_state()); conf != logged_conf_) {
+    LogEvent(LogLevel::kInfo, "membership",
+             absl::StrCat("node ", options_.id, " configuration ", conf, logged_conf_.empty() ? "" : " (was ",
+                          logged_conf_, logged_conf_.empty() ? "" : ")", " last_index=", raft.log().LastIndex()));
+    logged_conf_ = std::move(conf);
   }
   const int64_t now = clock_.NowNanos();
   const NodeCounters& c = node_->counters();

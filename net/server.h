@@ -41,6 +41,9 @@ struct ServerOptions {
   std::string client_address;             // host:port or a ZeroMQ endpoint
   std::map<NodeId, std::string> members;  // raft address of every member, this node included
   bool bootstrap = false;                 // may claim an empty data dir
+  // The voters a new data dir starts from; empty: every id in `members`. A node joining a
+  // running cluster passes the cluster's (NodeStatus.initial_voters), itself not among them.
+  std::vector<NodeId> initial_voters;
   int64_t tick_nanos = 100'000'000;
   int election_tick = 10;
   uint64_t snapshot_every_entries = 10'000;
@@ -123,6 +126,7 @@ class Server {
   std::unique_ptr<HttpEndpoint> http_;  // declared last: destroyed (threads joined) first
   // For logging changes once.
   Role logged_role_ = Role::kFollower;
+  std::string logged_conf_;  // the configuration last logged (DescribeConfState)
   Term logged_term_ = 0;
   NodeId logged_leader_ = kNoNode;
   NodeCounters logged_drops_;

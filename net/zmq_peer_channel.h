@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -28,6 +29,8 @@ struct PeerChannelCounters {
   uint64_t received = 0;
   uint64_t dropped_unparseable = 0;  // frames that are not an Envelope
   uint64_t dropped_impersonation = 0;  // sender field differs from the node the key belongs to
+  uint64_t members_added = 0;        // members dialled from the configuration (added at run time)
+  uint64_t members_unreachable = 0;  // configuration members without a usable address or key
 };
 
 // CURVE on the raft port: this node's key pair, and every member's public key (this node's
@@ -39,17 +42,32 @@ struct PeerCurve {
 
 class ZmqPeerChannel final : public PeerChannel {
  public:
-  // Binds `listen_endpoint` (e.g. tcp://127.0.0.1:7001) and connects to every peer's endpoint.
+  // Binds `listen_endpoint` (e.g. tcp://127.0.0.1:7001) and connects to every peer's endpoint
+  // (`peers` excludes `self`, this node).
   // Fails (naming the address) if the address cannot be bound, e.g. the port is taken. With
   // `curve`, both directions are CURVE: the inbound socket authenticates through the ZAP
   // domain kPeerDomain (a ZapHandler must already be bound in `context`, with user id = node
   // id), and each outbound socket expects its peer's listed key. Without it: plaintext.
-  static absl::StatusOr<std::unique_ptr<ZmqPeerChannel>> Create(zmq::context_t& context,
+  static absl::StatusOr<std::unique_ptr<ZmqPeerChannel>> Create(zmq::context_t& context, NodeId self,
                                                                 const std::string& listen_endpoint,
                                                                 const std::map<NodeId, std::string>& peers,
                                                                 const PeerCurve* curve);
 
   void Send(const nodepb::Envelope& envelope) override;
+  // Dials members this channel has no address for yet (added at run time: their MemberInfo
+  // comes from the configuration) and, with CURVE, hands their public keys to the key
+  // listener so the raft port admits them. Addresses and keys from the flags win over the
+  // configuration's (the operator's word); a member whose info lacks what is needed is counted
+  // in members_unreachable and reported through `on_problem`.
+  void SetMembers(const std::map<NodeId, nodepb::MemberInfo>& members) override;
+  // Who hears of keys to admit (the server's ZAP allowlist) and of members that cannot be
+  // reached. Both optional.
+  void set_key_listener(std::function<void(NodeId, const std::string& key)> listener) {
+    key_listener_ = std::move(listener);
+  }
+  void set_problem_listener(std::function<void(const std::string& what)> listener) {
+    problem_listener_ = std::move(listener);
+  }
   // The socket to poll for input.
   zmq::socket_t& inbound() { return inbound_; }
   // Hands up to `max_frames` envelopes waiting on the socket to `deliver` without blocking;
@@ -60,7 +78,17 @@ class ZmqPeerChannel final : public PeerChannel {
 
  private:
   explicit ZmqPeerChannel(zmq::context_t& context);
+  // Opens the DEALER to `id` at `endpoint`; with CURVE `server_key` is the peer's public key.
+  absl::Status Connect(NodeId id, const std::string& endpoint, const std::string& server_key);
+  void Problem(NodeId id, const std::string& what);
+
+  zmq::context_t& context_;
+  NodeId self_ = kNoNode;
+  std::optional<PeerCurve> curve_;
   zmq::socket_t inbound_;
+  std::function<void(NodeId, const std::string&)> key_listener_;
+  std::function<void(const std::string&)> problem_listener_;
+  std::map<NodeId, std::string> problems_;  // the last problem reported per member (once each)
   std::map<NodeId, std::unique_ptr<zmq::socket_t>> outbound_;
   PeerChannelCounters counters_;
   bool authenticated_ = false;

@@ -34,6 +34,10 @@ ABSL_FLAG(std::string, client_addr, "", "Address of the client port (host:port),
 ABSL_FLAG(bool, bootstrap, false,
           "Allow claiming an empty data dir as a new member of the cluster in --peers. Without it, "
           "an empty data dir is an error (protects against a wiped or mistyped directory).");
+ABSL_FLAG(std::string, initial_voters, "",
+          "With --bootstrap: the voters the new data dir starts from, id,id,... (default: every id in "
+          "--peers). A node joining a running cluster after `keelctl member add-learner` passes the "
+          "cluster's initial voters, which that command prints.");
 ABSL_FLAG(int64_t, tick_ms, 100, "One Raft tick, in milliseconds.");
 ABSL_FLAG(int32_t, election_ticks, 10, "Election timeout in ticks (heartbeats go out every tick).");
 ABSL_FLAG(uint64_t, snapshot_every, 10000, "Take a snapshot after this many applied entries (0: never).");
@@ -194,6 +198,18 @@ int main(int argc, char** argv) {
   options.client_address = absl::GetFlag(FLAGS_client_addr);
   options.members = *peers;
   options.bootstrap = absl::GetFlag(FLAGS_bootstrap);
+  if (const std::string voters = absl::GetFlag(FLAGS_initial_voters); !voters.empty()) {
+    for (absl::string_view item : absl::StrSplit(voters, ',')) {
+      uint64_t id = 0;
+      if (!absl::SimpleAtoi(item, &id) || id == 0) return Fail(absl::StrCat("--initial-voters: '", item, "' is not a node id"), 2);
+      options.initial_voters.push_back(id);
+    }
+    std::sort(options.initial_voters.begin(), options.initial_voters.end());
+    if (std::adjacent_find(options.initial_voters.begin(), options.initial_voters.end()) != options.initial_voters.end()) {
+      return Fail("--initial-voters names a node twice", 2);
+    }
+    if (!options.bootstrap) return Fail("--initial-voters only applies to a new data dir: add --bootstrap", 2);
+  }
   options.tick_nanos = absl::GetFlag(FLAGS_tick_ms) * 1'000'000;
   options.election_tick = absl::GetFlag(FLAGS_election_ticks);
   options.snapshot_every_entries = absl::GetFlag(FLAGS_snapshot_every);

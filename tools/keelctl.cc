@@ -5,7 +5,8 @@
 // Exit status (scripts rely on these; keep kExitCodesHelp below in step):
 //   0  success
 //   1  the command was answered but failed at the application level (NOT_FOUND, EXHAUSTED,
-//      VERSION_MISMATCH, NOT_HELD, ...), or a leadership transfer was refused
+//      VERSION_MISMATCH, NOT_HELD, ...), or a leadership transfer or membership change was
+//      refused
 //   2  usage error (bad arguments or options)
 //   3  unavailable: the command was never applied
 //   4  outcome unknown (deadline exceeded): the command may have been applied
@@ -37,21 +38,17 @@
 #include "kvstate/command_kind.h"
 #include "net/client.h"
 #include "tools/cli_endpoints.h"
+#include "tools/keelctl.h"
 
 namespace keel::keelctl {
 namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitFailed = 1;
-constexpr int kExitUsage = 2;
-constexpr int kExitUnavailable = 3;
-constexpr int kExitUnknown = 4;
-constexpr int kExitOther = 5;
 
 constexpr const char* kExitCodesHelp = R"(Exit status:
   0  success
   1  answered, but the command failed (NOT_FOUND, EXHAUSTED, VERSION_MISMATCH, NOT_HELD, ...;
-     the code name and the error are printed), or a leadership transfer was refused
+     the code name and the error are printed), or a leadership transfer or membership
+     change was refused
   2  usage error
   3  unavailable: the command was never applied
   4  outcome unknown (deadline exceeded): the command may have been applied
@@ -90,6 +87,15 @@ Commands (names: key "group/block/key", pool "group/block", load balancer group 
                                     LAG LEADER ENDPOINT); LAG is the leader's commit index
                                     minus the node's applied index
   leader transfer TARGET_ID         move leadership to node TARGET_ID
+  member list                       voters, learners, joint state, removed ids, addresses
+                                    (the leader's view; give every node's endpoint)
+  member add-learner ID --raft-addr HOST:PORT [--public-key-file ID.pub]
+                                    add a non-voting member; prints how to start it
+  member promote ID                 make a caught-up learner a voter
+  member add ID --raft-addr HOST:PORT [--public-key-file ID.pub]
+                                    add a voter directly (add-learner + promote is safer)
+  member remove ID                  remove a voter or learner (the leader too); ids are
+                                    never reused
 
 Reads are linearizable unless --stale (then the contacted node answers from its own state).
 Mutating commands open a client session and close it afterwards, so a retry after a lost
@@ -99,54 +105,23 @@ answer is applied at most once. --output json prints one JSON object: a command'
 
 )";
 
-// Options shared by every command.
-struct Globals {
-  std::string endpoints = "tcp://127.0.0.1:7101";
-  std::string output = "text";
-  double timeout_seconds = 10;
-  tools::SecurityFlags security;
-  std::optional<client::ClientOptions::Curve> curve;  // from `security`, checked before any command
-  bool json() const { return output == "json"; }
-};
 
 // Every command's arguments; only those of the command given are used.
 struct Args {
   Globals globals;
   std::string key, value, prefix, pool, owner, group, backend, client_key;
   std::string policy = "round-robin";
-  uint64_t expected_version = 0, capacity = 0, slot = 0, target = 0;
+  uint64_t expected_version = 0, capacity = 0, slot = 0;
   uint32_t limit = 0, virtual_nodes = 0, weight = 0;
   bool stale = false;
   double hold_seconds = 30;
+  AdminArgs admin;
 };
 
 // ---------------------------------------------------------------------------------------
 // Output.
 
-std::string JsonQuote(absl::string_view text) {
-  std::string out = "\"";
-  for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      absl::StrAppend(&out, "\\", std::string(1, c));
-    } else if (byte < 0x20) {
-      absl::StrAppend(&out, absl::StrFormat("\\u%04x", byte));
-    } else {
-      out.push_back(c);
-    }
-  }
-  out.push_back('"');
-  return out;
-}
 
-std::string ToJson(const google::protobuf::Message& message, bool every_field) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  options.always_print_primitive_fields = every_field;
-  std::string out;
-  if (!google::protobuf::util::MessageToJsonString(message, &out, options).ok()) return "null";
-  return out;
-}
 
 // "CODE_NOT_FOUND" -> "NOT_FOUND": what people read and grep for.
 std::string CodeName(kvpb::Code code) {
@@ -162,47 +137,8 @@ std::string Printable(absl::string_view value) {
   return plain ? std::string(value) : absl::StrCat("\"", absl::CHexEscape(value), "\"");
 }
 
-// Rows padded to their columns' widths, two spaces apart.
-void PrintTable(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> widths;
-  for (const auto& row : rows) {
-    widths.resize(std::max(widths.size(), row.size()), 0);
-    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
-  }
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) {
-      absl::StrAppend(&line, row[i]);
-      if (i + 1 < row.size()) line.append(widths[i] - row[i].size() + 2, ' ');
-    }
-    std::cout << line << "\n";
-  }
-}
 
-int ExitCodeFor(const absl::Status& status) {
-  switch (status.code()) {
-    case absl::StatusCode::kOk:
-      return kExitOk;
-    case absl::StatusCode::kUnavailable:
-      return kExitUnavailable;
-    case absl::StatusCode::kDeadlineExceeded:
-      return kExitUnknown;
-    default:
-      return kExitOther;
-  }
-}
 
-// Reports an error status (the cluster gave no answer to the command) and returns its exit code.
-int ReportStatus(const Globals& globals, const absl::Status& status, absl::string_view what) {
-  const std::string name = absl::StatusCodeToString(status.code());
-  if (globals.json()) {
-    std::cout << "{\"error\":{\"status\":" << JsonQuote(name)
-              << ",\"message\":" << JsonQuote(absl::StrCat(what, ": ", status.message())) << "}}\n";
-  } else {
-    std::cerr << "keelctl: " << what << ": " << name << ": " << status.message() << "\n";
-  }
-  return ExitCodeFor(status);
-}
 
 // Reports an answered command: the printer in text mode when it succeeded, its code otherwise.
 int ReportResult(const Globals& globals, const kvpb::Result& result,
@@ -225,19 +161,6 @@ int ReportResult(const Globals& globals, const kvpb::Result& result,
 // ---------------------------------------------------------------------------------------
 // Running commands.
 
-absl::StatusOr<std::unique_ptr<client::Client>> Connect(const Globals& globals,
-                                                        int64_t session_timeout_nanos = 0) {
-  absl::StatusOr<std::vector<std::string>> endpoints = client::ParseEndpoints(globals.endpoints);
-  if (!endpoints.ok()) return endpoints.status();
-  client::ClientOptions options;
-  options.endpoints = *std::move(endpoints);
-  options.call_timeout_nanos = static_cast<int64_t>(globals.timeout_seconds * 1e9);
-  options.attempt_timeout_nanos =
-      std::min(options.attempt_timeout_nanos, options.call_timeout_nanos);
-  if (session_timeout_nanos > 0) options.session_timeout_nanos = session_timeout_nanos;
-  options.curve = globals.curve;
-  return client::Client::Create(options);
-}
 
 
 struct CommandRun {
@@ -343,131 +266,11 @@ void PrintLbStats(const kvpb::Result& result) {
 }
 
 // ---------------------------------------------------------------------------------------
-// cluster status and leader transfer: node requests, not commands.
-
-// The node that leads in the highest term among those that answered, if any.
-const nodepb::NodeStatus* FindLeader(
-    const std::vector<absl::StatusOr<nodepb::NodeStatus>>& answers) {
-  const nodepb::NodeStatus* leader = nullptr;
-  for (const auto& answer : answers) {
-    if (!answer.ok() || answer->role() != "leader" || !answer->failure().empty()) continue;
-    if (leader == nullptr || answer->term() > leader->term()) leader = &*answer;
-  }
-  return leader;
-}
-
-std::string Lag(const nodepb::NodeStatus* leader, const nodepb::NodeStatus& node) {
-  if (leader == nullptr) return "-";
-  return absl::StrCat(leader->commit() > node.applied() ? leader->commit() - node.applied() : 0);
-}
-
-void PrintStatusJson(const std::vector<std::string>& endpoints,
-                     const std::vector<absl::StatusOr<nodepb::NodeStatus>>& answers,
-                     const nodepb::NodeStatus* leader) {
-  std::vector<std::string> nodes;
-  for (size_t i = 0; i < answers.size(); ++i) {
-    std::string node = absl::StrCat("{\"endpoint\":", JsonQuote(endpoints[i]));
-    if (answers[i].ok()) {
-      absl::StrAppend(&node, ",\"status\":", ToJson(*answers[i], /*every_field=*/true));
-      if (leader != nullptr) absl::StrAppend(&node, ",\"lag\":", Lag(leader, *answers[i]));
-    } else {
-      absl::StrAppend(&node, ",\"error\":", JsonQuote(answers[i].status().ToString()));
-    }
-    nodes.push_back(node + "}");
-  }
-  std::cout << "{\"leader\":"
-            << (leader == nullptr ? "null" : JsonQuote(absl::StrCat(leader->id())))
-            << ",\"nodes\":[" << absl::StrJoin(nodes, ",") << "]}\n";
-}
-
-void PrintStatusText(const std::vector<std::string>& endpoints,
-                     const std::vector<absl::StatusOr<nodepb::NodeStatus>>& answers,
-                     const nodepb::NodeStatus* leader) {
-  std::vector<std::vector<std::string>> rows = {
-      {"ID", "ROLE", "TERM", "COMMIT", "APPLIED", "LAG", "LEADER", "ENDPOINT"}};
-  std::vector<std::string> notes;
-  for (size_t i = 0; i < answers.size(); ++i) {
-    if (!answers[i].ok()) {
-      rows.push_back({"-", "unreachable", "-", "-", "-", "-", "-", endpoints[i]});
-      const absl::string_view why = answers[i].status().message();
-      notes.push_back(absl::StrContains(why, endpoints[i]) ? std::string(why)
-                                                           : absl::StrCat(endpoints[i], ": ", why));
-      continue;
-    }
-    const nodepb::NodeStatus& node = *answers[i];
-    const std::string role = node.failure().empty() ? node.role() : node.role() + "(failed)";
-    rows.push_back({absl::StrCat(node.id()), role, absl::StrCat(node.term()),
-                    absl::StrCat(node.commit()), absl::StrCat(node.applied()), Lag(leader, node),
-                    node.leader() == kNoNode ? "-" : absl::StrCat(node.leader()), endpoints[i]});
-    if (!node.failure().empty())
-      notes.push_back(absl::StrCat("node ", node.id(), ": storage failed: ", node.failure()));
-  }
-  PrintTable(rows);
-  for (const std::string& note : notes) std::cout << note << "\n";
-}
-
-int RunClusterStatus(const Globals& globals) {
-  absl::StatusOr<std::unique_ptr<client::Client>> connected = Connect(globals);
-  if (!connected.ok()) return ReportStatus(globals, connected.status(), "connect");
-  client::Client& client = **connected;
-  std::vector<absl::StatusOr<nodepb::NodeStatus>> answers;
-  bool any = false;
-  for (size_t i = 0; i < client.endpoints().size(); ++i) {
-    answers.push_back(client.NodeStatus(i));
-    any = any || answers.back().ok();
-  }
-  const nodepb::NodeStatus* leader = FindLeader(answers);
-  if (globals.json()) {
-    PrintStatusJson(client.endpoints(), answers, leader);
-  } else {
-    PrintStatusText(client.endpoints(), answers, leader);
-  }
-  if (!any) {
-    if (!globals.json()) std::cerr << "keelctl: no endpoint answered\n";
-    return kExitUnavailable;
-  }
-  return kExitOk;
-}
-
-int RunLeaderTransfer(const Globals& globals, NodeId target) {
-  absl::StatusOr<std::unique_ptr<client::Client>> connected = Connect(globals);
-  if (!connected.ok()) return ReportStatus(globals, connected.status(), "connect");
-  const absl::Status status = (*connected)->TransferLeader(target);
-  if (!status.ok()) {
-    const int code = ReportStatus(globals, status, "leader transfer");
-    // FailedPrecondition: the cluster answered and refused (or abandoned) the transfer.
-    return status.code() == absl::StatusCode::kFailedPrecondition ? kExitFailed : code;
-  }
-  if (globals.json()) {
-    std::cout << "{\"leader\":" << JsonQuote(absl::StrCat(target)) << "}\n";
-  } else {
-    std::cout << "OK: node " << target << " leads\n";
-  }
-  return kExitOk;
-}
-
-// ---------------------------------------------------------------------------------------
 // Command line.
 
 // A non-negative integer that fits in T. Decimal only: CLI11 itself would read "010" as octal,
-// so the text is rewritten in canonical form before CLI11 converts it.
-template <typename T>
-CLI::Validator Unsigned() {
-  return CLI::Validator(
-      [](std::string& text) -> std::string {
-        T value = 0;
-        if (text.empty() || text[0] == '-' || !absl::SimpleAtoi(text, &value)) {
-          return absl::StrCat("'", text, "' is not a non-negative integer up to ",
-                              std::numeric_limits<T>::max());
-        }
-        text = absl::StrCat(value);
-        return "";
-      },
-      "");
-}
 
 // Where the chosen command's code goes: the leaf subcommands and what each runs.
-using Actions = std::vector<std::pair<CLI::App*, std::function<int()>>>;
 
 void AddKvCommands(CLI::App& app, Args& args, Actions& actions) {
   CLI::App* put = app.add_subcommand("put", "Set a key");
@@ -692,21 +495,6 @@ void AddLbCommands(CLI::App& app, Args& args, Actions& actions) {
   AddLbReadCommands(lb, args, actions);
 }
 
-void AddClusterCommands(CLI::App& app, Args& args, Actions& actions) {
-  CLI::App* cluster = app.add_subcommand("cluster", "Cluster administration: status");
-  cluster->require_subcommand(1);
-  CLI::App* status = cluster->add_subcommand("status", "Every endpoint's own status, as a table");
-  actions.emplace_back(status, [&args] { return RunClusterStatus(args.globals); });
-
-  CLI::App* leader = app.add_subcommand("leader", "Leadership: transfer");
-  leader->require_subcommand(1);
-  CLI::App* transfer =
-      leader->add_subcommand("transfer", "Move leadership to a node; returns once it leads");
-  transfer->add_option("TARGET_ID", args.target, "the node id (see cluster status)")
-      ->required()
-      ->transform(Unsigned<uint64_t>());
-  actions.emplace_back(transfer, [&args] { return RunLeaderTransfer(args.globals, args.target); });
-}
 
 void AddGlobalOptions(CLI::App& app, Globals& globals) {
   tools::AddEndpointsOption(app, globals.endpoints);
@@ -733,7 +521,7 @@ int Main(int argc, char** argv) {
   AddKvCommands(app, args, actions);
   AddPoolCommands(app, args, actions);
   AddLbCommands(app, args, actions);
-  AddClusterCommands(app, args, actions);
+  AddAdminCommands(app, args.globals, args.admin, actions);
   app.footer(absl::StrCat(kCommandsHelp, kExitCodesHelp));
   try {
     app.parse(argc, argv);

@@ -67,6 +67,50 @@ TEST(ConfChangeTest, SimpleJointAndInvalidChanges) {
   EXPECT_FALSE(ValidateConfState(bad).ok()) << "a learner that is also a voter";
 }
 
+// Member contexts (addresses for the node layer) follow the members: set by an add, kept by a
+// promotion, dropped with the member (after the joint config is left, for an outgoing voter).
+TEST(ConfChangeTest, MemberContextsFollowTheMembers) {
+  auto with_context = [](raftpb::ConfChange change, NodeId node, const std::string& context) {
+    for (raftpb::ConfChangeSingle& single : *change.mutable_changes()) {
+      if (single.node() == node) single.set_context(context);
+    }
+    return change;
+  };
+  auto contexts = [](const raftpb::ConfState& conf) {
+    std::string out;
+    for (const auto& [node, context] : MemberContexts(conf)) absl::StrAppend(&out, node, "=", context, ";");
+    return out;
+  };
+  absl::StatusOr<raftpb::ConfState> added =
+      ApplyConfChange(Conf({1, 2, 3}), with_context(Change({{raftpb::CONF_ADD_LEARNER, 4}}), 4, "addr4"));
+  ASSERT_TRUE(added.ok());
+  EXPECT_EQ(contexts(*added), "4=addr4;");
+  absl::StatusOr<raftpb::ConfState> promoted = ApplyConfChange(*added, Change({{raftpb::CONF_ADD_VOTER, 4}}));
+  ASSERT_TRUE(promoted.ok());
+  EXPECT_EQ(contexts(*promoted), "4=addr4;") << "an add without a context keeps the old one";
+  absl::StatusOr<raftpb::ConfState> replaced = ApplyConfChange(
+      *promoted, with_context(Change({{raftpb::CONF_ADD_VOTER, 5}, {raftpb::CONF_REMOVE, 4}, {raftpb::CONF_REMOVE, 1}}),
+                              5, "addr5"));
+  ASSERT_TRUE(replaced.ok());
+  EXPECT_EQ(contexts(*replaced), "4=addr4;5=addr5;") << "node 4 still votes in C_old";
+  EXPECT_TRUE(ValidateConfState(*replaced).ok());
+  raftpb::ConfChange leave;
+  leave.set_leave_joint(true);
+  absl::StatusOr<raftpb::ConfState> left = ApplyConfChange(*replaced, leave);
+  ASSERT_TRUE(left.ok());
+  EXPECT_EQ(contexts(*left), "5=addr5;");
+  EXPECT_EQ(Describe(ApplyConfChange(*left, with_context(Change({{raftpb::CONF_REMOVE, 5}}), 5, "x"))),
+            "conf change: a removal carries no context");
+  raftpb::ConfState stranger = *left;
+  raftpb::MemberContext* extra = stranger.add_contexts();
+  extra->set_node(9);
+  extra->set_context("addr9");
+  EXPECT_FALSE(ValidateConfState(stranger).ok()) << "a context for a non-member";
+  raftpb::ConfState unsorted = *promoted;
+  unsorted.add_contexts()->set_node(2);
+  EXPECT_FALSE(ValidateConfState(unsorted).ok()) << "contexts out of order";
+}
+
 // Runs the cluster until quiet, ticking `rounds` times (heartbeats carry commit indexes).
 void Settle(Cluster& c, int rounds = 3) {
   c.Stabilize();

@@ -166,17 +166,21 @@ class Cluster:
     """N keel nodes on loopback. Use as a context manager."""
 
     def __init__(self, nodes=3, cluster_id=7, tick_ms=50, election_ticks=10, snapshot_every=10000,
-                 curve=True, flags=None):
+                 curve=True, flags=None, spare=0):
+        # `spare` more ids get ports and keys but are not started or listed in the members'
+        # flags: nodes to add at run time (keelctl member add-learner).
         self.n = nodes
+        self.spare = spare
         self.cluster_id = cluster_id
         self.tick_ms = tick_ms
         self.election_ticks = election_ticks
         self.snapshot_every = snapshot_every
         self.dir = tempfile.mkdtemp(prefix="keel-it-")
-        ports = free_ports(3 * nodes)
-        self.raft_ports = {i + 1: ports[i] for i in range(nodes)}
-        self.client_ports = {i + 1: ports[nodes + i] for i in range(nodes)}
-        self.metrics_ports = {i + 1: ports[2 * nodes + i] for i in range(nodes)}
+        total = nodes + spare
+        ports = free_ports(3 * total)
+        self.raft_ports = {i + 1: ports[i] for i in range(total)}
+        self.client_ports = {i + 1: ports[total + i] for i in range(total)}
+        self.metrics_ports = {i + 1: ports[2 * total + i] for i in range(total)}
         self.procs = {}
         import zmq
         self.zmq = zmq
@@ -203,11 +207,14 @@ class Cluster:
         return os.path.join(self.dir, "keys", f"{name}.{ext}")
 
     def make_keys(self):
-        self.node_keys = {i: self.keygen(f"n{i}") for i in self.ids()}
+        self.node_keys = {i: self.keygen(f"n{i}") for i in self.all_ids()}
         self.client_key = self.keygen("admin")
-        with open(self.key_path("peers", "keys"), "w") as f:
-            for i, (public, _) in self.node_keys.items():
-                f.write(f"{i}={public.decode()}\n")
+        # The initial members know each other's keys from their flags; a spare's key reaches
+        # them only through the configuration (member add-learner --public-key-file).
+        for name, ids in (("peers", self.ids()), ("peers-all", self.all_ids())):
+            with open(self.key_path(name, "keys"), "w") as f:
+                for i in ids:
+                    f.write(f"{i}={self.node_keys[i][0].decode()}\n")
         with open(self.key_path("clients", "keys"), "w") as f:
             f.write(f"admin={self.client_key[0].decode()}\n")
         with open(self.key_path("servers", "keys"), "w") as f:
@@ -234,11 +241,14 @@ class Cluster:
     def ids(self):
         return list(range(1, self.n + 1))
 
+    def all_ids(self):
+        return list(range(1, self.n + self.spare + 1))
+
     def election_timeout(self):
         return self.tick_ms * self.election_ticks / 1000.0
 
-    def peers_flag(self):
-        return ",".join(f"{i}=127.0.0.1:{p}" for i, p in self.raft_ports.items())
+    def peers_flag(self, ids=None):
+        return ",".join(f"{i}=127.0.0.1:{self.raft_ports[i]}" for i in (ids or self.ids()))
 
     def data_dir(self, node):
         return os.path.join(self.dir, f"n{node}")
@@ -291,7 +301,7 @@ class Cluster:
 
     def logs(self):
         out = []
-        for node in self.ids():
+        for node in self.all_ids():
             try:
                 with open(self.log_path(node)) as f:
                     out.append(f"--- node {node}\n" + f.read()[-4000:])

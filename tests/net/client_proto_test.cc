@@ -33,6 +33,15 @@ TEST(ClientProtoTest, ClientRequestDecodesAsNodeRequest) {
   transfer.mutable_transfer_leader()->set_target(3);
   ASSERT_TRUE(node.ParseFromString(transfer.SerializeAsString()));
   EXPECT_EQ(node.transfer_leader().target(), 3u);
+  client::Request member;
+  nodepb::MemberChange::Change* add = member.mutable_member_change()->add_changes();
+  add->set_type(nodepb::MEMBER_ADD_LEARNER);
+  add->set_node(4);
+  add->mutable_info()->set_raft_address("127.0.0.1:7004");
+  ASSERT_TRUE(node.ParseFromString(member.SerializeAsString()));
+  ASSERT_EQ(node.body_case(), nodepb::Request::kMemberChange);
+  EXPECT_EQ(node.member_change().changes(0).node(), 4u);
+  EXPECT_EQ(node.member_change().changes(0).info().raft_address(), "127.0.0.1:7004");
 }
 
 TEST(ClientProtoTest, NodeResponseDecodesAsClientResponse) {
