@@ -94,6 +94,11 @@ absl::Status DurableStorage::SaveReady(const Ready& ready) {
   if (absl::Status status = wal_->Write(reset, ready.entries, hard_state); !status.ok()) return status;
   KEEL_ASSERT(wal_->poisoned().ok());
   if (!ready.entries.empty()) KEEL_ASSERT(wal_->last_index() == ready.entries.back().index());
+  if (ready.hard_state) {
+    KEEL_ASSERT(wal_->hard_state().term() == ready.hard_state->term() &&
+                wal_->hard_state().vote() == ready.hard_state->vote() &&
+                wal_->hard_state().commit() == ready.hard_state->commit());
+  }
   if (ready.snapshot) {
     // Segments holding only entries the snapshot replaced can go. The batch is durable: a
     // failure now must not read as "retry the Ready" (kResourceExhausted).
