@@ -203,9 +203,11 @@ void Node::Route(const std::shared_ptr<Call>& call) {
     case nodepb::Request::kCommand:
       return RouteCommand(call);
     case nodepb::Request::kTransferLeader:
+      if (!storage_stalled().ok()) return RefuseStalled(call);
       if (replica_->raft().role() == Role::kLeader) return StartTransfer(call);
       break;
     case nodepb::Request::kMemberChange:
+      if (!storage_stalled().ok()) return RefuseStalled(call);
       if (replica_->raft().role() == Role::kLeader) {
         if (replica_->raft().lead_transferee() == kNoNode) return ProposeMemberChange(call);
         if (call->proxied_from != kNoNode) return AnswerCode(call, nodepb::CODE_UNAVAILABLE, "leadership transfer in progress");
@@ -242,6 +244,8 @@ void Node::RouteCommand(const std::shared_ptr<Call>& call) {
     response.set_result(application_.Query(call->request.command()));
     return Answer(call, std::move(response));
   }
+  // A full disk: refused, not proxied, so that clients move to a healthy node.
+  if (!storage_stalled().ok()) return RefuseStalled(call);
   const Raft& raft = replica_->raft();
   if (raft.role() == Role::kLeader && raft.lead_transferee() == kNoNode) {
     if (call->info.read_only) {
@@ -303,8 +307,21 @@ void Node::StartTransfer(const std::shared_ptr<Call>& call) {
   transfers_.insert(call->serial);
 }
 
+void Node::RefuseStalled(const std::shared_ptr<Call>& call) {
+  ++counters_.refused_storage_stalled;
+  AnswerCode(call, nodepb::CODE_UNAVAILABLE, std::string(storage_stalled().message()));
+}
+
 void Node::IssueReadIndex() {
   if (unbatched_reads_.empty()) return;
+  if (!storage_stalled().ok()) {  // the core is frozen (Replica::storage_stalled)
+    for (uint64_t serial : unbatched_reads_) {
+      auto it = calls_.find(serial);
+      if (it != calls_.end()) RefuseStalled(it->second);
+    }
+    unbatched_reads_.clear();
+    return;
+  }
   const uint64_t batch = next_read_batch_++;
   // The context names the batch; it comes back in the ReadState.
   std::string context(sizeof(batch), '\0');
@@ -516,6 +533,7 @@ nodepb::NodeStatus Node::Status() const {
     progress->set_recent_active(peer.recent_active);
   }
   if (!failed().ok()) status.set_failure(std::string(failed().message()));
+  if (!storage_stalled().ok()) status.set_storage_stalled(std::string(storage_stalled().message()));
   return status;
 }
 

@@ -83,6 +83,7 @@ struct NodeCounters {
   uint64_t proposals = 0;            // commands proposed here
   uint64_t read_index_batches = 0;   // ReadIndex calls (each serves a batch of reads)
   uint64_t membership_proposals = 0; // membership changes proposed here (also in proposals)
+  uint64_t refused_storage_stalled = 0;  // calls refused because the disk was full
   std::map<nodepb::Code, uint64_t> answers;  // answers to own clients, by code
   // The same answers by request kind ("status", "transfer_leader", "invalid", or the
   // application's CommandInfo::kind) and code.
@@ -115,6 +116,10 @@ class Node {
 
   // Non-OK once storage failed: the node answers nothing but errors from then on.
   const absl::Status& failed() const { return replica_->failed(); }
+  // Non-OK (kUnavailable, saying the disk is full) while the replica cannot persist: the node
+  // then answers status and stale reads, refuses every other request with CODE_UNAVAILABLE
+  // and this error, and resumes by itself once space returns (Replica::storage_stalled).
+  const absl::Status& storage_stalled() const { return replica_->storage_stalled(); }
   const Replica& replica() const { return *replica_; }
   Replica& replica() { return *replica_; }
   nodepb::NodeStatus Status() const;
@@ -142,6 +147,7 @@ class Node {
   void ProposeMemberChange(const std::shared_ptr<Call>& call);
   // Tells the peer channel the members when the configuration differs from the last one told.
   void PublishMembers();
+  void RefuseStalled(const std::shared_ptr<Call>& call);
   void Proxy(const std::shared_ptr<Call>& call, NodeId leader);
   void OnProxyResponse(NodeId from, const nodepb::ProxyResponse& response);
   void IssueReadIndex();

@@ -44,12 +44,28 @@ void Replica::FailPending(const absl::Status& status) {
 
 void Replica::OnMessage(const raftpb::Message& message) {
   if (!failed_.ok()) return;
+  if (held_) {
+    // The core is frozen while its Ready is held (see HoldReady): dropped, as a lossy
+    // network may; the sender retries.
+    ++dropped_while_stalled_;
+    return;
+  }
   if (!raft_->Step(message).ok()) ++rejected_messages_;
 }
 
 void Replica::Poll() {
   if (!failed_.ok()) return;
   const int64_t now = clock_.NowNanos();
+  if (held_) {
+    if (now < next_persist_retry_nanos_) return;
+    next_persist_retry_nanos_ = now + options_.tick_nanos;  // at most one retry per tick
+    Ready ready = std::move(*held_);
+    held_.reset();
+    if (!Persist(ready)) return;
+    // The time frozen is not replayed as ticks: the core resumes where it stopped.
+    last_tick_nanos_ = now;
+    CompleteReady(ready);
+  }
   // After a long stall (a GC pause, a suspended VM) do not replay every missed tick: a few
   // ticks past the election timeout have the same effect.
   const int64_t max_catch_up = static_cast<int64_t>(options_.raft.election_tick) * 2;
@@ -58,7 +74,7 @@ void Replica::Poll() {
     last_tick_nanos_ = now - max_catch_up * options_.tick_nanos;
     due = max_catch_up;
   }
-  for (int64_t i = 0; i < due; ++i) {
+  for (int64_t i = 0; i < due && failed_.ok() && !held_; ++i) {
     raft_->Tick();
     last_tick_nanos_ += options_.tick_nanos;
   }
@@ -67,78 +83,132 @@ void Replica::Poll() {
 
 absl::StatusOr<LogPosition> Replica::Propose(std::string command, ProposalCallback done) {
   if (!failed_.ok()) return failed_;
-  absl::StatusOr<LogPosition> position = raft_->Propose(std::move(command));
-  if (!position.ok()) return position.status();
-  pending_[position->index] = Pending{position->term, std::move(done)};
-  return position;
+  if (held_) return storage_stalled_;
+  return Track(raft_->Propose(std::move(command)), std::move(done));
 }
 
 absl::StatusOr<LogPosition> Replica::ProposeConfChange(const raftpb::ConfChange& change, ProposalCallback done) {
   if (!failed_.ok()) return failed_;
-  absl::StatusOr<LogPosition> position = raft_->ProposeConfChange(change);
-  if (!position.ok()) return position.status();
-  pending_[position->index] = Pending{position->term, std::move(done)};
+  if (held_) return storage_stalled_;
+  return Track(raft_->ProposeConfChange(change), std::move(done));
+}
+
+absl::StatusOr<LogPosition> Replica::Track(absl::StatusOr<LogPosition> position, ProposalCallback done) {
+  if (position.ok()) pending_[position->index] = Pending{position->term, std::move(done)};
   return position;
 }
 
 void Replica::HandleReady() {
-  while (failed_.ok() && raft_->HasReady()) {
+  while (failed_.ok() && !held_ && raft_->HasReady()) {
     Ready ready = raft_->GetReady();
     // The leader's appends go out before its own write (dissertation §10.2.1).
     for (const raftpb::Message& message : ready.messages) transport_.Send(message);
-    if (absl::Status status = storage_.SaveReady(ready); !status.ok()) {
-      Stop(status);
-      return;
-    }
-    if (ready.snapshot) {
-      if (absl::Status status = state_machine_.Restore(ready.snapshot->data); !status.ok()) {
-        Stop(absl::DataLossError(absl::StrCat("received snapshot does not restore: ", status.message())));
-        return;
-      }
-      last_snapshot_index_ = ready.snapshot->meta.index();
-      // Proposals at or below the snapshot were decided elsewhere; their results are unknown.
-      while (!pending_.empty() && pending_.begin()->first <= last_snapshot_index_) {
-        auto node = pending_.extract(pending_.begin());
-        node.mapped().done(absl::UnavailableError("outcome unknown: replaced by a snapshot"));
-      }
-    }
-    for (const raftpb::Message& message : ready.messages_after_persist) transport_.Send(message);
-    for (const raftpb::Entry& entry : ready.committed_entries) {
-      std::string result;
-      if (entry.type() == raftpb::ENTRY_NORMAL) result = state_machine_.Apply(entry.index(), entry.data());
-      auto it = pending_.find(entry.index());
-      if (it == pending_.end()) continue;
-      Pending proposal = std::move(it->second);
-      pending_.erase(it);
-      if (proposal.term == entry.term()) {
-        proposal.done(std::move(result));
-      } else {
-        proposal.done(absl::AbortedError("proposal lost to a leader change; retry"));
-      }
-    }
-    if (read_state_handler_) {
-      for (const ReadState& read_state : ready.read_states) read_state_handler_(read_state);
-    }
-    raft_->Advance(ready);
-    if (!raft_->fatal_error().ok()) {
-      Stop(raft_->fatal_error());
-      return;
-    }
-    MaybeSnapshot();
+    if (!Persist(ready)) return;
+    CompleteReady(ready);
   }
-  if (failed_.ok() && !raft_->fatal_error().ok()) Stop(raft_->fatal_error());
+  if (failed_.ok() && !held_ && !raft_->fatal_error().ok()) Stop(raft_->fatal_error());
+}
+
+bool Replica::Persist(Ready& ready) {
+  const absl::Status status = storage_.SaveReady(ready);
+  if (status.ok()) {
+    if (!storage_stalled_.ok()) {
+      storage_stalled_ = absl::OkStatus();
+      ++storage_recoveries_;
+    }
+    return true;
+  }
+  if (!absl::IsResourceExhausted(status)) {
+    Stop(status);
+    return false;
+  }
+  HoldReady(std::move(ready), status);
+  return false;
+}
+
+// Why holding a Ready whose persist found the disk full is safe (Raft §3.8, Figure 2: term,
+// vote and entries are durable before any message that depends on them leaves the node):
+// - storage left no trace of the Ready (durable_storage.h), so the disk is as before it;
+// - of the Ready, only `messages` left: a leader's appends and heartbeats, which depend on its
+//   term alone, durable since an earlier Ready (Raft::Send), never on its unwritten log
+//   (§10.2.1). Votes, a candidate's vote requests (its vote for itself is in the held hard
+//   state) and append acks are in messages_after_persist and wait for the retry to succeed:
+//   no candidate wins on a vote it did not persist, no follower acks entries it did not write;
+// - nothing is applied and Advance() is not called, so the core still counts the Ready's
+//   entries as unwritten: a leader's own match stays below them and commits only on
+//   followers that did write them;
+// - the core is frozen until the Ready is persisted: no Step, Tick, Propose or ReadIndex.
+//   (The core hands out a hard state in GetReady and from then on treats it as durable, e.g.
+//   to send appends at once; stepping it now could release messages that rely on the held
+//   hard state.) Incoming messages are dropped, which Raft tolerates like any lost message,
+//   so a stalled node looks to its peers like a partitioned one: a stalled leader stops
+//   sending heartbeats and a healthy node takes over; a stalled follower falls behind and is
+//   caught up when it returns.
+void Replica::HoldReady(Ready ready, const absl::Status& status) {
+  KEEL_ASSERT(absl::IsResourceExhausted(status) && !held_);
+  if (storage_stalled_.ok()) ++storage_stalls_;
+  storage_stalled_ = absl::UnavailableError(
+      absl::StrCat("disk full: node ", raft_->id(), " refuses writes until space returns (", status.message(), ")"));
+  next_persist_retry_nanos_ = clock_.NowNanos() + options_.tick_nanos;
+  held_.emplace(std::move(ready));
+}
+
+void Replica::CompleteReady(const Ready& ready) {
+  if (ready.snapshot) {
+    if (absl::Status status = state_machine_.Restore(ready.snapshot->data); !status.ok()) {
+      Stop(absl::DataLossError(absl::StrCat("received snapshot does not restore: ", status.message())));
+      return;
+    }
+    last_snapshot_index_ = ready.snapshot->meta.index();
+    // Proposals at or below the snapshot were decided elsewhere; their results are unknown.
+    while (!pending_.empty() && pending_.begin()->first <= last_snapshot_index_) {
+      auto node = pending_.extract(pending_.begin());
+      node.mapped().done(absl::UnavailableError("outcome unknown: replaced by a snapshot"));
+    }
+  }
+  for (const raftpb::Message& message : ready.messages_after_persist) transport_.Send(message);
+  for (const raftpb::Entry& entry : ready.committed_entries) {
+    std::string result;
+    if (entry.type() == raftpb::ENTRY_NORMAL) result = state_machine_.Apply(entry.index(), entry.data());
+    auto it = pending_.find(entry.index());
+    if (it == pending_.end()) continue;
+    Pending proposal = std::move(it->second);
+    pending_.erase(it);
+    if (proposal.term == entry.term()) {
+      proposal.done(std::move(result));
+    } else {
+      proposal.done(absl::AbortedError("proposal lost to a leader change; retry"));
+    }
+  }
+  if (read_state_handler_) {
+    for (const ReadState& read_state : ready.read_states) read_state_handler_(read_state);
+  }
+  raft_->Advance(ready);
+  if (!raft_->fatal_error().ok()) {
+    Stop(raft_->fatal_error());
+    return;
+  }
+  MaybeSnapshot();
 }
 
 void Replica::MaybeSnapshot() {
   if (options_.snapshot_every_entries == 0) return;
   const Index applied = raft_->log().applied();
   if (applied < last_snapshot_index_ + options_.snapshot_every_entries) return;
+  if (applied < next_snapshot_attempt_index_) return;  // the last attempt found the disk full
   // The state machine's state is as of `applied`; the snapshot must be taken exactly there.
   // The configuration as of the snapshot's index, not the current one: entries after it may
   // change it again, and a node restoring the snapshot replays them.
   const raftpb::ConfState conf = raft_->ConfStateAt(applied);
   if (absl::Status status = storage_.CreateSnapshot(applied, conf, state_machine_.Snapshot()); !status.ok()) {
-    Stop(status);
+    if (!absl::IsResourceExhausted(status)) {
+      Stop(status);
+      return;
+    }
+    // The disk is full: the snapshot was abandoned whole and the log still holds everything.
+    // Try again after a quarter of the interval (serializing the state is not free).
+    ++snapshots_abandoned_;
+    next_snapshot_attempt_index_ = applied + std::max<uint64_t>(options_.snapshot_every_entries / 4, 1);
     return;
   }
   last_snapshot_index_ = applied;

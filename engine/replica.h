@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -47,8 +48,10 @@ class Replica {
   // Ready is carried out: the read may be served once the state machine applied its index.
   using ReadStateHandler = std::function<void(const ReadState&)>;
   void set_read_state_handler(ReadStateHandler handler) { read_state_handler_ = std::move(handler); }
-  // When Poll() should run next for the next tick.
-  int64_t NextWakeNanos() const { return last_tick_nanos_ + options_.tick_nanos; }
+  // When Poll() should run next for the next tick (or, stalled, the next persist attempt).
+  int64_t NextWakeNanos() const {
+    return held_ ? next_persist_retry_nanos_ : last_tick_nanos_ + options_.tick_nanos;
+  }
 
   // Proposes a command; `done` runs once it is applied (or lost). Fails at once when this
   // node is not the leader (the error names the leader if known) or the replica stopped.
@@ -64,6 +67,18 @@ class Replica {
   // A storage failure (failed fsync, corrupt read) stops the replica for good: from then on it
   // sends nothing, applies nothing and refuses every request with this error.
   const absl::Status& failed() const { return failed_; }
+  // A full disk does not stop the replica: the Ready it could not persist is held and retried
+  // at most once per tick until it fits, and meanwhile the core is frozen (no ticks; incoming
+  // messages dropped; proposals refused with this kUnavailable error; see HoldReady in
+  // replica.cc for why that is safe). OK when not stalled. While non-OK, the owner must not
+  // drive the core either (raft().ReadIndex, TransferLeadership, Campaign...).
+  const absl::Status& storage_stalled() const { return storage_stalled_; }
+  // Times the replica stalled on a full disk, and recovered from it; messages dropped while
+  // stalled; application snapshots abandoned because the disk was full.
+  uint64_t storage_stalls() const { return storage_stalls_; }
+  uint64_t storage_recoveries() const { return storage_recoveries_; }
+  uint64_t dropped_while_stalled() const { return dropped_while_stalled_; }
+  uint64_t snapshots_abandoned() const { return snapshots_abandoned_; }
   const Raft& raft() const { return *raft_; }
   Raft& raft() { return *raft_; }
   uint64_t rejected_messages() const { return rejected_messages_; }
@@ -71,7 +86,14 @@ class Replica {
  private:
   Replica(const ReplicaOptions& options, const Clock& clock, Transport& transport,
           DurableStorage& storage, StateMachine& state_machine);
+  // Remembers `done` for an accepted proposal (answered when its entry is applied or lost).
+  absl::StatusOr<LogPosition> Track(absl::StatusOr<LogPosition> position, ProposalCallback done);
   void HandleReady();
+  // Persists `ready`; false if the replica stopped or stalled (then it holds `ready`).
+  bool Persist(Ready& ready);
+  void HoldReady(Ready ready, const absl::Status& status);
+  // Steps 3-6 of the persistence contract (ready.h) for a persisted Ready.
+  void CompleteReady(const Ready& ready);
   void Stop(const absl::Status& status);
   void MaybeSnapshot();
   void FailPending(const absl::Status& status);
@@ -90,6 +112,14 @@ class Replica {
   };
   std::map<Index, Pending> pending_;  // proposals made here, by log index
   absl::Status failed_;
+  absl::Status storage_stalled_;
+  std::optional<Ready> held_;  // the Ready a full disk refused; set iff storage_stalled_
+  int64_t next_persist_retry_nanos_ = 0;
+  Index next_snapshot_attempt_index_ = 0;
+  uint64_t storage_stalls_ = 0;
+  uint64_t storage_recoveries_ = 0;
+  uint64_t dropped_while_stalled_ = 0;
+  uint64_t snapshots_abandoned_ = 0;
   uint64_t rejected_messages_ = 0;
   ReadStateHandler read_state_handler_;
 };

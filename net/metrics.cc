@@ -101,6 +101,10 @@ void RenderRaft(const MetricsSnapshot& s, const HealthOptions& health, Expositio
   }
   e.Gauge("keel_storage_failed", "1 once storage failed (the node then serves nothing).",
           s.storage_failure.empty() ? 0 : 1);
+  e.Gauge("keel_storage_stalled",
+          "1 while the disk is full: the node refuses requests and resumes once space returns.",
+          s.storage_stalled.empty() ? 0 : 1);
+  e.Counter("keel_storage_stalls_total", "Times a full disk stalled this node.", s.storage_stalls);
   e.Gauge("keel_uptime_seconds", "Seconds since this process started serving.", s.uptime_seconds);
 }
 
@@ -188,6 +192,7 @@ std::string RenderPrometheus(const MetricsSnapshot& snapshot, const HealthOption
 Verdict Healthy(const MetricsSnapshot& snapshot, double snapshot_age_seconds, const HealthOptions& options) {
   std::vector<std::string> problems;
   if (!snapshot.storage_failure.empty()) problems.push_back(absl::StrCat("storage failed: ", snapshot.storage_failure));
+  if (!snapshot.storage_stalled.empty()) problems.push_back(absl::StrCat("storage stalled: ", snapshot.storage_stalled));
   if (snapshot_age_seconds > options.max_snapshot_age_seconds) {
     problems.push_back(absl::StrFormat("the event loop published nothing for %.1f s", snapshot_age_seconds));
   }

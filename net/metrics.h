@@ -56,6 +56,8 @@ struct MetricsSnapshot {
   // start if never). GatewayD's raft_last_contact_seconds.
   double leader_contact_seconds = 0;
   std::string storage_failure;  // non-empty: storage failed
+  std::string storage_stalled;  // non-empty: the disk is full; the node refuses requests
+  uint64_t storage_stalls = 0;  // times the disk filled up (each followed by a stall)
   double election_timeout_seconds = 0;
   double uptime_seconds = 0;
   std::map<NodeId, PeerFigures> peers;
@@ -94,8 +96,8 @@ struct Verdict {
   std::string why;  // one line: "ok", or every reason it is not
 };
 
-// /healthz: the process serves (the loop is alive: the snapshot is fresh) and storage has not
-// failed. `snapshot_age_seconds` is how old the snapshot is when judged.
+// /healthz: the process serves (the loop is alive: the snapshot is fresh), storage has not
+// failed and is not stalled on a full disk (that heals by itself once space returns). `snapshot_age_seconds` is how old the snapshot is when judged.
 Verdict Healthy(const MetricsSnapshot& snapshot, double snapshot_age_seconds, const HealthOptions& options);
 // /readyz: healthy, a leader is known and heard from within an election timeout (a follower),
 // and applied is within max_apply_lag of commit.

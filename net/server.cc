@@ -248,6 +248,17 @@ void Server::DrainClients() {
 }
 
 void Server::LogChanges() {
+  if (const bool stalled = !node_->storage_stalled().ok(); stalled != logged_stalled_) {
+    logged_stalled_ = stalled;
+    if (stalled) {
+      LogEvent(LogLevel::kError, "storage_stalled",
+               absl::StrCat(node_->storage_stalled().message(), "; retrying every tick"));
+    } else {
+      LogEvent(LogLevel::kInfo, "storage_recovered",
+               absl::StrCat("node ", options_.id, ": disk has space again, storage resumed; log ",
+                            storage_->FirstIndex(), "..", storage_->LastIndex()));
+    }
+  }
   const Raft& raft = node_->replica().raft();
   if (raft.role() != logged_role_ || raft.term() != logged_term_ || raft.leader() != logged_leader_) {
     logged_role_ = raft.role();

@@ -129,6 +129,7 @@ class Server {
   std::string logged_conf_;  // the configuration last logged (DescribeConfState)
   Term logged_term_ = 0;
   NodeId logged_leader_ = kNoNode;
+  bool logged_stalled_ = false;
   NodeCounters logged_drops_;
   uint64_t logged_impersonation_ = 0;
   int64_t last_drop_log_nanos_ = 0;

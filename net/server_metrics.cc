@@ -61,6 +61,8 @@ MetricsSnapshot Server::CollectMetrics() {
   s.first_index = status.first_index();
   s.last_index = status.last_index();
   s.storage_failure = status.failure();
+  s.storage_stalled = status.storage_stalled();
+  s.storage_stalls = node_->replica().storage_stalls();
   s.leader_changes = leader_changes_;
   s.election_timeout_seconds = Seconds(options_.tick_nanos * options_.election_tick);
   s.uptime_seconds = Seconds(now - started_nanos_);

@@ -15,7 +15,11 @@ class SimFile final : public File {
 
   absl::Status Append(absl::string_view data) override {
     if (absl::Status status = Usable(); !status.ok()) return status;
-    if (fs_->UsedBytes() + data.size() > fs_->faults_.capacity_bytes) {
+    const uint64_t used = fs_->UsedBytes();
+    if (used + data.size() > fs_->faults_.capacity_bytes) {
+      if (fs_->faults_.short_write_at_capacity && used < fs_->faults_.capacity_bytes) {
+        inode_->data.append(data.data(), fs_->faults_.capacity_bytes - used);
+      }
       return absl::ResourceExhaustedError(absl::StrCat(path_, ": no space left on device (ENOSPC)"));
     }
     inode_->data.append(data.data(), data.size());

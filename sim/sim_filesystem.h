@@ -5,7 +5,8 @@
 //   Crash();
 // - Sync() can be made to fail (EIO); after that the file refuses further writes;
 // - reads can return a flipped bit (latent corruption) with a configured probability;
-// - writes fail with ENOSPC once the configured capacity is used.
+// - writes fail with ENOSPC once the configured capacity is used (optionally after writing
+//   the part that fits).
 // All randomness comes from the Prng it was given, so a seed replays exactly.
 #pragma once
 
@@ -25,6 +26,9 @@ struct SimDiskFaults {
   double read_bit_flip_probability = 0;  // each Read() returns one flipped bit
   double torn_write_probability = 0.5;   // on Crash(), keep a random prefix of unsynced bytes
   uint64_t capacity_bytes = UINT64_MAX;  // total bytes of file data before ENOSPC
+  // An append that does not fit first writes the bytes that do (a short write(2), then
+  // ENOSPC, as a real disk does); false: it writes nothing.
+  bool short_write_at_capacity = false;
 };
 
 class SimFileSystem final : public FileSystem {

@@ -66,12 +66,15 @@ void PrintStatusText(const std::vector<std::string>& endpoints,
       continue;
     }
     const nodepb::NodeStatus& node = *answers[i];
-    const std::string role = node.failure().empty() ? node.role() : node.role() + "(failed)";
+    std::string role = node.role();
+    if (!node.failure().empty()) role += "(failed)";
+    if (!node.storage_stalled().empty()) role += "(disk-full)";
     rows.push_back({absl::StrCat(node.id()), role, absl::StrCat(node.term()),
                     absl::StrCat(node.commit()), absl::StrCat(node.applied()), Lag(leader, node),
                     node.leader() == kNoNode ? "-" : absl::StrCat(node.leader()), endpoints[i]});
     if (!node.failure().empty())
       notes.push_back(absl::StrCat("node ", node.id(), ": storage failed: ", node.failure()));
+    if (!node.storage_stalled().empty()) notes.push_back(absl::StrCat("node ", node.id(), ": ", node.storage_stalled()));
   }
   PrintTable(rows);
   for (const std::string& note : notes) std::cout << note << "\n";

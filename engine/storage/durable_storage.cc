@@ -6,6 +6,15 @@
 #include "engine/assert.h"
 
 namespace keel {
+namespace {
+
+// Only a write undone because the disk was full may say kResourceExhausted (durable_storage.h).
+absl::Status NotRetryable(const absl::Status& status) {
+  if (!absl::IsResourceExhausted(status)) return status;
+  return absl::InternalError(status.message());
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<DurableStorage>> DurableStorage::Open(FileSystem& fs, const std::string& dir,
                                                                      const std::vector<NodeId>& voters,
@@ -71,16 +80,29 @@ absl::Status DurableStorage::SaveReady(const Ready& ready) {
   std::optional<walpb::LogReset> reset;
   if (ready.snapshot) {
     const raftpb::SnapshotMeta& meta = ready.snapshot->meta;
-    if (absl::Status status = snapshots_->Save(meta, ready.snapshot->data); !status.ok()) return status;
+    // A retry of a Ready whose WAL batch found the disk full: its snapshot is already saved
+    // (a crash here is the one ReconcileWithSnapshot repairs: snapshot saved, reset not logged).
+    const bool saved = snapshots_->meta().index() == meta.index() && snapshots_->meta().term() == meta.term();
+    if (!saved) {
+      if (absl::Status status = snapshots_->Save(meta, ready.snapshot->data); !status.ok()) return status;
+    }
     reset.emplace();
     reset->set_index(meta.index());
     reset->set_term(meta.term());
   }
   const raftpb::HardState* hard_state = ready.hard_state ? &*ready.hard_state : nullptr;
   if (absl::Status status = wal_->Write(reset, ready.entries, hard_state); !status.ok()) return status;
+  KEEL_ASSERT(wal_->poisoned().ok());
+  if (!ready.entries.empty()) KEEL_ASSERT(wal_->last_index() == ready.entries.back().index());
+  if (ready.hard_state) {
+    KEEL_ASSERT(wal_->hard_state().term() == ready.hard_state->term() &&
+                wal_->hard_state().vote() == ready.hard_state->vote() &&
+                wal_->hard_state().commit() == ready.hard_state->commit());
+  }
   if (ready.snapshot) {
-    // Segments holding only entries the snapshot replaced can go.
-    return wal_->CompactTo(ready.snapshot->meta.index(), ready.snapshot->meta.term());
+    // Segments holding only entries the snapshot replaced can go. The batch is durable: a
+    // failure now must not read as "retry the Ready" (kResourceExhausted).
+    return NotRetryable(wal_->CompactTo(ready.snapshot->meta.index(), ready.snapshot->meta.term()));
   }
   return absl::OkStatus();
 }
@@ -97,7 +119,7 @@ absl::Status DurableStorage::CreateSnapshot(Index index, const raftpb::ConfState
   meta.set_term(*wal_->TermAt(index));
   *meta.mutable_conf_state() = conf_state;
   if (absl::Status status = snapshots_->Save(meta, data); !status.ok()) return status;
-  return wal_->CompactTo(index, meta.term());
+  return NotRetryable(wal_->CompactTo(index, meta.term()));
 }
 
 }  // namespace keel

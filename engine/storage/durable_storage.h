@@ -43,10 +43,13 @@ class DurableStorage final : public LogStorage {
 
   // Makes the durable part of a Ready durable, in the order ready.h prescribes: the snapshot
   // file first, then one WAL batch (log reset, entries, hard state) with a single fsync.
-  // After an error the storage is unusable and the node must stop.
+  // kResourceExhausted: the disk is full and nothing of the Ready was kept but, possibly, its
+  // snapshot file (a retry of the same Ready reuses it): call again with the same Ready once
+  // space returns. After any other error the storage is unusable and the node must stop.
   absl::Status SaveReady(const Ready& ready);
   // Stores a snapshot the application took at `index` (<= LastIndex(), applied) and compacts
-  // the log up to it. No-op if index <= the current snapshot.
+  // the log up to it. No-op if index <= the current snapshot. kResourceExhausted: the disk is
+  // full, nothing changed, try again later; any other error: unusable, stop.
   absl::Status CreateSnapshot(Index index, const raftpb::ConfState& conf_state, const std::string& data);
   // The newest snapshot's data, verified (to restore the state machine at start).
   absl::StatusOr<std::string> SnapshotData() const { return snapshots_->ReadAllData(); }

@@ -124,6 +124,21 @@ absl::StatusOr<std::string> SnapshotStore::ReadAllData() {
   return data;
 }
 
+absl::Status SnapshotStore::NotRetryable(const absl::Status& status) {
+  if (!absl::IsResourceExhausted(status)) return status;
+  return absl::InternalError(absl::StrCat("snapshot ", dir_, ": ", status.message()));
+}
+
+absl::Status SnapshotStore::AbandonTemp(const std::string& temp, const absl::Status& cause) {
+  // The temporary file was never renamed into place, so nothing reads it; a crash before the
+  // removal leaves it for Load() to remove.
+  if (absl::Status status = fs_.Remove(temp); !status.ok() && !absl::IsNotFound(status)) {
+    return NotRetryable(status);
+  }
+  return absl::ResourceExhaustedError(absl::StrCat("snapshot ", dir_, ": disk full, snapshot ",
+                                                   "not written (", cause.message(), ")"));
+}
+
 absl::Status SnapshotStore::Save(raftpb::SnapshotMeta meta, const std::string& data) {
   KEEL_ASSERT(meta.index() > meta_.index());
   meta.set_size(data.size());
@@ -140,18 +155,23 @@ absl::Status SnapshotStore::Save(raftpb::SnapshotMeta meta, const std::string& d
   std::string trailer;
   PutU32(crc, &trailer);
   absl::StatusOr<std::unique_ptr<File>> file = fs_.Open(temp, FileSystem::OpenMode::kTruncate);
-  if (!file.ok()) return file.status();
+  if (!file.ok()) return absl::IsResourceExhausted(file.status()) ? AbandonTemp(temp, file.status()) : file.status();
   for (absl::string_view part : {absl::string_view(header), absl::string_view(data), absl::string_view(trailer)}) {
-    if (absl::Status status = (*file)->Append(part); !status.ok()) return status;
+    if (absl::Status status = (*file)->Append(part); !status.ok()) {
+      file->reset();
+      return absl::IsResourceExhausted(status) ? AbandonTemp(temp, status) : status;
+    }
   }
-  if (absl::Status status = (*file)->Sync(); !status.ok()) return status;
-  if (absl::Status status = fs_.Rename(temp, path); !status.ok()) return status;
-  if (absl::Status status = fs_.SyncDir(dir_); !status.ok()) return status;
+  // From here on a failure is not a full disk the caller may wait out: a failed fsync or
+  // rename leaves the directory in an unknown state.
+  if (absl::Status status = (*file)->Sync(); !status.ok()) return NotRetryable(status);
+  if (absl::Status status = fs_.Rename(temp, path); !status.ok()) return NotRetryable(status);
+  if (absl::Status status = fs_.SyncDir(dir_); !status.ok()) return NotRetryable(status);
   meta_ = meta;
   path_ = path;
   data_offset_ = header.size();
   file_ = std::move(*file);
-  return PruneExcept(name);
+  return NotRetryable(PruneExcept(name));
 }
 
 }  // namespace keel

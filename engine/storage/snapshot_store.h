@@ -30,6 +30,8 @@ class SnapshotStore {
 
   // Durably stores a snapshot (meta.size and meta.crc32c are filled in here) and makes it the
   // newest; older snapshot files are then removed. Precondition: meta.index() > meta().index().
+  // kResourceExhausted: the disk is full; the partial file was removed and nothing changed
+  // (retry later). Any other error: the directory's state is unknown.
   absl::Status Save(raftpb::SnapshotMeta meta, const std::string& data);
 
   // Descriptions of files that failed verification at open (for the operator's log).
@@ -39,6 +41,11 @@ class SnapshotStore {
   SnapshotStore(FileSystem& fs, std::string dir) : fs_(fs), dir_(std::move(dir)) {}
   absl::Status Load();
   absl::Status PruneExcept(const std::string& keep);
+  // Removes the partial `temp` of a Save that hit a full disk (`cause`): a clean
+  // kResourceExhausted, unless the removal fails.
+  absl::Status AbandonTemp(const std::string& temp, const absl::Status& cause);
+  // `status` with kResourceExhausted replaced: only a clean abandon reports that code.
+  absl::Status NotRetryable(const absl::Status& status);
 
   FileSystem& fs_;
   const std::string dir_;

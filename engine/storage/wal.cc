@@ -210,7 +210,11 @@ absl::Status Wal::ApplyEntry(const raftpb::Entry& entry, uint64_t segment, uint6
 absl::Status Wal::StartSegment(uint64_t sequence) {
   const std::string path = JoinPath(dir_, SegmentName(sequence));
   absl::StatusOr<std::unique_ptr<File>> file = fs_.Open(path, FileSystem::OpenMode::kCreateNew);
-  if (!file.ok()) return file.status();
+  if (!file.ok()) {
+    // open(O_CREAT | O_EXCL) that fails created nothing: a full disk leaves the WAL as it was.
+    if (!absl::IsResourceExhausted(file.status())) Poison(file.status());
+    return poisoned_.ok() ? file.status() : poisoned_;
+  }
   walpb::SegmentHeader header;
   header.set_format_version(kWalFormatVersion);
   header.set_sequence(sequence);
@@ -219,9 +223,28 @@ absl::Status Wal::StartSegment(uint64_t sequence) {
   wal::AppendRecord(wal::RecordType::kSegmentHeader, header.SerializeAsString(), &buffer);
   // Carry the latest hard state forward so that older segments can be deleted.
   wal::AppendRecord(wal::RecordType::kHardState, hard_state_.SerializeAsString(), &buffer);
-  if (absl::Status status = (*file)->Append(buffer); !status.ok()) return status;
-  if (absl::Status status = (*file)->Sync(); !status.ok()) return status;
-  if (absl::Status status = fs_.SyncDir(dir_); !status.ok()) return status;
+  if (absl::Status status = (*file)->Append(buffer); !status.ok()) {
+    if (!absl::IsResourceExhausted(status)) {
+      Poison(status);
+      return poisoned_;
+    }
+    // Never synced, never named in a SyncDir: removing it restores the WAL exactly (a crash
+    // before the removal leaves an empty or torn last segment, which recovery drops).
+    file->reset();
+    if (absl::Status removed = fs_.Remove(path); !removed.ok()) {
+      Poison(removed);
+      return poisoned_;
+    }
+    return status;
+  }
+  if (absl::Status status = (*file)->Sync(); !status.ok()) {
+    Poison(status);
+    return poisoned_;
+  }
+  if (absl::Status status = fs_.SyncDir(dir_); !status.ok()) {
+    Poison(status);
+    return poisoned_;
+  }
   Segment& segment = segments_[sequence];
   segment.path = path;
   segment.file = std::move(*file);
@@ -230,9 +253,30 @@ absl::Status Wal::StartSegment(uint64_t sequence) {
 
 void Wal::Poison(const absl::Status& status) {
   if (poisoned_.ok()) {
-    poisoned_ = absl::Status(status.code(), absl::StrCat("wal ", dir_, " is unusable after a failed write: ",
-                                                         status.message()));
+    // Never kResourceExhausted: callers read that code as "nothing was written, retry".
+    const absl::StatusCode code =
+        absl::IsResourceExhausted(status) ? absl::StatusCode::kInternal : status.code();
+    poisoned_ = absl::Status(code, absl::StrCat("wal ", dir_, " is unusable after a failed write: ",
+                                                status.message()));
   }
+}
+
+absl::Status Wal::UndoAppend(File& file, uint64_t start, const absl::Status& cause) {
+  KEEL_ASSERT(absl::IsResourceExhausted(cause));
+  // The disk filled up mid-batch: a prefix of it may be in the file. ftruncate needs no space;
+  // the fsync makes the cut durable before anything is appended behind it again. If either
+  // fails, what the file holds is unknown (fsyncgate): poison.
+  if (absl::Status status = file.Truncate(start); !status.ok()) {
+    Poison(status);
+    return poisoned_;
+  }
+  if (absl::Status status = file.Sync(); !status.ok()) {
+    Poison(status);
+    return poisoned_;
+  }
+  KEEL_ASSERT(file.Size() == start);
+  return absl::ResourceExhaustedError(absl::StrCat("wal ", dir_, ": disk full, batch not written (",
+                                                   cause.message(), ")"));
 }
 
 absl::Status Wal::Write(const std::optional<walpb::LogReset>& reset,
@@ -243,10 +287,8 @@ absl::Status Wal::Write(const std::optional<walpb::LogReset>& reset,
   {
     Segment& active = segments_.rbegin()->second;
     if (active.file->Size() >= options_.max_segment_bytes) {
-      if (absl::Status status = StartSegment(segments_.rbegin()->first + 1); !status.ok()) {
-        Poison(status);
-        return poisoned_;
-      }
+      // A full disk fails cleanly (kResourceExhausted, the WAL unchanged); the rest poisons.
+      if (absl::Status status = StartSegment(segments_.rbegin()->first + 1); !status.ok()) return status;
     }
   }
   const uint64_t sequence = segments_.rbegin()->first;
@@ -273,6 +315,7 @@ absl::Status Wal::Write(const std::optional<walpb::LogReset>& reset,
   if (hard_state) wal::AppendRecord(wal::RecordType::kHardState, hard_state->SerializeAsString(), &buffer);
   if (buffer.empty()) return absl::OkStatus();
   if (absl::Status status = active.file->Append(buffer); !status.ok()) {
+    if (absl::IsResourceExhausted(status)) return UndoAppend(*active.file, start, status);
     Poison(status);
     return poisoned_;
   }

@@ -11,7 +11,12 @@
 //   was never acknowledged (its fsync did not complete) and is truncated away; anything else
 //   that fails verification, including a whole last record with a bad CRC (a latent bit flip
 //   in an acknowledged record), is a DataLoss error naming the file and offset.
-// - After a failed write or fsync the WAL refuses all further writes (fsyncgate).
+// - A batch that does not fit on the disk (kResourceExhausted from an append, or from
+//   creating a new segment) is undone: the file is truncated back to where the batch started
+//   and fsynced (or the new segment removed), so the WAL on disk and in memory is exactly as
+//   before and the same batch may be written again once space returns.
+// - After any other failed write, any failed fsync, or a failed undo, the WAL refuses all
+//   further writes (fsyncgate: after a failed fsync the page cache cannot be trusted).
 #pragma once
 
 #include <deque>
@@ -62,6 +67,8 @@ class Wal {
   // be at or below last_index to replace a suffix), then an optional hard state. Returns only
   // once the batch is fsynced. Precondition: the first entry's index is in
   // (base_index, last_index + 1] (after the reset, if any).
+  // kResourceExhausted: the disk is full and nothing of the batch was kept (not poisoned;
+  // retry later). Any other error poisons the WAL (poisoned() never is kResourceExhausted).
   absl::Status Write(const std::optional<walpb::LogReset>& reset,
                      const std::vector<raftpb::Entry>& entries, const raftpb::HardState* hard_state);
 
@@ -108,6 +115,9 @@ class Wal {
   // Recovery and ReconcileWithSnapshot call it.
   void AdoptLastTerm();
   void Poison(const absl::Status& status);
+  // Cuts a batch that hit a full disk (`cause`) off `file` at `start`; returns a clean
+  // kResourceExhausted, or the poison if the cut fails.
+  absl::Status UndoAppend(File& file, uint64_t start, const absl::Status& cause);
 
   FileSystem& fs_;
   const std::string dir_;

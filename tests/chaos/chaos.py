@@ -11,10 +11,12 @@ keel-chaos read every object and every acknowledged durability key, runs
 `keel-check --model kvstate` on the history, and prints one verdict line:
 
     chaos seed=1 nodes=3 mode=netns duration_s=60 faults_kill=2 ... ops_ok=.. ops_fail=..
-    ops_info=.. leader_changes=.. lost_acked=0 linearizable=yes not_injectable=none verdict=PASS
+    ops_info=.. leader_changes=.. lost_acked=0 disk_full_exits=0 disk_full_lagging=0
+    linearizable=yes not_injectable=none verdict=PASS
 
 PASS needs: the history linearizable, no acknowledged durability write missing, the final
-reads answered, every restart up and no node dead on its own. The output folder (--out)
+reads answered, every restart up, no node dead on its own, and every node whose disk filled
+still running and caught up once space returned (issue #12). The output folder (--out)
 holds history.edn, schedule.txt (the nemesis, timed), n<i>.log (every node's log),
 keel-chaos.log, keel-check.txt and verdict.txt.
 
@@ -127,6 +129,10 @@ def verdict_line(args, mode, nemesis, summary, linearizable, leaders):
         problems.append("final reads failed")
     if nemesis.restart_failures or nemesis.unexpected_exits:
         problems.append(f"node failures {nemesis.restart_failures + nemesis.unexpected_exits}")
+    if nemesis.disk_full_exits:
+        problems.append(f"disk_full_exits={len(nemesis.disk_full_exits)} {nemesis.disk_full_exits}")
+    if nemesis.disk_full_lagging:
+        problems.append(f"disk_full_lagging={len(nemesis.disk_full_lagging)} (nodes {nemesis.disk_full_lagging})")
     verdict = "PASS" if not problems else ("UNKNOWN" if problems == ["linearizable=unknown"] else "FAIL")
     faults = " ".join(f"faults_{k.replace('-', '_')}={nemesis.counts[k]}" for k in KINDS)
     all_faults = all(nemesis.counts[k] > 0 for k in KINDS)
@@ -136,7 +142,8 @@ def verdict_line(args, mode, nemesis, summary, linearizable, leaders):
             f"ops_ok={summary.get('ops_ok', '?')} ops_fail={summary.get('ops_fail', '?')} "
             f"ops_info={summary.get('ops_info', '?')} durable_acked={summary.get('durable_acked', '?')} "
             f"lost_acked={lost} leader_changes={leaders} restart_failures={len(nemesis.restart_failures)} "
-            f"unexpected_exits={len(nemesis.unexpected_exits)} linearizable={linearizable} "
+            f"unexpected_exits={len(nemesis.unexpected_exits)} disk_full_exits={len(nemesis.disk_full_exits)} "
+            f"disk_full_lagging={len(nemesis.disk_full_lagging)} linearizable={linearizable} "
             f"not_injectable={','.join(nemesis.not_injectable) or 'none'} verdict={verdict}")
     return line, verdict, all_faults, problems
 

@@ -172,6 +172,12 @@ class Cluster:
         except OSError:
             return None
 
+    def figure(self, i, name):
+        """The value of metric `name` (no labels) on node i, or None if it cannot be read."""
+        text = self.metrics(i)
+        match = re.search(rf"^{re.escape(name)} (\S+)$", text or "", re.M)
+        return float(match.group(1)) if match else None
+
     def leader(self):
         """A node that says it leads (the highest term if several do), or 0."""
         best = (-1, 0)

@@ -14,8 +14,10 @@ Kinds:
   partition-oneway  one node's traffic cut in one direction only (to or from the others)
   loss              every node drops 20-40% of its outbound peer packets (iptables statistic)
   delay             every raft link delayed by 100-400 ms (the relay: no sch_netem here)
-  disk-full         a node's data dir (its own tmpfs) filled up; it must stop writing cleanly
-                    (keel exits 1: storage failed); space is freed and it is restarted
+  disk-full         a node's data dir (its own tmpfs) filled up; it must keep running (refusing
+                    writes, keel_storage_stalled 1) and, once space is freed, catch up: its
+                    applied index reaches what the others had applied, within 30 s. An exit
+                    (disk_full_exits) or no catch-up (disk_full_lagging) fails the verdict
 What cannot be injected here (no root: loss, disk-full) is skipped and reported by name.
 """
 import os
@@ -45,6 +47,8 @@ class Nemesis:
             else:
                 self.kinds.append(kind)
         self.disk_outcomes = []        # what each full disk did to its node
+        self.disk_full_exits = []      # (node, exit code): a full disk killed it (issue #12)
+        self.disk_full_lagging = []    # nodes that did not catch up after space returned
         self.restart_failures = []     # (node, exit code) of restarts that did not come up
         self.unexpected_exits = []     # (node, exit code) of nodes that died without a fault
 
@@ -181,12 +185,36 @@ class Nemesis:
         time.sleep(hold)
         exited = not self.c.alive(i)
         code = self.c.procs[i].wait() if exited else None
+        stalled = None if exited else self.c.figure(i, "keel_storage_stalled")
         os.remove(filler)
-        outcome = f"node {i}: exited {code}" if exited else f"node {i}: kept running"
-        self.disk_outcomes.append(outcome)
-        self.log(f"disk space back on node {i} ({outcome})")
         if exited:
+            # A full disk must not kill a node: it refuses writes and waits for space.
+            self.disk_full_exits.append((i, code))
+            outcome = f"node {i}: exited {code} (FAIL: a full disk must not kill a node)"
+            self.log(f"disk space back on node {i} ({outcome})")
+            self.disk_outcomes.append(outcome)
             self.restart(i)
+            return
+        self.log(f"disk space back on node {i} (kept running, keel_storage_stalled={stalled}); waiting for it "
+                 f"to catch up")
+        outcome = f"node {i}: kept running (stalled={stalled}), " + self.wait_caught_up(i, 30.0)
+        self.disk_outcomes.append(outcome)
+        self.log(outcome)
+
+    def wait_caught_up(self, i, timeout):
+        """Waits until node i applied what the others had applied when space returned."""
+        start = time.monotonic()
+        others = [self.c.figure(j, "keel_raft_applied_index") for j in self.c.ids() if j != i and self.c.alive(j)]
+        target = max([x for x in others if x is not None], default=0)
+        applied = None
+        while time.monotonic() - start < timeout:
+            applied = self.c.figure(i, "keel_raft_applied_index")
+            stalled = self.c.figure(i, "keel_storage_stalled")
+            if applied is not None and applied >= target and stalled == 0:
+                return f"caught up to applied {applied:.0f} in {time.monotonic() - start:.1f}s"
+            time.sleep(0.2)
+        self.disk_full_lagging.append(i)
+        return f"did NOT catch up within {timeout:.0f}s (applied {applied}, others {target:.0f})"
 
     def revive_unexpected(self):
         """Every fault restarts what it stopped: a node down between faults died on its own."""

@@ -96,6 +96,15 @@ TEST(Health, VerdictsGiveEveryReason) {
   EXPECT_FALSE(Healthy(failed, 0, options).ok);
   EXPECT_THAT(Ready(failed, 0, options).why, HasSubstr("storage failed: fdatasync: EIO"));
 
+  MetricsSnapshot full = Serving();
+  full.storage_stalled = "disk full: node 1 refuses requests";
+  full.storage_stalls = 1;
+  EXPECT_FALSE(Healthy(full, 0, options).ok) << "a node that refuses every write is not healthy";
+  EXPECT_THAT(Healthy(full, 0, options).why, HasSubstr("storage stalled: disk full"));
+  EXPECT_THAT(RenderPrometheus(full, options), HasSubstr("keel_storage_stalled 1"));
+  EXPECT_THAT(RenderPrometheus(full, options), HasSubstr("keel_storage_stalls_total 1"));
+  EXPECT_THAT(RenderPrometheus(Serving(), options), HasSubstr("keel_storage_stalled 0"));
+
   MetricsSnapshot cut_off = Serving();
   cut_off.leader_contact_seconds = 1.5;
   cut_off.commit = 5000;

@@ -101,6 +101,7 @@ class NodeCluster {
 
   Node& node(NodeId id) { return *members_.at(id).node; }
   ToyApplication& app(NodeId id) { return members_.at(id).app; }
+  SimFileSystem& fs(NodeId id) { return *members_.at(id).fs; }
   int syncs(NodeId id) const { return members_.at(id).syncs; }
   int64_t now() const { return clock_.NowNanos(); }
   void Isolate(NodeId id) { isolated_.insert(id); }

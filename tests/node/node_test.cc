@@ -2,6 +2,7 @@
 // clock and simulated disks, with a toy application: what each answer code promises, and
 // when it is given. The simulator runs the same driver under every fault; these tests pin the
 // individual rules down one by one.
+#include <algorithm>
 #include <deque>
 #include <map>
 #include <memory>
@@ -308,6 +309,103 @@ TEST(NodeTest, AWriteSentToALeaderIsNeverLaterReportedUnavailable) {
   c.RunUntil(write, 200);
   ASSERT_TRUE(write->response);
   EXPECT_EQ(write->response->code(), nodepb::CODE_DEADLINE_EXCEEDED) << write->response->error();
+}
+
+// --- a full disk (issue #12) ---
+
+std::shared_ptr<Answer> StatusOf(NodeCluster& c, NodeId id) {
+  nodepb::Request request;
+  request.mutable_status();
+  return c.Send(id, std::move(request));
+}
+
+TEST(NodeTest, AFollowerWithAFullDiskRefusesRequestsUnavailableAndCatchesUpWhenSpaceReturns) {
+  NodeCluster c;
+  const NodeId leader = c.SettledLeader();
+  ASSERT_NE(leader, kNoNode);
+  const NodeId full = OtherThan(leader);
+  c.fs(full).faults().capacity_bytes = 0;
+  for (int i = 0; i < 5; ++i) {
+    auto write = c.Command(leader, absl::StrCat("w:", i));
+    c.RunUntil(write);
+    ASSERT_TRUE(write->response);
+    EXPECT_EQ(write->response->code(), nodepb::CODE_OK) << "the other two must keep committing";
+  }
+  ASSERT_FALSE(c.node(full).storage_stalled().ok());
+  EXPECT_TRUE(c.node(full).failed().ok());
+  for (const char* command : {"w:x", "r:"}) {
+    auto refused = c.Command(full, command);
+    c.RunUntil(refused, 5);
+    ASSERT_TRUE(refused->response) << command << " was not refused at once";
+    EXPECT_EQ(refused->response->code(), nodepb::CODE_UNAVAILABLE) << command;
+    EXPECT_TRUE(absl::StrContains(refused->response->error(), "disk full")) << refused->response->error();
+  }
+  EXPECT_EQ(c.node(full).counters().refused_storage_stalled, 2u);
+  auto status = StatusOf(c, full);
+  c.RunUntil(status, 5);
+  ASSERT_TRUE(status->response);
+  EXPECT_TRUE(absl::StrContains(status->response->status().storage_stalled(), "disk full"));
+  EXPECT_TRUE(status->response->status().failure().empty());
+  EXPECT_NE(c.app(full).values, c.app(leader).values);
+
+  c.fs(full).faults().capacity_bytes = UINT64_MAX;
+  c.Run(50);
+  EXPECT_TRUE(c.node(full).storage_stalled().ok()) << c.node(full).storage_stalled();
+  EXPECT_EQ(c.node(full).replica().raft().log().committed(), c.node(leader).replica().raft().log().committed());
+  EXPECT_EQ(c.app(full).values, c.app(leader).values);
+  auto write = c.Command(full, "w:after");
+  c.RunUntil(write);
+  ASSERT_TRUE(write->response);
+  EXPECT_EQ(write->response->code(), nodepb::CODE_OK);
+  status = StatusOf(c, full);
+  c.RunUntil(status, 5);
+  EXPECT_TRUE(status->response->status().storage_stalled().empty());
+}
+
+TEST(NodeTest, ALeaderWithAFullDiskLosesLeadershipToAHealthyNodeAndLosesNoAcknowledgedWrite) {
+  NodeCluster c;
+  const NodeId old_leader = c.SettledLeader();
+  ASSERT_NE(old_leader, kNoNode);
+  std::vector<std::string> acknowledged;
+  std::vector<std::shared_ptr<Answer>> writes;
+  for (int i = 0; i < 3; ++i) writes.push_back(c.Command(old_leader, absl::StrCat("w:a", i)));
+  for (auto& write : writes) c.RunUntil(write);
+  c.fs(old_leader).faults().capacity_bytes = 0;
+  writes.push_back(c.Command(old_leader, "w:in-flight"));  // proposed as the disk fills
+  c.Run(2);
+  ASSERT_FALSE(c.node(old_leader).storage_stalled().ok());
+  NodeId new_leader = kNoNode;
+  for (int i = 0; i < 300 && new_leader == kNoNode; ++i) {
+    c.Tick();
+    for (NodeId id : {OtherThan(old_leader), OtherThan(old_leader, OtherThan(old_leader))}) {
+      if (c.node(id).replica().raft().role() == Role::kLeader) new_leader = id;
+    }
+  }
+  ASSERT_NE(new_leader, kNoNode) << "no healthy node took over";
+  for (int i = 0; i < 3; ++i) writes.push_back(c.Command(new_leader, absl::StrCat("w:b", i)));
+  auto refused = c.Command(old_leader, "w:refused");
+  c.RunUntil(refused, 5);
+  ASSERT_TRUE(refused->response);
+  EXPECT_EQ(refused->response->code(), nodepb::CODE_UNAVAILABLE);
+  c.Run(20);
+  c.fs(old_leader).faults().capacity_bytes = UINT64_MAX;
+  for (auto& write : writes) c.RunUntil(write);
+  c.Run(50);
+  EXPECT_TRUE(c.node(old_leader).storage_stalled().ok());
+  EXPECT_NE(c.node(old_leader).replica().raft().role(), Role::kLeader);
+  for (const auto& write : writes) {
+    ASSERT_TRUE(write->response);
+    EXPECT_EQ(write->count, 1);
+  }
+  for (NodeId id = 1; id <= 3; ++id) EXPECT_EQ(c.app(id).values, c.app(new_leader).values) << "node " << id;
+  for (size_t i = 0; i < writes.size(); ++i) {
+    if (writes[i]->response->code() != nodepb::CODE_OK) continue;
+    const std::string value = i < 3 ? absl::StrCat("a", i) : i == 3 ? "in-flight" : absl::StrCat("b", i - 4);
+    EXPECT_EQ(std::count(c.app(new_leader).values.begin(), c.app(new_leader).values.end(), value), 1)
+        << "acknowledged write " << value << " lost or applied twice";
+  }
+  EXPECT_EQ(refused->response->code(), nodepb::CODE_UNAVAILABLE);
+  EXPECT_EQ(std::count(c.app(new_leader).values.begin(), c.app(new_leader).values.end(), "refused"), 0);
 }
 
 }  // namespace

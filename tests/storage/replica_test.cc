@@ -2,10 +2,12 @@
 // simulated disk, a manual clock and a trivial state machine (the list of applied commands).
 // They elect, replicate, snapshot, survive crashes (losing unsynced disk bytes) and restarts,
 // and never lose an acknowledged command.
+#include <algorithm>
 #include <deque>
 #include <map>
 #include <memory>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -20,11 +22,16 @@ namespace {
 
 class QueueTransport final : public Transport {
  public:
-  explicit QueueTransport(std::deque<raftpb::Message>* queue) : queue_(queue) {}
-  void Send(const raftpb::Message& message) override { queue_->push_back(message); }
+  QueueTransport(std::deque<raftpb::Message>* queue, std::vector<raftpb::Message>* sent)
+      : queue_(queue), sent_(sent) {}
+  void Send(const raftpb::Message& message) override {
+    queue_->push_back(message);
+    sent_->push_back(message);
+  }
 
  private:
   std::deque<raftpb::Message>* queue_;
+  std::vector<raftpb::Message>* sent_;  // everything ever sent, for tests to inspect
 };
 
 // Commands joined with '\n'; Apply returns "applied:<command>".
@@ -61,7 +68,7 @@ class ReplicaCluster {
     ASSERT_TRUE(storage.ok()) << storage.status();
     node.storage = std::move(*storage);
     node.state_machine = std::make_unique<ListStateMachine>();
-    node.transport = std::make_unique<QueueTransport>(&queue_);
+    node.transport = std::make_unique<QueueTransport>(&queue_, &sent_);
     ReplicaOptions options;
     options.raft.id = id;
     options.raft.seed = id * 7919 + restarts_++;
@@ -111,9 +118,13 @@ class ReplicaCluster {
     ASSERT_TRUE(status.ok()) << status;
   }
 
+  // A stalled replica's core is frozen (Replica::storage_stalled): its role is stale.
   NodeId Leader() const {
     for (const auto& [id, node] : nodes_) {
-      if (node.replica && node.replica->failed().ok() && node.replica->raft().role() == Role::kLeader) return id;
+      if (node.replica && node.replica->failed().ok() && node.replica->storage_stalled().ok() &&
+          node.replica->raft().role() == Role::kLeader) {
+        return id;
+      }
     }
     return kNoNode;
   }
@@ -155,6 +166,7 @@ class ReplicaCluster {
   // Proposals made, counting retries.
   int attempts() const { return attempts_; }
   void Isolate(NodeId id) { cut_.insert(id); }
+  std::vector<raftpb::Message>& sent() { return sent_; }
   void Heal() { cut_.clear(); }
 
  private:
@@ -170,6 +182,7 @@ class ReplicaCluster {
   int attempts_ = 0;
   ManualClock clock_;
   std::deque<raftpb::Message> queue_;
+  std::vector<raftpb::Message> sent_;
   std::map<NodeId, Node> nodes_;
   std::set<NodeId> cut_;
   ClusterSafetyChecker checker_;
@@ -309,6 +322,123 @@ TEST(ReplicaTest, RepeatedRandomCrashesNeverLoseAcknowledgedCommands) {
     ASSERT_EQ(acknowledged.size(), 32u) << "seed " << seed;
     ExpectAllApplied(cluster, acknowledged);
   }
+}
+
+// --- a full disk (issue #12): the node stalls instead of stopping, and resumes ---
+
+// Messages `from` sent since `since` (an index into sent()) that promise durable state the
+// node did not have when its disk filled: acks of entries past `durable_last`, granted votes,
+// and vote requests (a candidate's vote for itself).
+int DurablePromises(ReplicaCluster& cluster, NodeId from, size_t since, Index durable_last) {
+  int count = 0;
+  for (size_t i = since; i < cluster.sent().size(); ++i) {
+    const raftpb::Message& m = cluster.sent()[i];
+    if (m.from() != from) continue;
+    if ((m.type() == raftpb::MSG_APPEND_RESP && !m.reject() && m.index() > durable_last) ||
+        (m.type() == raftpb::MSG_VOTE_RESP && !m.reject()) || m.type() == raftpb::MSG_VOTE) {
+      ++count;
+    }
+  }
+  return count;
+}
+
+TEST(ReplicaDiskFullTest, AFollowerWithAFullDiskStallsRefusesProposalsAndCatchesUpWhenSpaceReturns) {
+  ReplicaCluster cluster(/*snapshot_every=*/0);
+  const NodeId leader = cluster.RunUntilLeader();
+  ASSERT_NE(leader, kNoNode);
+  std::vector<std::string> acknowledged = cluster.ProposeAll(Commands("a", 5));
+  const NodeId full = leader == 1 ? 2 : 1;
+  const Index durable_last = cluster.replica(full).raft().log().LastIndex();
+  const size_t mark = cluster.sent().size();
+  cluster.fs(full).faults().capacity_bytes = 0;
+  // The other two carry on.
+  for (const std::string& c : cluster.ProposeAll(Commands("b", 10))) acknowledged.push_back(c);
+  ASSERT_EQ(acknowledged.size(), 15u);
+  Replica& stalled = cluster.replica(full);
+  EXPECT_TRUE(stalled.failed().ok()) << stalled.failed();
+  EXPECT_EQ(stalled.storage_stalled().code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(absl::StrContains(stalled.storage_stalled().message(), "disk full")) << stalled.storage_stalled();
+  EXPECT_EQ(stalled.storage_stalls(), 1u);
+  absl::StatusOr<LogPosition> refused = stalled.Propose("x", [](absl::StatusOr<std::string>) {});
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(DurablePromises(cluster, full, mark, durable_last), 0) << "it acked what it did not write";
+  EXPECT_LT(cluster.commands(full).size(), 15u);
+  // Space returns: it persists the held Ready and catches up.
+  cluster.fs(full).faults().capacity_bytes = UINT64_MAX;
+  for (int i = 0; i < 60; ++i) cluster.Step();
+  EXPECT_TRUE(stalled.storage_stalled().ok()) << stalled.storage_stalled();
+  EXPECT_TRUE(stalled.failed().ok()) << stalled.failed();
+  EXPECT_EQ(stalled.storage_recoveries(), 1u);
+  EXPECT_EQ(stalled.raft().log().committed(), cluster.replica(leader).raft().log().committed());
+  ExpectAllApplied(cluster, acknowledged);
+  EXPECT_EQ(cluster.commands(full), cluster.commands(leader));
+  // And what it wrote survives a restart.
+  cluster.Crash(full);
+  cluster.Start(full);
+  for (int i = 0; i < 20; ++i) cluster.Step();
+  ExpectAllApplied(cluster, acknowledged);
+}
+
+TEST(ReplicaDiskFullTest, ALeaderWithAFullDiskLosesLeadershipAndNoAcknowledgedWriteIsLost) {
+  ReplicaCluster cluster(/*snapshot_every=*/0);
+  const NodeId old_leader = cluster.RunUntilLeader();
+  ASSERT_NE(old_leader, kNoNode);
+  std::vector<std::string> acknowledged = cluster.ProposeAll(Commands("a", 5));
+  cluster.fs(old_leader).faults().capacity_bytes = 0;
+  // In flight when the disk filled: its appends leave before the leader's own write fails
+  // (§10.2.1), so the other two may commit it without the leader.
+  bool done = false;
+  absl::StatusOr<std::string> result;
+  ASSERT_TRUE(cluster.replica(old_leader).Propose("p", [&](absl::StatusOr<std::string> r) {
+    done = true;
+    result = std::move(r);
+  }).ok());
+  cluster.Step();
+  EXPECT_FALSE(cluster.replica(old_leader).storage_stalled().ok());
+  const NodeId new_leader = cluster.RunUntilLeader();
+  ASSERT_NE(new_leader, kNoNode) << "nobody took over from the stalled leader";
+  EXPECT_NE(new_leader, old_leader);
+  EXPECT_FALSE(cluster.replica(old_leader).storage_stalled().ok()) << "space came back by itself?";
+  for (const std::string& c : cluster.ProposeAll(Commands("b", 10))) acknowledged.push_back(c);
+  ASSERT_EQ(acknowledged.size(), 15u);
+  cluster.fs(old_leader).faults().capacity_bytes = UINT64_MAX;
+  for (int i = 0; i < 100; ++i) cluster.Step();
+  EXPECT_TRUE(cluster.replica(old_leader).failed().ok());
+  EXPECT_TRUE(cluster.replica(old_leader).storage_stalled().ok());
+  EXPECT_NE(cluster.replica(old_leader).raft().role(), Role::kLeader);
+  ExpectAllApplied(cluster, acknowledged);
+  ASSERT_TRUE(done) << "the proposal made before the disk filled was never answered";
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(*result, "applied:p") << "the new leader committed it: the old one learns so";
+  EXPECT_EQ(std::count(cluster.commands(new_leader).begin(), cluster.commands(new_leader).end(), "p"), 1);
+}
+
+TEST(ReplicaDiskFullTest, NoLeaderIsElectedOnAVoteThatANodeWithAFullDiskCouldNotPersist) {
+  ReplicaCluster cluster(/*snapshot_every=*/0);
+  const NodeId leader = cluster.RunUntilLeader();
+  ASSERT_NE(leader, kNoNode);
+  std::vector<std::string> acknowledged = cluster.ProposeAll(Commands("a", 3));
+  const NodeId full = leader == 1 ? 2 : 1;
+  const NodeId other = 6 - leader - full;
+  const Index durable_last = cluster.replica(full).raft().log().LastIndex();
+  cluster.fs(full).faults().capacity_bytes = 0;
+  cluster.Isolate(leader);  // the other two must elect, and one of them cannot persist a vote
+  const size_t mark = cluster.sent().size();
+  for (int i = 0; i < 300; ++i) {
+    cluster.Step();
+    ASSERT_NE(cluster.replica(other).raft().role(), Role::kLeader) << "won without a durable vote, step " << i;
+    ASSERT_NE(cluster.replica(full).raft().role(), Role::kLeader) << "step " << i;
+  }
+  EXPECT_FALSE(cluster.replica(full).storage_stalled().ok());
+  EXPECT_EQ(DurablePromises(cluster, full, mark, durable_last), 0);
+  cluster.fs(full).faults().capacity_bytes = UINT64_MAX;
+  const NodeId new_leader = cluster.RunUntilLeader();
+  ASSERT_TRUE(new_leader == full || new_leader == other) << new_leader;
+  for (const std::string& c : cluster.ProposeAll(Commands("b", 3))) acknowledged.push_back(c);
+  cluster.Heal();
+  for (int i = 0; i < 60; ++i) cluster.Step();
+  ASSERT_EQ(acknowledged.size(), 6u);
+  ExpectAllApplied(cluster, acknowledged);
 }
 
 }  // namespace

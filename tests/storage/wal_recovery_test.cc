@@ -1051,20 +1051,7 @@ TEST(WalFailureTest, AFailedSyncWhileStartingASegmentPoisonsTheWal) {
   EXPECT_EQ((*wal)->last_index(), 1u);
 }
 
-TEST(WalFailureTest, NoSpaceLeftPoisonsTheWalAndWritesNothing) {
-  SimDiskFaults faults = NoTornWrites();
-  SimFileSystem fs(1, faults);
-  absl::StatusOr<std::unique_ptr<Wal>> wal = OpenWal(fs);
-  ASSERT_OK(wal);
-  ASSERT_OK(Write(**wal, Range(1, 2, 1)));
-  const std::string before = fs.Contents(SegmentPath(1));
-  fs.faults().capacity_bytes = before.size() + 10;
-  EXPECT_CODE(Write(**wal, Range(3, 5, 1)), absl::StatusCode::kResourceExhausted);
-  EXPECT_EQ(fs.Contents(SegmentPath(1)), before);
-  fs.faults().capacity_bytes = UINT64_MAX;
-  EXPECT_FALSE(Write(**wal, Range(3, 3, 1)).ok());
-  EXPECT_EQ((*wal)->last_index(), 2u);
-}
+// A full disk no longer poisons: tests/storage/disk_full_test.cc.
 
 TEST(WalFailureTest, ReadEntriesOfARecordCorruptedAtRestIsDataLoss) {
   SimFileSystem fs(1, NoTornWrites());
