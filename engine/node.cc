@@ -78,8 +78,14 @@ void Node::OnEnvelope(nodepb::Envelope envelope) {
     return;
   }
   // Members of the configuration in force, learners and the outgoing half included: a learner
-  // must answer appends, a voter being removed must still vote until C_new takes over.
-  if (envelope.from() == replica_->raft().id() || !IsMember(replica_->raft().conf_state(), envelope.from())) {
+  // must answer appends, a voter being removed must still vote until C_new takes over. A node
+  // outside its own configuration (one joining, whose log has not reached the change that adds
+  // it) hears every sender of its cluster: the leader that adds it may have joined after the
+  // voters it started from (found by the simulator's membership operator). It cannot vote or
+  // campaign, and in production only keys in --peer-keys reach it.
+  const raftpb::ConfState& conf = replica_->raft().conf_state();
+  const bool joining = !IsMember(conf, replica_->raft().id());
+  if (envelope.from() == replica_->raft().id() || (!joining && !IsMember(conf, envelope.from()))) {
     ++counters_.dropped_unknown_peer;
     return;
   }
