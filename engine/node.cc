@@ -299,7 +299,7 @@ void Node::IssueReadIndex() {
   // The context names the batch; it comes back in the ReadState.
   std::string context(sizeof(batch), '\0');
   for (size_t i = 0; i < sizeof(batch); ++i) context[i] = static_cast<char>(batch >> (8 * i));
-  if (absl::Status status = replica_->raft().ReadIndex(std::move(context)); !status.ok()) {
+  if (absl::Status status = replica_->ReadIndex(std::move(context)); !status.ok()) {
     for (uint64_t serial : unbatched_reads_) {
       auto it = calls_.find(serial);
       if (it != calls_.end()) AnswerCode(it->second, nodepb::CODE_UNAVAILABLE, std::string(status.message()));
@@ -324,6 +324,7 @@ void Node::OnReadState(const ReadState& read_state) {
   if (it == read_batches_.end()) return;  // already failed by a leader change
   if (read_state.index == 0) return;       // not a real confirmation (a peer's bad response)
   it->second.read_index = read_state.index;
+  if (read_state.lease) counters_.lease_reads += it->second.calls.size();
 }
 
 void Node::ServeReads() {

@@ -17,6 +17,12 @@ const std::vector<PlantedBugInfo>& AllPlantedBugs() {
        "commit in a joint configuration with only the new configuration's majority", BugLayer::kMembership},
       {"removed-leader-stays", kBugRemovedLeaderStays, "a leader removed from the configuration keeps leading",
        BugLayer::kMembership},
+      {"stale-read", kBugStaleRead,
+       "a leader answers a read at once from its commit index: no heartbeat round, no wait for its term's commit",
+       BugLayer::kRead},
+      {"lease-ignores-drift", kBugLeaseIgnoresDrift,
+       "lease reads: the lease lasts a whole election timeout, with no margin for clock drift or tick granularity",
+       BugLayer::kRead},
   };
   return bugs;
 }

@@ -44,11 +44,25 @@ void Replica::FailPending(const absl::Status& status) {
 
 void Replica::OnMessage(const raftpb::Message& message) {
   if (!failed_.ok()) return;
+  // With lease reads, a follower's promise to a leader runs from the tick count at which it
+  // hears from it: ticks still owed for time before the message must not count towards it.
+  if (options_.raft.read_only_lease) TickToNow();
   if (!raft_->Step(message).ok()) ++rejected_messages_;
+}
+
+absl::Status Replica::ReadIndex(std::string context) {
+  if (!failed_.ok()) return failed_;
+  if (options_.raft.read_only_lease) TickToNow();
+  return raft_->ReadIndex(std::move(context));
 }
 
 void Replica::Poll() {
   if (!failed_.ok()) return;
+  TickToNow();
+  HandleReady();
+}
+
+void Replica::TickToNow() {
   const int64_t now = clock_.NowNanos();
   // After a long stall (a GC pause, a suspended VM) do not replay every missed tick: a few
   // ticks past the election timeout have the same effect.
@@ -62,7 +76,6 @@ void Replica::Poll() {
     raft_->Tick();
     last_tick_nanos_ += options_.tick_nanos;
   }
-  HandleReady();
 }
 
 absl::StatusOr<LogPosition> Replica::Propose(std::string command, ProposalCallback done) {
