@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/assert.h"
 #include "engine/node_call.h"
+#include "engine/planted_bugs.h"
 
 namespace keel {
 namespace {
@@ -14,6 +15,15 @@ namespace {
 // at a high rate; a duplicate older than that could only come from a network holding frames
 // far longer than any request's deadline).
 constexpr size_t kProxiedSeenLimit = 1 << 16;
+
+// The planted stale-read bug: a node that knows a leader and has applied everything it knows
+// to be committed takes its own state for current, and serves a linearizable read from it (no
+// ReadIndex on the leader, no proxying on a follower). A follower's commit index lags the
+// leader's, and a leader may be deposed without knowing it.
+bool PlantedStaleRead(const NodeOptions& options, const Raft& raft) {
+  return kPlantedBugsCompiledIn && (options.replica.raft.planted_bugs & kBugStaleRead) != 0 &&
+         raft.leader() != kNoNode && raft.log().applied() >= raft.log().committed();
+}
 
 }  // namespace
 
@@ -226,7 +236,8 @@ void Node::RouteCommand(const std::shared_ptr<Call>& call) {
     call->inspected = true;
   }
   if (!call->info.valid) return AnswerCode(call, nodepb::CODE_INVALID_ARGUMENT, call->info.error);
-  if (call->info.read_only && call->request.read_mode() == nodepb::READ_STALE) {
+  if (call->info.read_only &&
+      (call->request.read_mode() == nodepb::READ_STALE || PlantedStaleRead(options_, replica_->raft()))) {
     nodepb::Response response;
     response.set_code(nodepb::CODE_OK);
     response.set_result(application_.Query(call->request.command()));

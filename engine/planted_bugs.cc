@@ -18,7 +18,8 @@ const std::vector<PlantedBugInfo>& AllPlantedBugs() {
       {"removed-leader-stays", kBugRemovedLeaderStays, "a leader removed from the configuration keeps leading",
        BugLayer::kMembership},
       {"stale-read", kBugStaleRead,
-       "a leader answers a read at once from its commit index: no heartbeat round, no wait for its term's commit",
+       "node: a node that knows a leader and applied all it knows committed serves linearizable reads "
+       "from its own state (no ReadIndex, no proxying)",
        BugLayer::kRead},
       {"lease-ignores-drift", kBugLeaseIgnoresDrift,
        "lease reads: the lease lasts a whole election timeout, with no margin for clock drift or tick granularity",

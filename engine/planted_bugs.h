@@ -22,7 +22,7 @@ enum PlantedBug : uint32_t {
   kBugProxyRetryTwice = 1u << 5,  // node: a proxy resends a late request under a new sequence
   kBugJointSingleQuorum = 1u << 6,   // commit in a joint config with only C_new's majority
   kBugRemovedLeaderStays = 1u << 7,  // a leader removed by a committed config keeps leading
-  kBugStaleRead = 1u << 8,           // a leader answers ReadIndex at once, from its commit index
+  kBugStaleRead = 1u << 8,           // node: serve linearizable reads from local state
   kBugLeaseIgnoresDrift = 1u << 9,   // the lease lasts a whole election timeout: no drift margin
 };
 
@@ -31,8 +31,8 @@ enum PlantedBug : uint32_t {
 // client histories).
 // kMembership bugs live in the core but need membership changes to show: they are caught by
 // the membership tests and sweeps.
-// kRead bugs live in the core's read path and break no invariant of the logs: only the
-// linearizability check of the clients' history (the simulator's) catches them.
+// kRead bugs live in the read path (core or node) and break no invariant of the logs: only
+// the linearizability check of the clients' history (the simulator's) catches them.
 enum class BugLayer : uint8_t { kEngine, kKvstate, kNode, kMembership, kRead };
 
 struct PlantedBugInfo {

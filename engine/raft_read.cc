@@ -16,12 +16,6 @@ bool Raft::CommittedInCurrentTerm() const {
 absl::Status Raft::ReadIndex(std::string context) {
   if (!fatal_.ok()) return fatal_;
   if (role_ == Role::kLeader) {
-    if (KEEL_PLANTED_BUG(kBugStaleRead)) {
-      // Trusts a leadership nobody confirmed, and a commit index that may predate entries its
-      // predecessor committed (§6.4 steps 1 and 3 skipped).
-      read_states_.push_back(ReadState{log_.committed(), std::move(context)});
-      return absl::OkStatus();
-    }
     if (LeaseHolds()) {
       read_states_.push_back(ReadState{log_.committed(), std::move(context), /*lease=*/true});
       return absl::OkStatus();
