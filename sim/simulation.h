@@ -59,6 +59,8 @@ struct SimResult {
   uint64_t events = 0;
   uint64_t trace_hash = 0;                  // FNV-1a over every trace line
   uint64_t leader_changes = 0;
+  bool lease_reads = false;                 // the seed's nodes served lease reads
+  uint64_t lease_reads_served = 0;          // reads the leaders' leases confirmed
   std::map<std::string, uint64_t> faults;   // by kind
   std::map<std::string, uint64_t> client_ops;  // by outcome: ok, fail, info
   // The clients' history (Jepsen EDN, one operation event per line), its size in operations

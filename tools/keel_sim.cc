@@ -32,7 +32,9 @@ operation. The same seed replays the same run: same trace, same trace_hash.
 Commands:
   run --seed N        One run. Prints every derived setting, then one verdict line of
                       key=value pairs: seed, nodes, sim_ms, events, faults (by kind),
-                      leader_changes, client_ops (by outcome: ok, fail, info), history
+                      leader_changes, lease_reads (1: the seed's nodes serve lease reads,
+                      then lease_served: how many), client_ops (by outcome: ok, fail,
+                      info), history
                       (operations and the linearizability verdict), trace_hash, verdict,
                       wall_ms.
   replay --seed N     Same as run; use it to reproduce a failing seed (with --trace).

@@ -2,8 +2,9 @@
 # Process-level checks of keel-sim, run by ctest:
 #   determinism <keel-sim>            the same seed in two processes gives the same trace hash
 #   sweep <keel-sim> A..B             every seed in the range passes
-#   planted <keel-sim> NAME MAX       a sweep over seeds 1..MAX with the bug planted fails
-#                                     (prints how many seeds it took)
+#   planted <keel-sim> NAME MAX [FLAGS...]   a sweep over seeds 1..MAX with the bug planted
+#                                     fails (prints how many seeds it took); FLAGS are extra
+#                                     sweep flags (later ones override the defaults)
 #   shrink <keel-sim>                 a failing seed shrinks to a smaller run whose printed
 #                                     replay command fails with the same trace hash
 #   history <keel-sim> <keel-check>   keel-check on the --history of a run gives the run's
@@ -42,7 +43,8 @@ case "$mode" in
     ;;
   planted)
     set +e
-    out=$("$sim" sweep --seeds "1..$4" --jobs 2 --first-failure --safety-ms 5000 --liveness-ms 10000 --plant-bug "$3")
+    out=$("$sim" sweep --seeds "1..$4" --jobs 2 --first-failure --safety-ms 5000 --liveness-ms 10000 --plant-bug "$3" \
+            "${@:5}")
     status=$?
     set -e
     echo "$out" | grep -E '^(sweep|first_failing_seed)'
