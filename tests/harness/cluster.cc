@@ -173,7 +173,13 @@ std::vector<Cluster::KnownConfig> Cluster::KnownConfigs() const {
   for (const auto& [id, node] : nodes_) {
     const MemoryStorage& storage = *node.storage;
     raftpb::ConfState conf = storage.InitialConfState();
-    configs.push_back(KnownConfig{conf, 0, 0});
+    // A snapshot's configuration is committed (snapshots hold only applied entries): it counts
+    // as a configuration entry at the snapshot's index, so that a joint configuration compacted
+    // into a snapshot still gets the leave-entry allowance below (found by
+    // MembershipChangesPlainRaftThreeOfFive, RapidCheck seed 3818998420326993822).
+    const Index snapshot_index = storage.FirstIndex() - 1;
+    configs.push_back(KnownConfig{conf, snapshot_index,
+                                  snapshot_index == 0 ? 0 : storage.TermAt(snapshot_index).value_or(0)});
     std::vector<raftpb::Entry> entries;
     if (storage.FirstIndex() <= storage.LastIndex() &&
         storage.Entries(storage.FirstIndex(), storage.LastIndex() + 1, UINT64_MAX, &entries).ok()) {
