@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "engine/assert.h"
+#include "engine/membership.h"
 #include "engine/node.h"
 #include "engine/planted_bugs.h"
 #include "engine/prng.h"
@@ -115,18 +116,26 @@ void Simulation::DrawSettings() {
   absl::StrAppend(&result_.settings, "bit_flip_weight=", bit_flip_weight_, "\n");
   result_.nodes = nodes;
   for (NodeId id : voters_) {
-    Node& node = nodes_[id];
-    node.id = id;
-    node.fs = std::make_unique<SimFileSystem>(disk_prng_.Next());
-    // Clock skew and drift within bounds: offsets up to 1 s, drift up to +-1%.
-    node.clock = std::make_unique<SimClock>(scheduler_, static_cast<int64_t>(node_prng_.Uniform(1000)) * kMillis,
-                                            (node_prng_.NextDouble() - 0.5) * 0.02);
-    node.channel = std::make_unique<NetChannel>(*network_);
-    Node* raw = &node;
-    node.fs->set_sync_hook([this, raw]() {
-      if (raw->sync_latency > 0) scheduler_.Sleep(raw->sync_latency);
-    });
+    // In this order: the drawing order decides every node's disk and clock.
+    const uint64_t disk_seed = disk_prng_.Next();
+    const int64_t offset = static_cast<int64_t>(node_prng_.Uniform(1000)) * kMillis;
+    const double drift = (node_prng_.NextDouble() - 0.5) * 0.02;
+    SetUpNode(id, disk_seed, offset, drift);
   }
+  DrawMembershipSettings();
+}
+
+void Simulation::SetUpNode(NodeId id, uint64_t disk_seed, int64_t clock_offset, double clock_drift) {
+  Node& node = nodes_[id];
+  node.id = id;
+  node.fs = std::make_unique<SimFileSystem>(disk_seed);
+  // Clock skew and drift within bounds: offsets up to 1 s, drift up to +-1%.
+  node.clock = std::make_unique<SimClock>(scheduler_, clock_offset, clock_drift);
+  node.channel = std::make_unique<NetChannel>(*network_);
+  Node* raw = &node;
+  node.fs->set_sync_hook([this, raw]() {
+    if (raw->sync_latency > 0) scheduler_.Sleep(raw->sync_latency);
+  });
 }
 
 NodeId Simulation::KnownLeader() const {
@@ -145,8 +154,9 @@ NodeId Simulation::KnownLeader() const {
 
 void Simulation::StartNode(NodeId id) {
   Node& node = nodes_.at(id);
-  // Only one process per node: a second restart while one is recovering is a no-op.
-  if (node.up || node.starting) return;
+  // Only one process per node: a second restart while one is recovering is a no-op. A removed
+  // node's id never runs again.
+  if (node.up || node.starting || removed_.contains(id)) return;
   node.starting = true;
   struct Done {
     Node& node;
@@ -366,9 +376,36 @@ absl::Status Simulation::CheckUnreadableNodesWereDamaged() const {
   return absl::OkStatus();
 }
 
+bool Simulation::DurableOnQuorum(const raftpb::ConfState& conf, Index index, Term term, size_t* durable,
+                                 size_t* needed) const {
+  auto holds = [&](NodeId id) {
+    auto node = nodes_.find(id);
+    if (node == nodes_.end()) return false;
+    const Node& n = node->second;
+    if (n.up) {
+      return n.storage->FirstIndex() > index ||
+             (n.storage->LastIndex() >= index && n.storage->TermAt(index).value_or(0) == term);
+    }
+    auto it = n.durable_terms_at_crash.find(index);
+    return n.durable_first_at_crash > index || (it != n.durable_terms_at_crash.end() && it->second == term);
+  };
+  bool quorum = true;
+  for (const auto* half : {&conf.voters(), &conf.voters_outgoing()}) {
+    if (half->empty()) continue;
+    size_t count = 0;
+    for (NodeId id : *half) count += holds(id) ? 1 : 0;
+    *durable = count;
+    *needed = half->size() / 2 + 1;
+    quorum = quorum && count >= *needed;
+    if (!quorum) return false;
+  }
+  return quorum;
+}
+
 absl::Status Simulation::CheckDurableQuorum() {
   // The commit index must never be ahead of a quorum's durable logs (crashed nodes' disks
   // count as what survived): otherwise a crash could lose an acknowledged write.
+  const Node* committer = nullptr;
   Index commit = 0;
   Term commit_term = 0;
   for (const auto& [id, node] : nodes_) {
@@ -377,28 +414,28 @@ absl::Status Simulation::CheckDurableQuorum() {
     if (log.committed() > commit) {
       commit = log.committed();
       commit_term = log.TermAt(commit).value_or(0);
+      committer = &node;
     }
   }
   if (commit == 0 || commit_term == 0) return absl::OkStatus();
+  // Which quorum: the configuration in force at the commit index, or the one of the next
+  // configuration entry if that was appended before `commit` committed (it takes effect when
+  // appended). The latter is possible only if no configuration entry sits at `commit` itself:
+  // the next change waits for the previous one to commit.
+  const Raft& raft = committer->replica().raft();
+  const raftpb::ConfState at_commit = raft.ConfStateAt(commit);
   size_t durable = 0;
-  for (const auto& [id, node] : nodes_) {
-    if (node.up) {
-      if (node.storage->FirstIndex() > commit ||
-          (node.storage->LastIndex() >= commit && node.storage->TermAt(commit).value_or(0) == commit_term)) {
-        ++durable;
-      }
-    } else {
-      auto it = node.durable_terms_at_crash.find(commit);
-      if (node.durable_first_at_crash > commit || (it != node.durable_terms_at_crash.end() && it->second == commit_term)) {
-        ++durable;
-      }
-    }
+  size_t needed = 0;
+  if (DurableOnQuorum(at_commit, commit, commit_term, &durable, &needed)) return absl::OkStatus();
+  const bool change_at_commit = raft.ConfStateAt(commit - 1).SerializeAsString() != at_commit.SerializeAsString();
+  size_t later_durable = 0;
+  size_t later_needed = 0;
+  if (!change_at_commit && DurableOnQuorum(raft.conf_state(), commit, commit_term, &later_durable, &later_needed)) {
+    return absl::OkStatus();
   }
-  if (durable < voters_.size() / 2 + 1) {
-    return absl::InternalError(absl::StrCat("durability violated: commit index ", commit, " (term ", commit_term,
-                                            ") is durable on only ", durable, " of ", voters_.size(), " nodes"));
-  }
-  return absl::OkStatus();
+  return absl::InternalError(absl::StrCat("durability violated: commit index ", commit, " (term ", commit_term,
+                                          ") is durable on only ", durable, " voters where a quorum of its configuration (",
+                                          DescribeConfState(at_commit), ") needs ", needed));
 }
 
 bool Simulation::CheckLiveness() {
@@ -412,7 +449,7 @@ bool Simulation::CheckLiveness() {
     node.sync_latency = 0;
     node.fs->faults().sync_failure_probability = 0;
   }
-  for (NodeId id : voters_) {
+  for (NodeId id : members_) {
     if (!nodes_.at(id).up) StartNode(id);
   }
   Trace("liveness phase");
@@ -447,9 +484,14 @@ bool Simulation::CheckLiveness() {
         scheduler_.Wake(nodes_.at(leader).fiber);
       }
       scheduler_.Sleep(client_timeout_);
+      // Every member of the leader's configuration (a node added late is started now; a node
+      // whose removal committed, or whose add never did, need not apply anything).
+      if (const NodeId now = KnownLeader(); membership_ && now != kNoNode) StartJoiners(nodes_.at(now).driver->Status());
+      const std::vector<NodeId> required = ConfiguredMembers();
       for (const Index probe : live->probes) {
         bool everywhere = true;
-        for (const auto& [id, node] : nodes_) {
+        for (const NodeId id : required) {
+          const Node& node = nodes_.at(id);
           // A node whose disk the nemesis damaged may rightly refuse to run; every other node
           // must apply the probe.
           const bool excused = !node.up && node.refused_data_loss && damaged_.contains(id);
@@ -536,6 +578,7 @@ SimResult Simulation::Run() {
   WorkloadEnv env;
   env.scheduler = &scheduler_;
   env.nodes = voters_;
+  if (membership_) env.members = [this]() { return members_; };
   env.leader_hint = [this]() {
     // What a client learns from redirects, most of the time.
     const NodeId leader = KnownLeader();
@@ -553,6 +596,7 @@ SimResult Simulation::Run() {
     scheduler_.Spawn(absl::StrCat("client-", client), [this, client]() { workload_->ClientMain(client); });
   }
   if (options_.faults) scheduler_.Spawn("nemesis", [this]() { NemesisMain(); });
+  if (membership_) scheduler_.Spawn("operator", [this]() { MembershipMain(); });
   result_.events += scheduler_.Run(options_.safety_nanos, [this]() { return failed_; });
   safety_over_ = true;
   workload_->StopClients();
@@ -582,7 +626,9 @@ std::string SimResult::VerdictLine() const {
   std::string ops_text;
   for (const auto& [kind, count] : client_ops) absl::StrAppend(&ops_text, ops_text.empty() ? "" : ",", kind, ":", count);
   return absl::StrCat("seed=", seed, " nodes=", nodes, " sim_ms=", sim_nanos / kMillis, " events=", events,
-                      " faults=", faults_text.empty() ? "none" : faults_text, " leader_changes=", leader_changes,
+                      " faults=", faults_text.empty() ? "none" : faults_text,  leader_changes=", leader_changes,
+                      " membership_changes=", membership_changes, " membership_refused=", membership_refused,
+                      " transfers=", transfers,
                       " client_ops=", ops_text.empty() ? "none" : ops_text, " history_ops=", history_ops,
                       " history=", history_verdict.empty() ? "unchecked" : history_verdict,
                       " trace_hash=", absl::Hex(trace_hash, absl::kZeroPad16),
@@ -593,7 +639,7 @@ const std::vector<FaultClassInfo>& FaultClasses() {
   static const std::vector<FaultClassInfo> classes = {
       {"crash", kFaultCrash},           {"partition", kFaultPartition}, {"pause", kFaultPause},
       {"clog", kFaultClog},             {"slow-disk", kFaultSlowDisk},  {"fsync-error", kFaultFsyncError},
-      {"loss", kFaultLoss},             {"bit-flip", kFaultBitFlip},
+      {"loss", kFaultLoss},             {"bit-flip", kFaultBitFlip},    {"membership", kFaultMembership},
   };
   return classes;
 }
