@@ -626,7 +626,7 @@ std::string SimResult::VerdictLine() const {
   std::string ops_text;
   for (const auto& [kind, count] : client_ops) absl::StrAppend(&ops_text, ops_text.empty() ? "" : ",", kind, ":", count);
   return absl::StrCat("seed=", seed, " nodes=", nodes, " sim_ms=", sim_nanos / kMillis, " events=", events,
-                      " faults=", faults_text.empty() ? "none" : faults_text,  leader_changes=", leader_changes,
+                      " faults=", faults_text.empty() ? "none" : faults_text, " leader_changes=", leader_changes,
                       " membership_changes=", membership_changes, " membership_refused=", membership_refused,
                       " transfers=", transfers,
                       " client_ops=", ops_text.empty() ? "none" : ops_text, " history_ops=", history_ops,
