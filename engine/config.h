@@ -27,6 +27,25 @@ struct Config {
   // timeout ignore vote requests (the "leader lease" that makes stale campaigns harmless).
   bool check_quorum = true;
 
+  // Lease reads (opt-in; dissertation §6.4.1, etcd-io/raft's ReadOnlyLeaseBased): the leader
+  // answers its own ReadIndex at once, without a heartbeat round, while a quorum of its config
+  // acknowledged a heartbeat sent fewer than LeaseTicks() of its ticks ago. It rests on the
+  // followers' side of the bargain, which this flag also switches on: for election_tick ticks
+  // after hearing from a leader (and after starting), a node grants no vote except to a
+  // leadership transfer. Every node of the cluster must enable it, and it needs check_quorum.
+  // Unsafe when a clock gains more than max_clock_drift_ticks on another within an election
+  // timeout, or when a process stalls between reading its clock and checking the lease (see
+  // raft.h "Lease reads").
+  bool read_only_lease = false;
+  // The most that one node's tick clock may gain on another's over one election timeout, in
+  // ticks (e.g. 1 covers +-2.5% between election_tick = 20 clocks). Shortens the lease; only
+  // used with read_only_lease.
+  int max_clock_drift_ticks = 1;
+  // How long a lease lasts, in the leader's ticks after it sent the acknowledged heartbeat: one
+  // less than the followers' promise minus the drift margin, because neither the leader nor a
+  // follower ticks exactly when the heartbeat moves (each may be up to a tick off).
+  int LeaseTicks() const { return election_tick - max_clock_drift_ticks - 1; }
+
   // Flow control: upper bound of entry bytes in one MSG_APPEND (at least one entry is always
   // sent), and of messages / bytes in flight to one follower in the replicate state.
   uint64_t max_msg_bytes = 1 << 20;

@@ -7,6 +7,7 @@
 #include "engine/assert.h"
 #include "engine/membership.h"
 #include "engine/node_call.h"
+#include "engine/planted_bugs.h"
 
 namespace keel {
 namespace {
@@ -15,6 +16,15 @@ namespace {
 // at a high rate; a duplicate older than that could only come from a network holding frames
 // far longer than any request's deadline).
 constexpr size_t kProxiedSeenLimit = 1 << 16;
+
+// The planted stale-read bug: a node that knows a leader and has applied everything it knows
+// to be committed takes its own state for current, and serves a linearizable read from it (no
+// ReadIndex on the leader, no proxying on a follower). A follower's commit index lags the
+// leader's, and a leader may be deposed without knowing it.
+bool PlantedStaleRead(const NodeOptions& options, const Raft& raft) {
+  return kPlantedBugsCompiledIn && (options.replica.raft.planted_bugs & kBugStaleRead) != 0 &&
+         raft.leader() != kNoNode && raft.log().applied() >= raft.log().committed();
+}
 
 }  // namespace
 
@@ -78,8 +88,14 @@ void Node::OnEnvelope(nodepb::Envelope envelope) {
     return;
   }
   // Members of the configuration in force, learners and the outgoing half included: a learner
-  // must answer appends, a voter being removed must still vote until C_new takes over.
-  if (envelope.from() == replica_->raft().id() || !IsMember(replica_->raft().conf_state(), envelope.from())) {
+  // must answer appends, a voter being removed must still vote until C_new takes over. A node
+  // outside its own configuration (one joining, whose log has not reached the change that adds
+  // it) hears every sender of its cluster: the leader that adds it may have joined after the
+  // voters it started from (found by the simulator's membership operator). It cannot vote or
+  // campaign, and in production only keys in --peer-keys reach it.
+  const raftpb::ConfState& conf = replica_->raft().conf_state();
+  const bool joining = !IsMember(conf, replica_->raft().id());
+  if (envelope.from() == replica_->raft().id() || (!joining && !IsMember(conf, envelope.from()))) {
     ++counters_.dropped_unknown_peer;
     return;
   }
@@ -238,7 +254,8 @@ void Node::RouteCommand(const std::shared_ptr<Call>& call) {
     call->inspected = true;
   }
   if (!call->info.valid) return AnswerCode(call, nodepb::CODE_INVALID_ARGUMENT, call->info.error);
-  if (call->info.read_only && call->request.read_mode() == nodepb::READ_STALE) {
+  if (call->info.read_only &&
+      (call->request.read_mode() == nodepb::READ_STALE || PlantedStaleRead(options_, replica_->raft()))) {
     nodepb::Response response;
     response.set_code(nodepb::CODE_OK);
     response.set_result(application_.Query(call->request.command()));
@@ -326,7 +343,7 @@ void Node::IssueReadIndex() {
   // The context names the batch; it comes back in the ReadState.
   std::string context(sizeof(batch), '\0');
   for (size_t i = 0; i < sizeof(batch); ++i) context[i] = static_cast<char>(batch >> (8 * i));
-  if (absl::Status status = replica_->raft().ReadIndex(std::move(context)); !status.ok()) {
+  if (absl::Status status = replica_->ReadIndex(std::move(context)); !status.ok()) {
     for (uint64_t serial : unbatched_reads_) {
       auto it = calls_.find(serial);
       if (it != calls_.end()) AnswerCode(it->second, nodepb::CODE_UNAVAILABLE, std::string(status.message()));
@@ -351,6 +368,7 @@ void Node::OnReadState(const ReadState& read_state) {
   if (it == read_batches_.end()) return;  // already failed by a leader change
   if (read_state.index == 0) return;       // not a real confirmation (a peer's bad response)
   it->second.read_index = read_state.index;
+  if (read_state.lease) counters_.lease_reads += it->second.calls.size();
 }
 
 void Node::ServeReads() {

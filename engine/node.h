@@ -5,7 +5,8 @@
 // - proposes every queued write and then carries out one Ready (one fsync per batch), and
 //   ticks on time however much is queued;
 // - serves linearizable reads by ReadIndex without a log entry (one ReadIndex per batch of
-//   reads), stale reads from local state only when asked, and fails a read that a leader
+//   reads; with lease reads on, the leader's lease may confirm it without a heartbeat round),
+//   stale reads from local state only when asked, and fails a read that a leader
 //   change dropped with a retryable error instead of leaving it hanging;
 // - on a follower, proxies the whole request to the leader over the peer channel and relays
 //   the answer (never a bare proposal); with no leader known, waits for one until the
@@ -84,6 +85,7 @@ struct NodeCounters {
   uint64_t read_index_batches = 0;   // ReadIndex calls (each serves a batch of reads)
   uint64_t membership_proposals = 0; // membership changes proposed here (also in proposals)
   uint64_t refused_storage_stalled = 0;  // calls refused because the disk was full
+  uint64_t lease_reads = 0;          // reads the leader's lease confirmed (no heartbeat round)
   std::map<nodepb::Code, uint64_t> answers;  // answers to own clients, by code
   // The same answers by request kind ("status", "transfer_leader", "invalid", or the
   // application's CommandInfo::kind) and code.

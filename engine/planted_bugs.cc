@@ -17,6 +17,13 @@ const std::vector<PlantedBugInfo>& AllPlantedBugs() {
        "commit in a joint configuration with only the new configuration's majority", BugLayer::kMembership},
       {"removed-leader-stays", kBugRemovedLeaderStays, "a leader removed from the configuration keeps leading",
        BugLayer::kMembership},
+      {"stale-read", kBugStaleRead,
+       "node: a node that knows a leader and applied all it knows committed serves linearizable reads "
+       "from its own state (no ReadIndex, no proxying)",
+       BugLayer::kRead},
+      {"lease-ignores-drift", kBugLeaseIgnoresDrift,
+       "lease reads: the lease lasts a whole election timeout, with no margin for clock drift or tick granularity",
+       BugLayer::kRead},
   };
   return bugs;
 }

@@ -22,6 +22,8 @@ enum PlantedBug : uint32_t {
   kBugProxyRetryTwice = 1u << 5,  // node: a proxy resends a late request under a new sequence
   kBugJointSingleQuorum = 1u << 6,   // commit in a joint config with only C_new's majority
   kBugRemovedLeaderStays = 1u << 7,  // a leader removed by a committed config keeps leading
+  kBugStaleRead = 1u << 8,           // node: serve linearizable reads from local state
+  kBugLeaseIgnoresDrift = 1u << 9,   // the lease lasts a whole election timeout: no drift margin
 };
 
 // Where a planted bug lives: the Raft core (caught by the engine's invariant checkers), the
@@ -29,7 +31,9 @@ enum PlantedBug : uint32_t {
 // client histories).
 // kMembership bugs live in the core but need membership changes to show: they are caught by
 // the membership tests and sweeps.
-enum class BugLayer : uint8_t { kEngine, kKvstate, kNode, kMembership };
+// kRead bugs live in the read path (core or node) and break no invariant of the logs: only
+// the linearizability check of the clients' history (the simulator's) catches them.
+enum class BugLayer : uint8_t { kEngine, kKvstate, kNode, kMembership, kRead };
 
 struct PlantedBugInfo {
   absl::string_view name;

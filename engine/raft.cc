@@ -35,6 +35,17 @@ absl::Status Config::Validate() const {
   if (max_snapshot_chunk_bytes == 0) {
     return absl::InvalidArgumentError("config: max_snapshot_chunk_bytes must be > 0");
   }
+  if (max_clock_drift_ticks < 0) return absl::InvalidArgumentError("config: max_clock_drift_ticks must be >= 0");
+  if (read_only_lease && !check_quorum) {
+    // Without CheckQuorum followers do not honour a lease, so nothing holds a new leader off.
+    return absl::InvalidArgumentError("config: read_only_lease needs check_quorum");
+  }
+  if (read_only_lease && LeaseTicks() <= heartbeat_tick) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "config: with read_only_lease, the lease (election_tick - max_clock_drift_ticks - 1 = ", LeaseTicks(),
+        " ticks) must be longer than heartbeat_tick (", heartbeat_tick,
+        "), or it lapses between heartbeats: raise election_tick or lower max_clock_drift_ticks"));
+  }
   if (planted_bugs != 0 && !kPlantedBugsCompiledIn) {
     return absl::InvalidArgumentError("config: planted bugs requested, but this build has none");
   }
@@ -83,8 +94,12 @@ absl::Status Raft::Restore(const LogStorage& storage) {
     return absl::InvalidArgumentError(absl::StrCat("storage: ", status.message()));
   }
   // A node outside the configuration (one about to be added, or one removed) runs as a
-  // follower that never campaigns; a removed id, though, is never a member again.
-  if (std::binary_search(conf_state.removed().begin(), conf_state.removed().end(), id_)) {
+  // follower that never campaigns; a removed id, though, is never a member again. Still a
+  // voter of C_old in a joint configuration, it must run: C_old's majority needs it until
+  // C_new commits (found by MembershipChangesPlainRaftThreeOfFive: the joint config {3,4} /
+  // {1,3} waited forever for node 1, which refused to start).
+  if (std::binary_search(conf_state.removed().begin(), conf_state.removed().end(), id_) &&
+      !IsMember(conf_state, id_)) {
     return absl::FailedPreconditionError(absl::StrCat(
         "node ", id_, " was removed from this cluster (its snapshot records it); ids are never reused: "
         "wipe the data dir and add it under a new id"));
@@ -115,6 +130,12 @@ absl::Status Raft::Restore(const LogStorage& storage) {
 }
 
 bool Raft::IsVoter(NodeId id) const { return quorum_.IsVoter(id); }
+
+void Raft::HeardFromLeader(NodeId leader) {
+  election_elapsed_ = 0;
+  lease_promise_elapsed_ = 0;  // renews the promise whatever the leader's message
+  leader_ = leader;
+}
 
 void Raft::SetConfState(const raftpb::ConfState& conf_state) {
   KEEL_ASSERT(ValidateConfState(conf_state).ok());
@@ -221,6 +242,8 @@ void Raft::Reset(Term term) {
   membership_work_pending_ = false;
   read_only_.Clear();
   pending_reads_.clear();
+  lease_acks_.clear();
+  lease_revoked_ = false;
 }
 
 void Raft::ResetRandomizedElectionTimeout() {
@@ -293,6 +316,8 @@ void Raft::Fail(const absl::Status& status) {
 
 void Raft::Tick() {
   if (!fatal_.ok()) return;
+  ++ticks_;
+  if (lease_promise_elapsed_ < config_.election_tick) ++lease_promise_elapsed_;
   if (role_ == Role::kLeader) {
     TickHeartbeat();
   } else {
@@ -448,8 +473,10 @@ absl::Status Raft::Step(const raftpb::Message& m) {
       // CheckQuorum's lease: while we heard from a live leader within the election timeout,
       // a campaign is ignored outright, without even adopting its term. A transfer-initiated
       // campaign is the leader's own wish and overrides the lease.
+      // With lease reads, the promise made to the leader (also kept across a restart) holds
+      // campaigns off the same way.
       const bool forced = m.type() == raftpb::MSG_VOTE && m.transfer();
-      if (!forced && InLease()) return absl::OkStatus();
+      if (!forced && (InLease() || LeasePromised())) return absl::OkStatus();
     }
     if (m.type() == raftpb::MSG_PRE_VOTE) {
       // A pre-vote never changes our term.
@@ -531,17 +558,14 @@ absl::Status Raft::StepCandidate(const raftpb::Message& m) {
 absl::Status Raft::StepFollower(const raftpb::Message& m) {
   switch (m.type()) {
     case raftpb::MSG_APPEND:
-      election_elapsed_ = 0;
-      leader_ = m.from();
+      HeardFromLeader(m.from());
       return HandleAppend(m);
     case raftpb::MSG_HEARTBEAT:
-      election_elapsed_ = 0;
-      leader_ = m.from();
+      HeardFromLeader(m.from());
       HandleHeartbeat(m);
       return absl::OkStatus();
     case raftpb::MSG_SNAPSHOT:
-      election_elapsed_ = 0;
-      leader_ = m.from();
+      HeardFromLeader(m.from());
       HandleSnapshotChunk(m);
       return absl::OkStatus();
     case raftpb::MSG_TIMEOUT_NOW:

@@ -15,6 +15,28 @@
 // automatically once the joint entry commits), learners; a configuration takes effect when its
 // entry is appended, is undone if that entry is truncated, and is recovered from the log.
 //
+// Lease reads (Config::read_only_lease, off by default; dissertation §6.4.1). The leader
+// serves its own ReadIndex at its commit index without a heartbeat round while it holds a
+// lease: a quorum of its config (learners never count) acknowledged a heartbeat that it sent
+// fewer than Config::LeaseTicks() of its own ticks ago, it committed an entry of its term, no
+// leadership transfer or membership change is under way, and it sent no MSG_TIMEOUT_NOW in
+// this term (the transferee's campaign overrides the followers' promise, and a late
+// TimeoutNow may arrive after the transfer was abandoned). Each follower that acknowledged
+// promised to vote for nobody else for election_tick of its ticks, a restarted node too (it
+// may have promised before the crash), and the followers' randomised timeouts are at least
+// election_tick: so no other leader can exist before the lease ends, if the clocks behave.
+// Reads forwarded by followers (MSG_READ_INDEX) always take the heartbeat round: the core
+// cannot tell how stale its tick count is when a message arrives. Unsafe when:
+// - clocks drift apart by more than Config::max_clock_drift_ticks per election timeout (a
+//   slow leader clock or a fast follower clock: the follower's promise ends first);
+// - the owner's tick count lags real time when it calls ReadIndex (Replica catches the ticks
+//   up first), or the process stalls between reading the clock and the lease check (a GC or
+//   VM pause at exactly that point: the lease is judged for a time long gone);
+// - nodes disagree on election_tick or some node runs without read_only_lease;
+// - a follower's tick clock jumps forward (a steady clock never does; a suspended VM's may
+//   seem to), which ends its promise early.
+// ReadIndex with a heartbeat round has none of these assumptions; it is the default.
+//
 // Not thread-safe: one owner drives it.
 #pragma once
 
@@ -96,8 +118,9 @@ class Raft {
   void Campaign();
 
   // Requests a linearizable read (dissertation §6.4). The resulting ReadState, carrying
-  // `context`, appears in a later Ready once the leader confirmed its leadership with a quorum.
-  // Fails if no leader is known.
+  // `context`, appears in a later Ready once the leader confirmed its leadership with a quorum,
+  // or in the next Ready if this is the leader and it holds a lease (lease reads, above; the
+  // caller must have ticked the core up to the present first). Fails if no leader is known.
   absl::Status ReadIndex(std::string context);
 
   // Asks the leader to hand leadership to `transferee` (dissertation §3.10): it brings the
@@ -148,6 +171,13 @@ class Raft {
   // Leader only: the commit index when this node became leader. Past it, the leader commits
   // only by counting replicas of entries of its own term (Figure 8).
   Index commit_at_election() const { return commit_at_election_; }
+  // Leader with lease reads on: the lease holds now, so ReadIndex answers without a round.
+  bool LeaseHolds() const;
+  // Lease reads on: this node promised a leader (or, after a start, may have) not to vote for
+  // another candidate for now.
+  bool LeasePromised() const {
+    return config_.read_only_lease && lease_promise_elapsed_ < config_.election_tick;
+  }
 
  private:
   Raft(const Config& config, const LogStorage& storage);
@@ -162,6 +192,8 @@ class Raft {
   void ResetRandomizedElectionTimeout();
   bool PastElectionTimeout() const { return election_elapsed_ >= randomized_election_timeout_; }
   bool IsVoter(NodeId id) const;
+  // A message of the leader of our term (append, heartbeat, snapshot) arrived.
+  void HeardFromLeader(NodeId leader);
   // May campaign: a voter of its latest config, or of the committed one while an entry that
   // removes it is not committed yet.
   bool Promotable() const;
@@ -232,6 +264,8 @@ class Raft {
   void ReleaseReadyReads(std::vector<ReadOnly::Request> released);
   void HandleTimeoutNow(const raftpb::Message& message);
   void SendTimeoutNow(NodeId to);
+  // Leader: `from` acknowledged a heartbeat sent at our tick `sent_tick`.
+  void RecordLeaseAck(NodeId from, uint64_t sent_tick);
   void AbortLeaderTransfer() { lead_transferee_ = kNoNode; }
   // Records a storage failure and stops the core (see fatal_error()).
   void Fail(const absl::Status& status);
@@ -262,6 +296,15 @@ class Raft {
   int election_elapsed_ = 0;
   int heartbeat_elapsed_ = 0;
   int randomized_election_timeout_ = 0;
+  // Ticks since this core was created: the leader's lease clock.
+  uint64_t ticks_ = 0;
+  // Ticks since the leader was last heard from (or since the start), up to election_tick: the
+  // follower's promise. Unlike election_elapsed_, nothing but a leader's message resets it.
+  int lease_promise_elapsed_ = 0;
+  // Leader, lease reads on: per member, the send tick of the newest heartbeat it acknowledged
+  // in this term; and whether this term's lease is revoked (a MSG_TIMEOUT_NOW went out).
+  absl::btree_map<NodeId, uint64_t> lease_acks_;
+  bool lease_revoked_ = false;
 
   Index commit_at_election_ = 0;
   NodeId lead_transferee_ = kNoNode;

@@ -53,10 +53,13 @@ void Raft::HandleVoteRequest(const raftpb::Message& m) {
   const bool can_vote = vote_ == m.from() || (vote_ == kNoNode && leader_ == kNoNode) ||
                         (is_pre_vote && m.term() > term_) ||
                         (!is_pre_vote && KEEL_PLANTED_BUG(kBugDoubleVote));
+  // Lease reads: the promise to the last leader holds in any term (a later term's message
+  // that is not a vote may have moved us on without a leader); only a transfer overrides it.
+  const bool promised = !is_pre_vote && !m.transfer() && vote_ != m.from() && LeasePromised();
   raftpb::Message reply;
   reply.set_type(is_pre_vote ? raftpb::MSG_PRE_VOTE_RESP : raftpb::MSG_VOTE_RESP);
   reply.set_to(m.from());
-  if (can_vote && log_.IsUpToDate(m.index(), m.log_term())) {
+  if (can_vote && !promised && log_.IsUpToDate(m.index(), m.log_term())) {
     // A granted pre-vote answers in the candidate's future term so that it counts there.
     reply.set_term(m.term());
     if (!is_pre_vote) {

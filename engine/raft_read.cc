@@ -1,5 +1,8 @@
 // Linearizable reads via ReadIndex (dissertation §6.4) and leadership transfer (§3.10).
+#include <algorithm>
+
 #include "engine/assert.h"
+#include "engine/planted_bugs.h"
 #include "engine/quorum.h"
 #include "engine/raft.h"
 
@@ -13,6 +16,10 @@ bool Raft::CommittedInCurrentTerm() const {
 absl::Status Raft::ReadIndex(std::string context) {
   if (!fatal_.ok()) return fatal_;
   if (role_ == Role::kLeader) {
+    if (LeaseHolds()) {
+      read_states_.push_back(ReadState{log_.committed(), std::move(context), /*lease=*/true});
+      return absl::OkStatus();
+    }
     HandleReadIndexRequest(id_, std::move(context));
     return absl::OkStatus();
   }
@@ -23,6 +30,33 @@ absl::Status Raft::ReadIndex(std::string context) {
   request.set_context(std::move(context));
   Send(std::move(request));
   return absl::OkStatus();
+}
+
+bool Raft::LeaseHolds() const {
+  if (!config_.read_only_lease || role_ != Role::kLeader) return false;
+  // Without an entry of its term committed, the leader's commit index may miss entries its
+  // predecessor committed; a transfer or a TimeoutNow of this term lets a campaign past the
+  // followers' promise; a membership change in flight leaves two quorums to reason about.
+  if (!CommittedInCurrentTerm() || lead_transferee_ != kNoNode || lease_revoked_ || ConfChangeInFlight()) {
+    return false;
+  }
+  // The planted bug trusts followers for a whole election timeout: no margin for their clocks
+  // running faster than ours, nor for ticks that do not line up with the heartbeat.
+  const uint64_t lease_ticks = static_cast<uint64_t>(
+      KEEL_PLANTED_BUG(kBugLeaseIgnoresDrift) ? config_.election_tick : config_.LeaseTicks());
+  absl::btree_set<NodeId> fresh = {id_};
+  for (const auto& [id, sent_tick] : lease_acks_) {
+    KEEL_ASSERT(sent_tick <= ticks_);
+    if (ticks_ - sent_tick < lease_ticks) fresh.insert(id);
+  }
+  return quorum_.HasQuorum(fresh);
+}
+
+void Raft::RecordLeaseAck(NodeId from, uint64_t sent_tick) {
+  KEEL_ASSERT(role_ == Role::kLeader);
+  if (!config_.read_only_lease || sent_tick > ticks_) return;  // a tick we never sent: garbage
+  uint64_t& newest = lease_acks_[from];
+  newest = std::max(newest, sent_tick);
 }
 
 void Raft::HandleReadIndexRequest(NodeId from, std::string context) {
@@ -80,6 +114,9 @@ absl::Status Raft::TransferLeadership(NodeId transferee) {
 }
 
 void Raft::SendTimeoutNow(NodeId to) {
+  // The transferee's campaign overrides the followers' promise, and this message may arrive
+  // long after the transfer was abandoned: no lease for the rest of this term.
+  lease_revoked_ = true;
   raftpb::Message message;
   message.set_type(raftpb::MSG_TIMEOUT_NOW);
   message.set_to(to);

@@ -320,6 +320,7 @@ void Raft::SendHeartbeat(NodeId to, const std::string& context) {
   message.set_to(to);
   message.set_commit(std::min(progress_.at(to).match(), log_.committed()));
   message.set_context(context);
+  if (config_.read_only_lease) message.set_lease_tick(ticks_);
   Send(std::move(message));
 }
 
@@ -329,6 +330,7 @@ void Raft::HandleHeartbeat(const raftpb::Message& m) {
   reply.set_type(raftpb::MSG_HEARTBEAT_RESP);
   reply.set_to(m.from());
   reply.set_context(m.context());
+  reply.set_lease_tick(m.lease_tick());
   Send(std::move(reply));
 }
 
@@ -336,6 +338,7 @@ void Raft::HandleHeartbeatResponse(const raftpb::Message& m) {
   Progress& progress = progress_.at(m.from());
   progress.set_recent_active(true);
   progress.OnHeartbeatResponse();
+  RecordLeaseAck(m.from(), m.lease_tick());
   if (progress.match() < log_.LastIndex() || progress.state() == ProgressState::kProbe) {
     pending_sends_[m.from()] = true;
   }

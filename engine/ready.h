@@ -33,6 +33,7 @@ absl::string_view ToString(Role role);
 struct ReadState {
   Index index = 0;
   std::string context;
+  bool lease = false;  // confirmed by the leader's lease, without a heartbeat round
 };
 
 struct SnapshotToInstall {

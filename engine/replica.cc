@@ -50,13 +50,22 @@ void Replica::OnMessage(const raftpb::Message& message) {
     ++dropped_while_stalled_;
     return;
   }
+  // With lease reads, a follower's promise to a leader runs from the tick count at which it
+  // hears from it: ticks still owed for time before the message must not count towards it.
+  if (options_.raft.read_only_lease) TickToNow();
   if (!raft_->Step(message).ok()) ++rejected_messages_;
+}
+
+absl::Status Replica::ReadIndex(std::string context) {
+  if (!failed_.ok()) return failed_;
+  if (options_.raft.read_only_lease) TickToNow();
+  return raft_->ReadIndex(std::move(context));
 }
 
 void Replica::Poll() {
   if (!failed_.ok()) return;
-  const int64_t now = clock_.NowNanos();
   if (held_) {
+    const int64_t now = clock_.NowNanos();
     if (now < next_persist_retry_nanos_) return;
     next_persist_retry_nanos_ = now + options_.tick_nanos;  // at most one retry per tick
     Ready ready = std::move(*held_);
@@ -66,6 +75,14 @@ void Replica::Poll() {
     last_tick_nanos_ = now;
     CompleteReady(ready);
   }
+  TickToNow();
+  HandleReady();
+}
+
+void Replica::TickToNow() {
+  // Frozen while a Ready is held (Poll retries it): no ticks, as for a paused process.
+  if (held_ || !failed_.ok()) return;
+  const int64_t now = clock_.NowNanos();
   // After a long stall (a GC pause, a suspended VM) do not replay every missed tick: a few
   // ticks past the election timeout have the same effect.
   const int64_t max_catch_up = static_cast<int64_t>(options_.raft.election_tick) * 2;
@@ -78,7 +95,6 @@ void Replica::Poll() {
     raft_->Tick();
     last_tick_nanos_ += options_.tick_nanos;
   }
-  HandleReady();
 }
 
 absl::StatusOr<LogPosition> Replica::Propose(std::string command, ProposalCallback done) {

@@ -44,6 +44,10 @@ class Replica {
   void OnMessage(const raftpb::Message& message);
   // Ticks the core for the time that passed and carries out every pending Ready.
   void Poll();
+  // Raft::ReadIndex, with the core ticked up to the present first when lease reads are on: a
+  // lease judged by a tick count that lags the clock (after a long fsync, a pause) would
+  // outlive its time. The ReadState comes out of a later Poll().
+  absl::Status ReadIndex(std::string context);
   // Receives every ReadState the core releases (Ready::read_states), in order, while the
   // Ready is carried out: the read may be served once the state machine applied its index.
   using ReadStateHandler = std::function<void(const ReadState&)>;
@@ -94,6 +98,8 @@ class Replica {
   void HoldReady(Ready ready, const absl::Status& status);
   // Steps 3-6 of the persistence contract (ready.h) for a persisted Ready.
   void CompleteReady(const Ready& ready);
+  // Ticks the core once per tick_nanos that passed since the last tick.
+  void TickToNow();
   void Stop(const absl::Status& status);
   void MaybeSnapshot();
   void FailPending(const absl::Status& status);

@@ -119,6 +119,8 @@ void RenderRequests(const MetricsSnapshot& s, Exposition& e) {
   e.Counter("keel_proposals_total", "Commands this node proposed as leader.", n.proposals);
   e.Counter("keel_read_index_batches_total", "ReadIndex rounds (each serves a batch of linearizable reads).",
             n.read_index_batches);
+  e.Counter("keel_lease_reads_total", "Linearizable reads the leader's lease confirmed without a heartbeat round.",
+            n.lease_reads);
   e.Family("keel_proxied_requests_total", "counter", "Requests proxied to the leader (out) or from followers (in).");
   e.Sample("keel_proxied_requests_total", {{"direction", "out"}}, absl::StrCat(n.proxied_out));
   e.Sample("keel_proxied_requests_total", {{"direction", "in"}}, absl::StrCat(n.proxied_in));

@@ -120,6 +120,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   node_options.max_open_calls = options.max_open_calls;
   node_options.replica.raft.id = options.id;
   node_options.replica.raft.election_tick = options.election_tick;
+  node_options.replica.raft.read_only_lease = options.read_only_lease;
+  node_options.replica.raft.max_clock_drift_ticks = options.max_clock_drift_ticks;
   node_options.replica.raft.planted_bugs = options.planted_bugs;
   // Randomised election timeouts and per-run proxy ids come from it: a fresh seed every run.
   node_options.replica.raft.seed = (uint64_t{std::random_device{}()} << 32) | std::random_device{}();

@@ -46,6 +46,9 @@ struct ServerOptions {
   std::vector<NodeId> initial_voters;
   int64_t tick_nanos = 100'000'000;
   int election_tick = 10;
+  // Lease reads (Config::read_only_lease, max_clock_drift_ticks): every node must agree.
+  bool read_only_lease = false;
+  int max_clock_drift_ticks = 1;
   uint64_t snapshot_every_entries = 10'000;
   // Above this many open calls, new requests are refused (UNAVAILABLE) rather than queued
   // without bound (NodeOptions::max_open_calls).

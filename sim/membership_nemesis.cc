@@ -54,9 +54,7 @@ void Simulation::DrawMembershipSettings() {
     spares_.push_back(static_cast<NodeId>(id));
     // Their own stream: the initial nodes' disks and clocks stay what they were.
     const uint64_t disk_seed = membership_prng_.Next();
-    const int64_t offset = static_cast<int64_t>(membership_prng_.Uniform(1000)) * kMillis;
-    const double drift = (membership_prng_.NextDouble() - 0.5) * 0.02;
-    SetUpNode(static_cast<NodeId>(id), disk_seed, offset, drift);
+    SetUpNode(static_cast<NodeId>(id), disk_seed, DrawClock(membership_prng_));
   }
   absl::StrAppend(&result_.settings, "membership=1\nspare_nodes=", absl::StrJoin(spares_, ","),
                   "\nmembership_mean_interval_ms=", membership_mean_interval_ / kMillis, "\n");

@@ -114,28 +114,59 @@ void Simulation::DrawSettings() {
   bit_flip_weight_ = weight() * 0.1;
   if (off & kFaultBitFlip) bit_flip_weight_ = 0;
   absl::StrAppend(&result_.settings, "bit_flip_weight=", bit_flip_weight_, "\n");
+  DrawReadSettings();
   result_.nodes = nodes;
   for (NodeId id : voters_) {
-    // In this order: the drawing order decides every node's disk and clock.
     const uint64_t disk_seed = disk_prng_.Next();
-    const int64_t offset = static_cast<int64_t>(node_prng_.Uniform(1000)) * kMillis;
-    const double drift = (node_prng_.NextDouble() - 0.5) * 0.02;
-    SetUpNode(id, disk_seed, offset, drift);
+    SetUpNode(id, disk_seed, DrawClock(node_prng_));
   }
   DrawMembershipSettings();
 }
 
-void Simulation::SetUpNode(NodeId id, uint64_t disk_seed, int64_t clock_offset, double clock_drift) {
+std::unique_ptr<SimClock> Simulation::DrawClock(Prng& prng) {
+  // Clock skew and drift within bounds: offsets up to 1 s, rates off by up to max_drift_
+  // (the same draws whatever the bound, so the bound changes nothing else).
+  const int64_t offset = static_cast<int64_t>(prng.Uniform(1000)) * kMillis;
+  const double spread = (prng.NextDouble() - 0.5) * 2;  // [-1, 1)
+  if (!lease_reads_) return std::make_unique<SimClock>(scheduler_, offset, spread * max_drift_);
+  // Lease seeds push every clock close to the bound, and flip its rate every 100 ms to 1 s: a
+  // lease that ignores the drift must meet a slow leader (elections favour fast clocks) and
+  // fast followers often enough to show.
+  const double drift = spread >= 0 ? (0.8 + 0.2 * spread) * max_drift_ : (-0.8 + 0.2 * spread) * max_drift_;
+  const int64_t period = static_cast<int64_t>(100 + prng.Uniform(901)) * kMillis;
+  return std::make_unique<SimClock>(scheduler_, offset, drift, period);
+}
+
+void Simulation::SetUpNode(NodeId id, uint64_t disk_seed, std::unique_ptr<SimClock> clock) {
   Node& node = nodes_[id];
   node.id = id;
   node.fs = std::make_unique<SimFileSystem>(disk_seed);
-  // Clock skew and drift within bounds: offsets up to 1 s, drift up to +-1%.
-  node.clock = std::make_unique<SimClock>(scheduler_, clock_offset, clock_drift);
+  node.clock = std::move(clock);
   node.channel = std::make_unique<NetChannel>(*network_);
   Node* raw = &node;
   node.fs->set_sync_hook([this, raw]() {
     if (raw->sync_latency > 0) scheduler_.Sleep(raw->sync_latency);
   });
+}
+
+void Simulation::DrawReadSettings() {
+  // Drawn after every other setting, so that adding them reshuffled none of them; seeds
+  // without lease reads or sticky clients run exactly as before.
+  workload_shape_.sticky_clients = swarm_.Uniform(2) == 0;
+  lease_reads_ = swarm_.Uniform(3) == 0;
+  absl::StrAppend(&result_.settings, "sticky_clients=", workload_shape_.sticky_clients ? 1 : 0,
+                  "\nlease_reads=", lease_reads_ ? 1 : 0, "\n");
+  if (!lease_reads_) return;
+  // Lease seeds get a drift bound of 20% to 30% (far beyond quartz, so that the margin
+  // matters) and the drift bound that covers them: the lease is judged on the leader's clock,
+  // the promise on a follower's, over election_tick - 1 whole ticks (raft.h "Lease reads"),
+  // so a slow leader and a fast follower need (E - 1) * 2r / (1 + r) ticks of margin.
+  max_drift_ = 0.2 + swarm_.NextDouble() * 0.1;
+  const double margin = (election_tick_ - 1) * 2 * max_drift_ / (1 + max_drift_);
+  max_clock_drift_ticks_ = static_cast<int>(std::ceil(margin - 1e-9));
+  KEEL_ASSERT(election_tick_ - max_clock_drift_ticks_ - 1 > 1);  // a valid Config (heartbeat_tick 1)
+  absl::StrAppend(&result_.settings, "max_drift=", max_drift_,
+                  "\nmax_clock_drift_ticks=", max_clock_drift_ticks_, "\n");
 }
 
 NodeId Simulation::KnownLeader() const {
@@ -189,6 +220,8 @@ void Simulation::StartNode(NodeId id) {
   options.replica.raft.max_snapshot_chunk_bytes = 512;
   options.replica.raft.max_msg_bytes = max_msg_bytes_;
   options.replica.raft.max_inflight_msgs = max_inflight_;
+  options.replica.raft.read_only_lease = lease_reads_;
+  options.replica.raft.max_clock_drift_ticks = max_clock_drift_ticks_;
   options.replica.tick_nanos = tick_nanos_;
   options.replica.snapshot_every_entries = snapshot_every_;
   absl::StatusOr<std::unique_ptr<keel::Node>> driver =
@@ -223,6 +256,7 @@ void Simulation::PowerOff(Node& node) {
     node.durable_terms_at_crash[i] = *node.storage->TermAt(i);
   }
   node.up = false;
+  result_.lease_reads_served += node.driver->counters().lease_reads;
   network_->Detach(node.id);
   // Open calls of the node's own clients end with it (their connections drop: outcome
   // unknown where they may have been proposed); proxied ones die silently.
@@ -571,6 +605,7 @@ void Simulation::CheckReplicasAgree() {
 SimResult Simulation::Run() {
   DrawSettings();
   result_.seed = options_.seed;
+  result_.lease_reads = lease_reads_;
   for (absl::string_view line : absl::StrSplit(result_.settings, '\n', absl::SkipEmpty())) {
     Trace(absl::StrCat("setting ", line));
   }
@@ -606,6 +641,9 @@ SimResult Simulation::Run() {
     if (!failed_) CheckHistory();
     if (!failed_) CheckReplicasAgree();
   }
+  for (const auto& [id, node] : nodes_) {
+    if (node.up) result_.lease_reads_served += node.driver->counters().lease_reads;
+  }
   result_.client_ops = workload_->outcomes();
   result_.history = workload_->history();
   result_.passed = !failed_;
@@ -629,6 +667,7 @@ std::string SimResult::VerdictLine() const {
                       " faults=", faults_text.empty() ? "none" : faults_text, " leader_changes=", leader_changes,
                       " membership_changes=", membership_changes, " membership_refused=", membership_refused,
                       " transfers=", transfers,
+                      " lease_reads=", lease_reads ? absl::StrCat("1 lease_served=", lease_reads_served) : "0",
                       " client_ops=", ops_text.empty() ? "none" : ops_text, " history_ops=", history_ops,
                       " history=", history_verdict.empty() ? "unchecked" : history_verdict,
                       " trace_hash=", absl::Hex(trace_hash, absl::kZeroPad16),

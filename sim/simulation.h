@@ -66,6 +66,8 @@ struct SimResult {
   uint64_t membership_changes = 0;
   uint64_t membership_refused = 0;
   uint64_t transfers = 0;
+  bool lease_reads = false;                 // the seed's nodes served lease reads
+  uint64_t lease_reads_served = 0;          // reads the leaders' leases confirmed
   std::map<std::string, uint64_t> faults;   // by kind
   std::map<std::string, uint64_t> client_ops;  // by outcome: ok, fail, info
   // The clients' history (Jepsen EDN, one operation event per line), its size in operations

@@ -27,24 +27,47 @@ namespace keel::sim::internal {
 
 constexpr int64_t kMillis = 1'000'000;
 
+// A node's clock: offset from virtual time, and running fast or slow by `drift`. With a
+// period, the drift flips sign every period (a clock that speeds up and slows down, e.g. with
+// temperature, always within +-|drift|): a node that won an election while its clock ran fast
+// may lead while it runs slow.
 class SimClock final : public Clock {
  public:
-  SimClock(const Scheduler& scheduler, int64_t offset, double drift)
-      : scheduler_(scheduler), offset_(offset), drift_(drift) {}
-  int64_t NowNanos() const override {
-    const int64_t now = scheduler_.now();
-    return offset_ + now + static_cast<int64_t>(static_cast<double>(now) * drift_);
-  }
+  SimClock(const Scheduler& scheduler, int64_t offset, double drift, int64_t period = 0)
+      : scheduler_(scheduler), offset_(offset), drift_(drift), period_(period) {}
+  int64_t NowNanos() const override { return ReadingAt(scheduler_.now()); }
   // Virtual (scheduler) nanoseconds until this clock reads `deadline`.
   int64_t Until(int64_t deadline) const {
-    const double remaining = static_cast<double>(deadline - NowNanos()) / (1.0 + drift_);
-    return std::max<int64_t>(1, static_cast<int64_t>(std::ceil(remaining)));
+    if (period_ == 0) {
+      const double remaining = static_cast<double>(deadline - NowNanos()) / (1.0 + drift_);
+      return std::max<int64_t>(1, static_cast<int64_t>(std::ceil(remaining)));
+    }
+    // Segment by segment: within one the rate is constant.
+    const int64_t start = scheduler_.now();
+    int64_t t = start;
+    for (int64_t reading = ReadingAt(t); reading < deadline; reading = ReadingAt(t)) {
+      const bool fast = (t / period_) % 2 == 0;
+      const double rate = 1.0 + (fast ? drift_ : -drift_);
+      const int64_t segment_end = (t / period_ + 1) * period_;
+      const auto step = static_cast<int64_t>(std::ceil(static_cast<double>(deadline - reading) / rate));
+      t += std::max<int64_t>(1, std::min(step, segment_end - t));
+    }
+    return std::max<int64_t>(1, t - start);
   }
 
  private:
+  int64_t ReadingAt(int64_t now) const {
+    if (period_ == 0) return offset_ + now + static_cast<int64_t>(static_cast<double>(now) * drift_);
+    // +drift in even segments, -drift in odd ones: what the clock gained is a triangle wave.
+    const int64_t into = now % period_;
+    const int64_t gained_over = (now / period_) % 2 == 0 ? into : period_ - into;
+    return offset_ + now + static_cast<int64_t>(static_cast<double>(gained_over) * drift_);
+  }
+
   const Scheduler& scheduler_;
   int64_t offset_;
   double drift_;
+  int64_t period_;
 };
 
 class NetChannel final : public PeerChannel {
@@ -92,8 +115,14 @@ class Simulation {
 
  private:
   void DrawSettings();
-  // The simulated machine of node `id` (disk, clock, channel), not started.
-  void SetUpNode(NodeId id, uint64_t disk_seed, int64_t clock_offset, double clock_drift);
+  // The simulated machine of node `id` (disk, `clock`, channel), not started.
+  void SetUpNode(NodeId id, uint64_t disk_seed, std::unique_ptr<SimClock> clock);
+  // A node's clock: offset and drift drawn from `prng` (lease seeds: close to the drift bound,
+  // flipping between fast and slow).
+  std::unique_ptr<SimClock> DrawClock(Prng& prng);
+  // Whether clients stick to the node that answered them, whether the nodes serve lease
+  // reads, and the clock drift bound the leases rely on.
+  void DrawReadSettings();
   void Trace(const std::string& text);
   void Fail(const std::string& why);
   void StartNode(NodeId id);
@@ -202,6 +231,9 @@ class Simulation {
   uint64_t snapshot_every_ = 50;
   uint64_t max_msg_bytes_ = 1 << 20;
   uint64_t max_inflight_ = 256;
+  bool lease_reads_ = false;
+  double max_drift_ = 0.01;  // clock rates are off by at most this fraction
+  int max_clock_drift_ticks_ = 1;
 };
 
 }  // namespace keel::sim::internal

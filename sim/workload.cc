@@ -37,6 +37,7 @@ struct Workload::Client {
   std::vector<std::pair<std::string, uint64_t>> held;    // (pool, slot) acquired and not released
   std::vector<std::pair<std::string, std::string>> picked;  // (group, backend) not yet done
   std::map<std::string, uint64_t> versions;              // last version seen per key
+  NodeId last_answered = kNoNode;                        // the node of the last applied attempt
 };
 
 std::string WorkloadShape::Describe() const {
@@ -72,6 +73,7 @@ void Workload::Record(int64_t process, absl::string_view type, const kvpb::Comma
 Attempt Workload::Perform(Client& client, const kvpb::Command& command, int attempts, bool* maybe_applied) {
   const std::string bytes = command.SerializeAsString();
   NodeId target = env_.leader_hint();
+  if (shape_.sticky_clients && client.last_answered != kNoNode && prng_.Uniform(2) == 0) target = client.last_answered;
   auto stop = [&]() { return env_.stopped() || (client.id != 0 && clients_stopped_); };
   auto any_node = [&]() {
     const std::vector<NodeId> nodes = env_.members ? env_.members() : env_.nodes;
@@ -80,7 +82,10 @@ Attempt Workload::Perform(Client& client, const kvpb::Command& command, int atte
   for (int attempt = 0; (attempts == 0 || attempt < attempts) && !stop(); ++attempt) {
     if (target == kNoNode) target = any_node();
     const Attempt result = env_.submit(target, bytes, env_.scheduler->now() + env_.attempt_timeout_nanos);
-    if (result.outcome == Attempt::Outcome::kApplied) return result;
+    if (result.outcome == Attempt::Outcome::kApplied) {
+      client.last_answered = target;
+      return result;
+    }
     if (result.outcome == Attempt::Outcome::kUnknown) *maybe_applied = true;
     // Another node next: the hint if it names a different one, else any.
     const NodeId hint = env_.leader_hint();

@@ -63,6 +63,11 @@ struct WorkloadShape {
   int kv_blocks = 2;
   int keys_per_block = 3;
   int attempts = 3;  // per read
+  // Clients go back to the node that last answered them half of the time, as a real client
+  // with a connection does, instead of asking the oracle for the leader: that is how reads
+  // reach a deposed leader that does not know it yet. Drawn apart from the shape (last, with
+  // the read settings), so Describe() leaves it out.
+  bool sticky_clients = false;
   std::string Describe() const;
 };
 

@@ -157,7 +157,7 @@ class ScenarioRunner {
     if (command == "read-states") {
       std::string out;
       for (const ReadState& read : cluster_->read_states(Node(0))) {
-        absl::StrAppend(&out, read.context, "@", read.index, "\n");
+        absl::StrAppend(&out, read.context, "@", read.index, read.lease ? " lease" : "", "\n");
       }
       cluster_->read_states(Node(0)).clear();
       return out.empty() ? "none\n" : out;
@@ -185,6 +185,8 @@ class ScenarioRunner {
       if (kv.first == "nodes") options.nodes = static_cast<int>(value);
       else if (kv.first == "prevote") options.pre_vote = value != 0;
       else if (kv.first == "checkquorum") options.check_quorum = value != 0;
+      else if (kv.first == "lease") options.read_only_lease = value != 0;
+      else if (kv.first == "drift") options.max_clock_drift_ticks = static_cast<int>(value);
       else if (kv.first == "election") options.election_tick = static_cast<int>(value);
       else if (kv.first == "heartbeat") options.heartbeat_tick = static_cast<int>(value);
       else if (kv.first == "seed") options.seed = value;

@@ -40,6 +40,15 @@ ABSL_FLAG(std::string, initial_voters, "",
           "cluster's initial voters, which that command prints.");
 ABSL_FLAG(int64_t, tick_ms, 100, "One Raft tick, in milliseconds.");
 ABSL_FLAG(int32_t, election_ticks, 10, "Election timeout in ticks (heartbeats go out every tick).");
+ABSL_FLAG(bool, lease_reads, false,
+          "Serve linearizable reads on the leader's lease, without a heartbeat round per batch, while a "
+          "quorum acknowledged a heartbeat sent less than election_ticks - max_clock_drift_ticks - 1 ticks ago. "
+          "Set it on every node or none. Unsafe if clocks drift apart by more than --max_clock_drift_ticks per "
+          "election timeout, or if the process can stall between reading its clock and serving (a VM "
+          "suspended mid-request); without it every read confirms leadership with a quorum.");
+ABSL_FLAG(int32_t, max_clock_drift_ticks, 1,
+          "With --lease_reads: the most, in ticks, that one node's clock may gain on another's during one "
+          "election timeout; the lease is that much shorter.");
 ABSL_FLAG(uint64_t, snapshot_every, 10000, "Take a snapshot after this many applied entries (0: never).");
 ABSL_FLAG(std::string, key_file, "",
           "This node's CURVE key pair (from `keel keygen`): the raft port's, and the client port's "
@@ -212,6 +221,8 @@ int main(int argc, char** argv) {
   }
   options.tick_nanos = absl::GetFlag(FLAGS_tick_ms) * 1'000'000;
   options.election_tick = absl::GetFlag(FLAGS_election_ticks);
+  options.read_only_lease = absl::GetFlag(FLAGS_lease_reads);
+  options.max_clock_drift_ticks = absl::GetFlag(FLAGS_max_clock_drift_ticks);
   options.snapshot_every_entries = absl::GetFlag(FLAGS_snapshot_every);
   if (const std::string raft = absl::GetFlag(FLAGS_raft_addr); !raft.empty()) {
     auto self = options.members.find(options.id);

@@ -34,8 +34,10 @@ Commands:
                       key=value pairs: seed, nodes, sim_ms, events, faults (by kind),
                       leader_changes, membership_changes, membership_refused and
                       transfers (the operator's actions answered OK, or refused),
-                      client_ops (by outcome: ok, fail, info), history (operations and
-                      the linearizability verdict), trace_hash, verdict, wall_ms.
+                      lease_reads (1: the seed's nodes serve lease reads, then
+                      lease_served: how many), client_ops (by outcome: ok, fail, info),
+                      history (operations and the linearizability verdict), trace_hash,
+                      verdict, wall_ms.
   replay --seed N     Same as run; use it to reproduce a failing seed (with --trace).
   sweep --seeds A..B  Runs seeds A through B (inclusive); prints each failing seed with the
                       exact replay command, then a summary line. Exit 1 if any failed.

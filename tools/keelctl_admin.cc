@@ -77,6 +77,15 @@ void PrintStatusText(const std::vector<std::string>& endpoints,
     if (!node.storage_stalled().empty()) notes.push_back(absl::StrCat("node ", node.id(), ": ", node.storage_stalled()));
   }
   PrintTable(rows);
+  if (leader != nullptr) {
+    // The configuration in force, as the leader sees it (keelctl member list has the details).
+    std::cout << "members: voters=" << absl::StrJoin(leader->voters(), ",");
+    if (!leader->learners().empty()) std::cout << " learners=" << absl::StrJoin(leader->learners(), ",");
+    if (!leader->voters_outgoing().empty()) {
+      std::cout << " outgoing=" << absl::StrJoin(leader->voters_outgoing(), ",") << " (joint)";
+    }
+    std::cout << "\n";
+  }
   for (const std::string& note : notes) std::cout << note << "\n";
 }
 

@@ -94,6 +94,8 @@ struct NodeOptions {
   Index commit = 0;
   bool pre_vote = true;
   bool check_quorum = true;
+  bool read_only_lease = false;
+  int max_clock_drift_ticks = 1;
   int election_tick = 10;
   int heartbeat_tick = 1;
   uint64_t max_msg_bytes = 1 << 20;
@@ -111,6 +113,8 @@ inline Config MakeConfig(NodeId id, const NodeOptions& options) {
   config.heartbeat_tick = options.heartbeat_tick;
   config.pre_vote = options.pre_vote;
   config.check_quorum = options.check_quorum;
+  config.read_only_lease = options.read_only_lease;
+  config.max_clock_drift_ticks = options.max_clock_drift_ticks;
   config.max_msg_bytes = options.max_msg_bytes;
   config.max_inflight_msgs = options.max_inflight_msgs;
   config.max_inflight_bytes = options.max_inflight_bytes;

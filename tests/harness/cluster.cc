@@ -39,6 +39,8 @@ void Cluster::StartNode(NodeId id) {
   config.heartbeat_tick = options_.heartbeat_tick;
   config.pre_vote = options_.pre_vote;
   config.check_quorum = options_.check_quorum;
+  config.read_only_lease = options_.read_only_lease;
+  config.max_clock_drift_ticks = options_.max_clock_drift_ticks;
   config.max_msg_bytes = options_.max_msg_bytes;
   config.max_inflight_msgs = options_.max_inflight_msgs;
   config.max_snapshot_chunk_bytes = options_.max_snapshot_chunk_bytes;

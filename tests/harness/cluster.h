@@ -28,6 +28,8 @@ struct ClusterOptions {
   bool membership_changes = false;
   bool pre_vote = true;
   bool check_quorum = true;
+  bool read_only_lease = false;  // lease reads (Config::read_only_lease)
+  int max_clock_drift_ticks = 1;
   int election_tick = 10;
   int heartbeat_tick = 1;
   uint64_t seed = 1;

@@ -1,5 +1,7 @@
 #include "tests/harness/random_schedule.h"
 
+#include "engine/membership.h"
+
 #include <algorithm>
 #include <set>
 
@@ -194,12 +196,24 @@ absl::Status CheckLiveness(Cluster& cluster, int max_rounds) {
     // longer than one election timeout to reach such a member never completes. Operators stop
     // removed servers, so the check does too (found by MembershipChangesPlainRaftThreeOfFive,
     // with 16-byte snapshot chunks). With either protection on, removed servers keep running.
-    std::set<NodeId> removed;
+    // Removed by the most advanced committed configuration (of the up node with the highest
+    // commit index), and not a voter of its outgoing half: a joint configuration needs C_old's
+    // votes until C_new commits. Stale views (a removed node's, a joiner's) do not count.
+    NodeId most_advanced = kNoNode;
     for (NodeId id : cluster.ids()) {
-      if (!cluster.IsUp(id)) continue;  // e.g. a node whose snapshot records its removal
-      const Raft& raft = cluster.raft(id);
+      if (!cluster.IsUp(id)) continue;
+      if (most_advanced == kNoNode ||
+          cluster.raft(id).log().committed() > cluster.raft(most_advanced).log().committed()) {
+        most_advanced = id;
+      }
+    }
+    std::set<NodeId> removed;
+    if (most_advanced != kNoNode) {
+      const Raft& raft = cluster.raft(most_advanced);
       const raftpb::ConfState committed = raft.ConfStateAt(raft.log().committed());
-      removed.insert(committed.removed().begin(), committed.removed().end());
+      for (NodeId id : committed.removed()) {
+        if (!IsMember(committed, id)) removed.insert(id);
+      }
     }
     for (NodeId id : removed) {
       if (cluster.IsUp(id)) cluster.Crash(id);

@@ -53,7 +53,9 @@ class KeelctlTest(unittest.TestCase):
 
             code, out, _ = self.ctl(c, "cluster", "status")
             self.assertEqual(code, 0)
-            rows = [line.split() for line in out.strip().split("\n")[1:]]
+            lines = out.strip().split("\n")
+            self.assertEqual(lines[-1], "members: voters=1,2,3", out)
+            rows = [line.split() for line in lines[1:-1]]
             self.assertEqual(len(rows), 3, out)
             self.assertEqual(sum(1 for row in rows if row[1] == "leader"), 1, out)
             self.assertEqual(len({row[6] for row in rows}), 1, "every node names the same leader")

@@ -63,6 +63,24 @@ TEST(NodeMembershipTest, ALearnerJoinsCatchesUpAndIsPromotedThroughAFollower) {
   EXPECT_TRUE(Contains(c.node(4).Status().voters(), 4)) << "node 4 learned it votes";
 }
 
+// A joiner starts from voters that may not include today's leader (it joined later): it must
+// still hear the leader that adds it.
+TEST(NodeMembershipTest, AJoinerHearsALeaderOutsideTheVotersItStartedFrom) {
+  NodeCluster c;
+  const NodeId leader = c.SettledLeader();
+  ASSERT_NE(leader, kNoNode);
+  for (int i = 0; i < 5; ++i) c.RunUntil(c.Command(leader, absl::StrCat("w:", i)), 50);
+  auto add = c.Send(leader, MemberRequest(nodepb::MEMBER_ADD_LEARNER, 4, "10.0.0.4:7001"));
+  c.RunUntil(add, 100);
+  ASSERT_TRUE(add->response);
+  ASSERT_EQ(add->response->code(), nodepb::CODE_OK) << add->response->error();
+  c.Start(4, {OtherThan(leader)});  // a voter set without the leader
+  for (int i = 0; i < 100 && c.app(4).values.size() < 5; ++i) c.Tick();
+  EXPECT_EQ(c.app(4).values.size(), 5u);
+  EXPECT_TRUE(Contains(c.node(4).Status().learners(), 4)) << "it learned it is a learner";
+  EXPECT_EQ(c.node(4).counters().dropped_unknown_peer, 0u);
+}
+
 TEST(NodeMembershipTest, RemovingTheLeaderMovesLeadershipAndDropsItsMessages) {
   NodeCluster c;
   const NodeId leader = c.SettledLeader();

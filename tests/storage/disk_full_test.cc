@@ -13,6 +13,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "tests/storage/storage_test_util.h"
 #include "engine/storage/durable_storage.h"
 #include "engine/storage/snapshot_store.h"
 #include "engine/storage/wal.h"
@@ -44,13 +45,7 @@ Entries Range(Index lo, Index hi, Term term, size_t data_bytes = 16) {
   return entries;
 }
 
-raftpb::HardState Hs(Term term, NodeId vote, Index commit) {
-  raftpb::HardState hs;
-  hs.set_term(term);
-  hs.set_vote(vote);
-  hs.set_commit(commit);
-  return hs;
-}
+using storagetest::Hs;
 
 raftpb::ConfState Conf() {
   raftpb::ConfState conf;

@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "tests/storage/storage_test_util.h"
 #include "engine/storage/durable_storage.h"
 #include "sim/sim_filesystem.h"
 #include "engine/storage/snapshot_store.h"
@@ -38,13 +39,7 @@ Entries Range(Index lo, Index hi, Term term) {
   for (Index index = lo; index <= hi; ++index) entries.push_back(MakeEntry(index, term));
   return entries;
 }
-raftpb::HardState Hs(Term term, NodeId vote, Index commit) {
-  raftpb::HardState hs;
-  hs.set_term(term);
-  hs.set_vote(vote);
-  hs.set_commit(commit);
-  return hs;
-}
+using storagetest::Hs;
 std::string Show(const raftpb::HardState& hs) {
   return absl::StrCat("term=", hs.term(), " vote=", hs.vote(), " commit=", hs.commit());
 }

@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "tests/storage/storage_test_util.h"
 #include "engine/storage/record_format.h"
 #include "sim/sim_filesystem.h"
 #include "engine/storage/wal.h"
@@ -63,13 +64,7 @@ Entries Concat(std::initializer_list<Entries> parts) {
   return all;
 }
 
-raftpb::HardState Hs(Term term, NodeId vote, Index commit) {
-  raftpb::HardState hs;
-  hs.set_term(term);
-  hs.set_vote(vote);
-  hs.set_commit(commit);
-  return hs;
-}
+using storagetest::Hs;
 std::string Show(const raftpb::HardState& hs) {
   return absl::StrCat("term=", hs.term(), " vote=", hs.vote(), " commit=", hs.commit());
 }
