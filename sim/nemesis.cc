@@ -14,16 +14,18 @@ void Simulation::NemesisMain() {
   const double total = crash_weight_ + partition_weight_ + pause_weight_ + clog_weight_ +
                        slow_disk_weight_ + fsync_error_weight_ + bit_flip_weight_;
   if (total <= 0) return;
-  const int max_down = static_cast<int>(voters_.size() - 1) / 2;
   while (!safety_over_ && !failed_) {
     const double u = nemesis_prng_.NextDouble();
     scheduler_.Sleep(static_cast<int64_t>(-static_cast<double>(nemesis_mean_interval_) * std::log(1.0 - u)) + 1);
     if (safety_over_ || failed_) return;
     double pick = nemesis_prng_.NextDouble() * total;
-    const NodeId victim = voters_[nemesis_prng_.Uniform(voters_.size())];
+    // Faults hit the members the operator runs (the initial voters unless membership changes),
+    // and the f budget follows the voters it last saw, counting the members being changed.
+    const NodeId victim = members_[nemesis_prng_.Uniform(members_.size())];
     Node& node = nodes_.at(victim);
-    int down = 0;
-    for (const auto& [id, n] : nodes_) down += n.up ? 0 : 1;
+    const int max_down = static_cast<int>(KnownVoterCount() - 1) / 2;
+    int down = changing_;
+    for (NodeId id : members_) down += nodes_.at(id).up ? 0 : 1;
     if ((pick -= crash_weight_) < 0) {
       if (!node.up) {
         StartNode(victim);
@@ -50,27 +52,27 @@ void Simulation::NemesisMain() {
       } else if (kind == 1) {
         std::set<NodeId> a;
         std::set<NodeId> b;
-        for (NodeId id : voters_) (nemesis_prng_.Uniform(2) ? a : b).insert(id);
+        for (NodeId id : members_) (nemesis_prng_.Uniform(2) ? a : b).insert(id);
         network_->Partition({a, b});
         Trace(absl::StrCat("nemesis partition {", absl::StrJoin(a, ","), "} {", absl::StrJoin(b, ","), "}"));
         ++result_.faults["partition"];
       } else if (kind == 2) {
         const NodeId leader = KnownLeader() != kNoNode ? KnownLeader() : victim;
         std::set<NodeId> rest;
-        for (NodeId id : voters_) {
+        for (NodeId id : members_) {
           if (id != leader) rest.insert(id);
         }
         network_->Partition({{leader}, rest});
         Trace(absl::StrCat("nemesis isolate leader ", leader));
         ++result_.faults["isolate_leader"];
       } else if (kind == 3) {
-        const NodeId other = voters_[nemesis_prng_.Uniform(voters_.size())];
+        const NodeId other = members_[nemesis_prng_.Uniform(members_.size())];
         if (other != victim) network_->Cut(victim, other);
         Trace(absl::StrCat("nemesis one-way cut ", victim, "->", other));
         ++result_.faults["one_way_cut"];
       } else if (kind == 4) {
         // Majority ring: each node hears only its two neighbours (a shuffled ring).
-        std::vector<NodeId> ring = voters_;
+        std::vector<NodeId> ring = members_;
         for (size_t i = ring.size(); i > 1; --i) std::swap(ring[i - 1], ring[nemesis_prng_.Uniform(i)]);
         network_->HealAll();
         for (size_t i = 0; i < ring.size(); ++i) {
@@ -85,7 +87,7 @@ void Simulation::NemesisMain() {
         // Bridge: two halves that only one node (the bridge) can talk to both of.
         std::set<NodeId> a;
         std::set<NodeId> b;
-        for (NodeId id : voters_) {
+        for (NodeId id : members_) {
           if (id != victim) (nemesis_prng_.Uniform(2) ? a : b).insert(id);
         }
         network_->HealAll();
@@ -100,7 +102,7 @@ void Simulation::NemesisMain() {
         ++result_.faults["bridge"];
       } else {
         // Swizzle-clog (FoundationDB): clog nodes one by one, then unclog in another order.
-        std::vector<NodeId> order = voters_;
+        std::vector<NodeId> order = members_;
         for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[nemesis_prng_.Uniform(i)]);
         std::vector<NodeId> unclog = order;
         for (size_t i = unclog.size(); i > 1; --i) std::swap(unclog[i - 1], unclog[nemesis_prng_.Uniform(i)]);
@@ -109,7 +111,7 @@ void Simulation::NemesisMain() {
         ++result_.faults["swizzle"];
         scheduler_.Spawn("swizzle", [this, order, unclog, step]() {
           auto all_links = [this](NodeId id, bool clog) {
-            for (NodeId other : voters_) {
+            for (NodeId other : members_) {
               if (other == id) continue;
               if (clog) {
                 network_->Clog(id, other);
@@ -137,7 +139,7 @@ void Simulation::NemesisMain() {
       Trace(absl::StrCat("nemesis pause node ", victim, " until ", node.paused_until));
       ++result_.faults["pause"];
     } else if ((pick -= clog_weight_) < 0) {
-      const NodeId other = voters_[nemesis_prng_.Uniform(voters_.size())];
+      const NodeId other = members_[nemesis_prng_.Uniform(members_.size())];
       if (nemesis_prng_.Uniform(2) == 0) {
         network_->Clog(victim, other);
         Trace(absl::StrCat("nemesis clog ", victim, "->", other));
@@ -166,7 +168,7 @@ void Simulation::NemesisMain() {
 
 void Simulation::FlipABit(NodeId victim) {
   // At most f nodes ever damaged: a quorum of intact disks always remains.
-  const size_t max_damaged = (voters_.size() - 1) / 2;
+  const size_t max_damaged = (KnownVoterCount() - 1) / 2;
   if (!damaged_.contains(victim) && damaged_.size() >= max_damaged) return;
   Node& node = nodes_.at(victim);
   std::vector<std::pair<std::string, uint64_t>> files;  // path, size

@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "engine/assert.h"
+#include "engine/membership.h"
 #include "engine/node.h"
 #include "engine/planted_bugs.h"
 #include "engine/prng.h"
@@ -116,29 +117,36 @@ void Simulation::DrawSettings() {
   DrawReadSettings();
   result_.nodes = nodes;
   for (NodeId id : voters_) {
-    Node& node = nodes_[id];
-    node.id = id;
-    node.fs = std::make_unique<SimFileSystem>(disk_prng_.Next());
-    // Clock skew and drift within bounds: offsets up to 1 s, rates off by up to max_drift_
-    // (the same draws whatever the bound, so the bound changes nothing else).
-    const int64_t offset = static_cast<int64_t>(node_prng_.Uniform(1000)) * kMillis;
-    const double spread = (node_prng_.NextDouble() - 0.5) * 2;  // [-1, 1)
-    if (!lease_reads_) {
-      node.clock = std::make_unique<SimClock>(scheduler_, offset, spread * max_drift_);
-    } else {
-      // Lease seeds push every clock close to the bound, and flip its rate every 100 ms to
-      // 1 s: a lease that ignores the drift must meet a slow leader (elections favour fast
-      // clocks) and fast followers often enough to show.
-      const double drift = spread >= 0 ? (0.8 + 0.2 * spread) * max_drift_ : (-0.8 + 0.2 * spread) * max_drift_;
-      const int64_t period = static_cast<int64_t>(100 + node_prng_.Uniform(901)) * kMillis;
-      node.clock = std::make_unique<SimClock>(scheduler_, offset, drift, period);
-    }
-    node.channel = std::make_unique<NetChannel>(*network_);
-    Node* raw = &node;
-    node.fs->set_sync_hook([this, raw]() {
-      if (raw->sync_latency > 0) scheduler_.Sleep(raw->sync_latency);
-    });
+    const uint64_t disk_seed = disk_prng_.Next();
+    SetUpNode(id, disk_seed, DrawClock(node_prng_));
   }
+  DrawMembershipSettings();
+}
+
+std::unique_ptr<SimClock> Simulation::DrawClock(Prng& prng) {
+  // Clock skew and drift within bounds: offsets up to 1 s, rates off by up to max_drift_
+  // (the same draws whatever the bound, so the bound changes nothing else).
+  const int64_t offset = static_cast<int64_t>(prng.Uniform(1000)) * kMillis;
+  const double spread = (prng.NextDouble() - 0.5) * 2;  // [-1, 1)
+  if (!lease_reads_) return std::make_unique<SimClock>(scheduler_, offset, spread * max_drift_);
+  // Lease seeds push every clock close to the bound, and flip its rate every 100 ms to 1 s: a
+  // lease that ignores the drift must meet a slow leader (elections favour fast clocks) and
+  // fast followers often enough to show.
+  const double drift = spread >= 0 ? (0.8 + 0.2 * spread) * max_drift_ : (-0.8 + 0.2 * spread) * max_drift_;
+  const int64_t period = static_cast<int64_t>(100 + prng.Uniform(901)) * kMillis;
+  return std::make_unique<SimClock>(scheduler_, offset, drift, period);
+}
+
+void Simulation::SetUpNode(NodeId id, uint64_t disk_seed, std::unique_ptr<SimClock> clock) {
+  Node& node = nodes_[id];
+  node.id = id;
+  node.fs = std::make_unique<SimFileSystem>(disk_seed);
+  node.clock = std::move(clock);
+  node.channel = std::make_unique<NetChannel>(*network_);
+  Node* raw = &node;
+  node.fs->set_sync_hook([this, raw]() {
+    if (raw->sync_latency > 0) scheduler_.Sleep(raw->sync_latency);
+  });
 }
 
 void Simulation::DrawReadSettings() {
@@ -177,8 +185,9 @@ NodeId Simulation::KnownLeader() const {
 
 void Simulation::StartNode(NodeId id) {
   Node& node = nodes_.at(id);
-  // Only one process per node: a second restart while one is recovering is a no-op.
-  if (node.up || node.starting) return;
+  // Only one process per node: a second restart while one is recovering is a no-op. A removed
+  // node's id never runs again.
+  if (node.up || node.starting || removed_.contains(id)) return;
   node.starting = true;
   struct Done {
     Node& node;
@@ -401,9 +410,36 @@ absl::Status Simulation::CheckUnreadableNodesWereDamaged() const {
   return absl::OkStatus();
 }
 
+bool Simulation::DurableOnQuorum(const raftpb::ConfState& conf, Index index, Term term, size_t* durable,
+                                 size_t* needed) const {
+  auto holds = [&](NodeId id) {
+    auto node = nodes_.find(id);
+    if (node == nodes_.end()) return false;
+    const Node& n = node->second;
+    if (n.up) {
+      return n.storage->FirstIndex() > index ||
+             (n.storage->LastIndex() >= index && n.storage->TermAt(index).value_or(0) == term);
+    }
+    auto it = n.durable_terms_at_crash.find(index);
+    return n.durable_first_at_crash > index || (it != n.durable_terms_at_crash.end() && it->second == term);
+  };
+  bool quorum = true;
+  for (const auto* half : {&conf.voters(), &conf.voters_outgoing()}) {
+    if (half->empty()) continue;
+    size_t count = 0;
+    for (NodeId id : *half) count += holds(id) ? 1 : 0;
+    *durable = count;
+    *needed = half->size() / 2 + 1;
+    quorum = quorum && count >= *needed;
+    if (!quorum) return false;
+  }
+  return quorum;
+}
+
 absl::Status Simulation::CheckDurableQuorum() {
   // The commit index must never be ahead of a quorum's durable logs (crashed nodes' disks
   // count as what survived): otherwise a crash could lose an acknowledged write.
+  const Node* committer = nullptr;
   Index commit = 0;
   Term commit_term = 0;
   for (const auto& [id, node] : nodes_) {
@@ -412,28 +448,28 @@ absl::Status Simulation::CheckDurableQuorum() {
     if (log.committed() > commit) {
       commit = log.committed();
       commit_term = log.TermAt(commit).value_or(0);
+      committer = &node;
     }
   }
   if (commit == 0 || commit_term == 0) return absl::OkStatus();
+  // Which quorum: the configuration in force at the commit index, or the one of the next
+  // configuration entry if that was appended before `commit` committed (it takes effect when
+  // appended). The latter is possible only if no configuration entry sits at `commit` itself:
+  // the next change waits for the previous one to commit.
+  const Raft& raft = committer->replica().raft();
+  const raftpb::ConfState at_commit = raft.ConfStateAt(commit);
   size_t durable = 0;
-  for (const auto& [id, node] : nodes_) {
-    if (node.up) {
-      if (node.storage->FirstIndex() > commit ||
-          (node.storage->LastIndex() >= commit && node.storage->TermAt(commit).value_or(0) == commit_term)) {
-        ++durable;
-      }
-    } else {
-      auto it = node.durable_terms_at_crash.find(commit);
-      if (node.durable_first_at_crash > commit || (it != node.durable_terms_at_crash.end() && it->second == commit_term)) {
-        ++durable;
-      }
-    }
+  size_t needed = 0;
+  if (DurableOnQuorum(at_commit, commit, commit_term, &durable, &needed)) return absl::OkStatus();
+  const bool change_at_commit = raft.ConfStateAt(commit - 1).SerializeAsString() != at_commit.SerializeAsString();
+  size_t later_durable = 0;
+  size_t later_needed = 0;
+  if (!change_at_commit && DurableOnQuorum(raft.conf_state(), commit, commit_term, &later_durable, &later_needed)) {
+    return absl::OkStatus();
   }
-  if (durable < voters_.size() / 2 + 1) {
-    return absl::InternalError(absl::StrCat("durability violated: commit index ", commit, " (term ", commit_term,
-                                            ") is durable on only ", durable, " of ", voters_.size(), " nodes"));
-  }
-  return absl::OkStatus();
+  return absl::InternalError(absl::StrCat("durability violated: commit index ", commit, " (term ", commit_term,
+                                          ") is durable on only ", durable, " voters where a quorum of its configuration (",
+                                          DescribeConfState(at_commit), ") needs ", needed));
 }
 
 bool Simulation::CheckLiveness() {
@@ -447,7 +483,7 @@ bool Simulation::CheckLiveness() {
     node.sync_latency = 0;
     node.fs->faults().sync_failure_probability = 0;
   }
-  for (NodeId id : voters_) {
+  for (NodeId id : members_) {
     if (!nodes_.at(id).up) StartNode(id);
   }
   Trace("liveness phase");
@@ -482,9 +518,14 @@ bool Simulation::CheckLiveness() {
         scheduler_.Wake(nodes_.at(leader).fiber);
       }
       scheduler_.Sleep(client_timeout_);
+      // Every member of the leader's configuration (a node added late is started now; a node
+      // whose removal committed, or whose add never did, need not apply anything).
+      if (const NodeId now = KnownLeader(); membership_ && now != kNoNode) StartJoiners(nodes_.at(now).driver->Status());
+      const std::vector<NodeId> required = ConfiguredMembers();
       for (const Index probe : live->probes) {
         bool everywhere = true;
-        for (const auto& [id, node] : nodes_) {
+        for (const NodeId id : required) {
+          const Node& node = nodes_.at(id);
           // A node whose disk the nemesis damaged may rightly refuse to run; every other node
           // must apply the probe.
           const bool excused = !node.up && node.refused_data_loss && damaged_.contains(id);
@@ -572,6 +613,7 @@ SimResult Simulation::Run() {
   WorkloadEnv env;
   env.scheduler = &scheduler_;
   env.nodes = voters_;
+  if (membership_) env.members = [this]() { return members_; };
   env.leader_hint = [this]() {
     // What a client learns from redirects, most of the time.
     const NodeId leader = KnownLeader();
@@ -589,6 +631,7 @@ SimResult Simulation::Run() {
     scheduler_.Spawn(absl::StrCat("client-", client), [this, client]() { workload_->ClientMain(client); });
   }
   if (options_.faults) scheduler_.Spawn("nemesis", [this]() { NemesisMain(); });
+  if (membership_) scheduler_.Spawn("operator", [this]() { MembershipMain(); });
   result_.events += scheduler_.Run(options_.safety_nanos, [this]() { return failed_; });
   safety_over_ = true;
   workload_->StopClients();
@@ -622,6 +665,8 @@ std::string SimResult::VerdictLine() const {
   for (const auto& [kind, count] : client_ops) absl::StrAppend(&ops_text, ops_text.empty() ? "" : ",", kind, ":", count);
   return absl::StrCat("seed=", seed, " nodes=", nodes, " sim_ms=", sim_nanos / kMillis, " events=", events,
                       " faults=", faults_text.empty() ? "none" : faults_text, " leader_changes=", leader_changes,
+                      " membership_changes=", membership_changes, " membership_refused=", membership_refused,
+                      " transfers=", transfers,
                       " lease_reads=", lease_reads ? absl::StrCat("1 lease_served=", lease_reads_served) : "0",
                       " client_ops=", ops_text.empty() ? "none" : ops_text, " history_ops=", history_ops,
                       " history=", history_verdict.empty() ? "unchecked" : history_verdict,
@@ -633,7 +678,7 @@ const std::vector<FaultClassInfo>& FaultClasses() {
   static const std::vector<FaultClassInfo> classes = {
       {"crash", kFaultCrash},           {"partition", kFaultPartition}, {"pause", kFaultPause},
       {"clog", kFaultClog},             {"slow-disk", kFaultSlowDisk},  {"fsync-error", kFaultFsyncError},
-      {"loss", kFaultLoss},             {"bit-flip", kFaultBitFlip},
+      {"loss", kFaultLoss},             {"bit-flip", kFaultBitFlip},    {"membership", kFaultMembership},
   };
   return classes;
 }

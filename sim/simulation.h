@@ -42,6 +42,8 @@ enum FaultClass : uint32_t {
   kFaultFsyncError = 1u << 5,  // fsync EIO
   kFaultLoss = 1u << 6,        // message drops and duplicates
   kFaultBitFlip = 1u << 7,     // latent bit flips in durable files, on at most f nodes
+  kFaultMembership = 1u << 8,  // membership changes (spare nodes join, members leave) and
+                               // leadership transfers, asked of the nodes like an operator
 };
 struct FaultClassInfo {
   const char* name;
@@ -59,6 +61,11 @@ struct SimResult {
   uint64_t events = 0;
   uint64_t trace_hash = 0;                  // FNV-1a over every trace line
   uint64_t leader_changes = 0;
+  // Operator actions answered OK: membership changes (add, promote, remove, replace) and
+  // leadership transfers; and membership changes the leader refused (FAILED_PRECONDITION).
+  uint64_t membership_changes = 0;
+  uint64_t membership_refused = 0;
+  uint64_t transfers = 0;
   bool lease_reads = false;                 // the seed's nodes served lease reads
   uint64_t lease_reads_served = 0;          // reads the leaders' leases confirmed
   std::map<std::string, uint64_t> faults;   // by kind

@@ -1,11 +1,13 @@
 // The simulation's insides (sim/simulation.h is the interface): the simulated node process,
 // its clock and peer channel, and the Simulation that runs one seed. Shared by simulation.cc
-// (setup, node fibers, checks) and nemesis.cc (fault injection); nothing else includes it.
+// (setup, node fibers, checks), nemesis.cc (fault injection) and membership_nemesis.cc (the
+// operator's membership changes and leadership transfers); nothing else includes it.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -106,12 +108,18 @@ class Simulation {
   Simulation(const SimOptions& options, const TraceSink& sink)
       : options_(options), sink_(sink), root_(options.seed),
         swarm_(root_.Fork(1)), network_prng_(root_.Fork(2)), disk_prng_(root_.Fork(3)),
-        node_prng_(root_.Fork(4)), workload_prng_(root_.Fork(5)), nemesis_prng_(root_.Fork(6)) {}
+        node_prng_(root_.Fork(4)), workload_prng_(root_.Fork(5)), nemesis_prng_(root_.Fork(6)),
+        membership_prng_(root_.Fork(8)) {}
 
   SimResult Run();
 
  private:
   void DrawSettings();
+  // The simulated machine of node `id` (disk, `clock`, channel), not started.
+  void SetUpNode(NodeId id, uint64_t disk_seed, std::unique_ptr<SimClock> clock);
+  // A node's clock: offset and drift drawn from `prng` (lease seeds: close to the drift bound,
+  // flipping between fast and slow).
+  std::unique_ptr<SimClock> DrawClock(Prng& prng);
   // Whether clients stick to the node that answered them, whether the nodes serve lease
   // reads, and the clock drift bound the leases rely on.
   void DrawReadSettings();
@@ -125,6 +133,33 @@ class Simulation {
   // The workload's way in: one attempt at having `command` applied through `target`.
   Attempt Submit(NodeId target, const std::string& command, int64_t deadline);
   void NemesisMain();
+  // --- membership_nemesis.cc ---
+  // Draws whether the run changes membership, its spare nodes and the operator's pace, from
+  // their own stream (runs without membership changes stay as they were).
+  void DrawMembershipSettings();
+  // The operator: adds spare nodes as learners, promotes, removes and replaces members, and
+  // moves leadership, through client requests to the nodes.
+  void MembershipMain();
+  // One admin request through `target`'s driver, as keelctl sends it; nullopt if the node is
+  // down or did not answer by `deadline`.
+  std::optional<nodepb::Response> AdminCall(NodeId target, nodepb::Request request, int64_t deadline);
+  // A member change (or transfer) through a member, counted by its answer; true if CODE_OK.
+  bool AskMemberChange(const nodepb::MemberChange& change, const std::string& what);
+  bool AskTransfer(NodeId target);
+  // Starts every spare the configuration `status` names that has not run yet (an operator
+  // starts a node it added, also when the add's answer was lost).
+  void StartJoiners(const nodepb::NodeStatus& status);
+  // The operator stops a node whose removal committed; its id never runs again.
+  void StopRemoved(NodeId id);
+  // Voters of `status` (a leader's) that are down, paused or damaged, plus its learners still
+  // joining (down or behind the commit index), leaving out `except`: what the f budget of the
+  // membership actions counts.
+  int Unavailable(const nodepb::NodeStatus& status, NodeId except) const;
+  // The voters (both halves) the run's operator last saw; the initial voters until then.
+  size_t KnownVoterCount() const;
+  // The members (voters of both halves and learners) of the known leader's configuration,
+  // less the nodes the operator removed; the operator's members_ if no leader is known.
+  std::vector<NodeId> ConfiguredMembers() const;
   // Corrupts one byte at rest in one of `victim`'s durable files, unless that would damage
   // more than f nodes.
   void FlipABit(NodeId victim);
@@ -135,6 +170,9 @@ class Simulation {
   void OnRestore(NodeId id);
   void CheckStepThorough();
   absl::Status CheckDurableQuorum();
+  // Whether entry (index, term) is durable on a majority of each half of `conf`'s voters
+  // (a crashed node counts with what its disk kept); `durable`, `needed` say how far it got.
+  bool DurableOnQuorum(const raftpb::ConfState& conf, Index index, Term term, size_t* durable, size_t* needed) const;
   // The checker could not read some node's log: only a disk the nemesis damaged excuses that.
   absl::Status CheckUnreadableNodesWereDamaged() const;
   NodeId KnownLeader() const;
@@ -157,7 +195,17 @@ class Simulation {
   Scheduler scheduler_;
   std::unique_ptr<Network> network_;
   std::map<NodeId, Node> nodes_;
-  std::vector<NodeId> voters_;
+  std::vector<NodeId> voters_;  // the initial voters: every node's bootstrap configuration
+  // Nodes the operator runs as members: the initial voters and the spares it started, less
+  // those it removed (sorted). Faults, clients and the liveness phase pick from these.
+  std::vector<NodeId> members_;
+  std::vector<NodeId> spares_;     // ids beyond the initial voters the operator may add
+  std::set<NodeId> removed_;       // stopped for good after their removal committed
+  Prng membership_prng_;
+  bool membership_ = false;        // this run changes membership
+  int64_t membership_mean_interval_ = 500 * kMillis;
+  int changing_ = 0;               // membership changes the operator awaits (f budget)
+  size_t known_voters_ = 0;        // voters in the configuration the operator last saw; 0: initial
   ClusterSafetyChecker checker_;
   SimResult result_;
   uint64_t trace_hash_ = 0xCBF29CE484222325ULL;

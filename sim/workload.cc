@@ -75,8 +75,12 @@ Attempt Workload::Perform(Client& client, const kvpb::Command& command, int atte
   NodeId target = env_.leader_hint();
   if (shape_.sticky_clients && client.last_answered != kNoNode && prng_.Uniform(2) == 0) target = client.last_answered;
   auto stop = [&]() { return env_.stopped() || (client.id != 0 && clients_stopped_); };
+  auto any_node = [&]() {
+    const std::vector<NodeId> nodes = env_.members ? env_.members() : env_.nodes;
+    return nodes[prng_.Uniform(nodes.size())];
+  };
   for (int attempt = 0; (attempts == 0 || attempt < attempts) && !stop(); ++attempt) {
-    if (target == kNoNode) target = env_.nodes[prng_.Uniform(env_.nodes.size())];
+    if (target == kNoNode) target = any_node();
     const Attempt result = env_.submit(target, bytes, env_.scheduler->now() + env_.attempt_timeout_nanos);
     if (result.outcome == Attempt::Outcome::kApplied) {
       client.last_answered = target;
@@ -85,7 +89,7 @@ Attempt Workload::Perform(Client& client, const kvpb::Command& command, int atte
     if (result.outcome == Attempt::Outcome::kUnknown) *maybe_applied = true;
     // Another node next: the hint if it names a different one, else any.
     const NodeId hint = env_.leader_hint();
-    target = hint != kNoNode && hint != target ? hint : env_.nodes[prng_.Uniform(env_.nodes.size())];
+    target = hint != kNoNode && hint != target ? hint : any_node();
     env_.scheduler->Sleep(1 + static_cast<int64_t>(prng_.Uniform(static_cast<uint64_t>(env_.think_nanos) + 1)));
   }
   return Attempt{*maybe_applied ? Attempt::Outcome::kUnknown : Attempt::Outcome::kNotApplied, ""};

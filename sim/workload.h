@@ -41,6 +41,9 @@ struct Attempt {
 struct WorkloadEnv {
   Scheduler* scheduler = nullptr;
   std::vector<NodeId> nodes;
+  // If set, the nodes clients pick from now (membership changes add and remove nodes);
+  // otherwise `nodes`.
+  std::function<std::vector<NodeId>()> members;
   // The node a client should try first (the leader as far as anybody knows), or kNoNode.
   std::function<NodeId()> leader_hint;
   // Sends `command` (a serialized kvpb::Command) to `node` and blocks the calling fiber until

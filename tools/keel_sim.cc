@@ -32,11 +32,12 @@ operation. The same seed replays the same run: same trace, same trace_hash.
 Commands:
   run --seed N        One run. Prints every derived setting, then one verdict line of
                       key=value pairs: seed, nodes, sim_ms, events, faults (by kind),
-                      leader_changes, lease_reads (1: the seed's nodes serve lease reads,
-                      then lease_served: how many), client_ops (by outcome: ok, fail,
-                      info), history
-                      (operations and the linearizability verdict), trace_hash, verdict,
-                      wall_ms.
+                      leader_changes, membership_changes, membership_refused and
+                      transfers (the operator's actions answered OK, or refused),
+                      lease_reads (1: the seed's nodes serve lease reads, then
+                      lease_served: how many), client_ops (by outcome: ok, fail, info),
+                      history (operations and the linearizability verdict), trace_hash,
+                      verdict, wall_ms.
   replay --seed N     Same as run; use it to reproduce a failing seed (with --trace).
   sweep --seeds A..B  Runs seeds A through B (inclusive); prints each failing seed with the
                       exact replay command, then a summary line. Exit 1 if any failed.
@@ -69,8 +70,10 @@ Options:
                       gives the verdict the run gave. Written for failing runs too.
   --seconds S         Simulated seconds per bench run (default 60).
   --no-fault KIND     Switch off one fault class (repeatable): crash, partition, pause, clog,
-                      slow-disk, fsync-error, loss, bit-flip. The rest of the run is drawn as
-                      before.
+                      slow-disk, fsync-error, loss, bit-flip, membership (about half the
+                      seeds run an operator that adds spare nodes, promotes, removes and
+                      replaces members and transfers leadership). The rest of the run is
+                      drawn as before.
   --shrink            run/replay of a failing seed: search for a smaller run that still fails
                       (earlier stop, fewer fault classes, fewer clients) and print it as a
                       replayable command. Exit 1 with the shrunk run, 0 if the seed passes.
