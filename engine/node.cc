@@ -87,15 +87,20 @@ void Node::OnEnvelope(nodepb::Envelope envelope) {
     ++counters_.dropped_wrong_cluster;
     return;
   }
-  // Members of the configuration in force, learners and the outgoing half included: a learner
-  // must answer appends, a voter being removed must still vote until C_new takes over. A node
-  // outside its own configuration (one joining, whose log has not reached the change that adds
-  // it) hears every sender of its cluster: the leader that adds it may have joined after the
-  // voters it started from (found by the simulator's membership operator). It cannot vote or
-  // campaign, and in production only keys in --peer-keys reach it.
-  const raftpb::ConfState& conf = replica_->raft().conf_state();
-  const bool joining = !IsMember(conf, replica_->raft().id());
-  if (envelope.from() == replica_->raft().id() || (!joining && !IsMember(conf, envelope.from()))) {
+  // Every sender of this cluster except this node and the ids a committed configuration
+  // removed (etcd's rule: a removed member is told it is gone; production peers are
+  // authenticated by CURVE keys before this). Not "members only": a node must hear a leader
+  // its log does not know of yet (one joining from the initial voters, or a member that lagged
+  // while the leader was added), and a node whose uncommitted entry removes the leader must
+  // still hear that leader overwrite the entry (the simulator's membership operator found a
+  // node stuck forever that way, seed 60). Raft's terms decide the rest.
+  const Raft& raft = replica_->raft();
+  auto removed_for_good = [&raft](NodeId id) {
+    if (IsMember(raft.conf_state(), id)) return false;  // the common case: no copy
+    const raftpb::ConfState committed = raft.ConfStateAt(raft.log().committed());
+    return std::find(committed.removed().begin(), committed.removed().end(), id) != committed.removed().end();
+  };
+  if (envelope.from() == raft.id() || removed_for_good(envelope.from())) {
     ++counters_.dropped_unknown_peer;
     return;
   }

@@ -12,8 +12,8 @@
 //   the answer (never a bare proposal); with no leader known, waits for one until the
 //   request's deadline;
 // - leadership transfer, membership changes (proposed on the leader, answered once committed;
-//   peers are admitted by the configuration in force, learners and both joint halves
-//   included) and status.
+//   every peer of the cluster is heard except ids a committed configuration removed) and
+//   status.
 //
 // Event-driven and single-threaded: the owner calls OnEnvelope() / OnRequest() as input
 // arrives (they only queue), and Poll() whenever it wakes or NextWakeNanos() is reached.
@@ -73,7 +73,7 @@ struct NodeOptions {
 // Counts for metrics and tests; never reset.
 struct NodeCounters {
   uint64_t dropped_wrong_cluster = 0;
-  uint64_t dropped_unknown_peer = 0;
+  uint64_t dropped_unknown_peer = 0;  // from this node's own id or one a committed config removed
   uint64_t dropped_invalid = 0;      // misaddressed, empty or inconsistent envelopes
   uint64_t requests = 0;             // client requests received (not counting proxied ones)
   uint64_t proxied_out = 0;          // attempts sent to the leader on a client's behalf

@@ -102,7 +102,13 @@ bool Simulation::AskMemberChange(const nodepb::MemberChange& change, const std::
   }
   Trace(absl::StrCat("operator: ", what, ": ", nodepb::Code_Name(response->code()), " ",
                      response->error()));
-  if (response->code() == nodepb::CODE_OK) ++result_.membership_changes;
+  if (response->code() == nodepb::CODE_OK) {
+    ++result_.membership_changes;
+    // The configuration the change committed: the f budget follows it at once, also when no
+    // node that knows it is running (seed 992: both voters left were down when a bit flip,
+    // allowed by the count from before the removal, damaged one of them).
+    if (response->status().voters_size() > 0) known_voters_ = static_cast<size_t>(response->status().voters_size());
+  }
   if (response->code() == nodepb::CODE_FAILED_PRECONDITION) ++result_.membership_refused;
   return response->code() == nodepb::CODE_OK;
 }
@@ -159,7 +165,18 @@ int Simulation::Unavailable(const nodepb::NodeStatus& status, NodeId except) con
 }
 
 size_t Simulation::KnownVoterCount() const {
-  return known_voters_ == 0 ? voters_.size() : known_voters_;
+  // The smallest voter set that may be in force: the operator's last view, and every running
+  // node's latest configuration (the smaller half of a joint one). A removal the operator has
+  // not seen commit yet already shrinks f: a bit flip allowed by the old count on a cluster
+  // about to shrink to two voters damaged one of them for good (seed 1518).
+  size_t count = known_voters_ == 0 ? voters_.size() : known_voters_;
+  for (const auto& [id, node] : nodes_) {
+    if (!node.up || removed_.contains(id)) continue;
+    const raftpb::ConfState& conf = node.replica().raft().conf_state();
+    if (conf.voters_size() > 0) count = std::min(count, static_cast<size_t>(conf.voters_size()));
+    if (conf.voters_outgoing_size() > 0) count = std::min(count, static_cast<size_t>(conf.voters_outgoing_size()));
+  }
+  return count;
 }
 
 std::vector<NodeId> Simulation::ConfiguredMembers() const {

@@ -81,6 +81,45 @@ TEST(NodeMembershipTest, AJoinerHearsALeaderOutsideTheVotersItStartedFrom) {
   EXPECT_EQ(c.node(4).counters().dropped_unknown_peer, 0u);
 }
 
+// A configuration takes effect when appended, so a deposed leader holding an uncommitted
+// entry that removes node B sees B as removed. B, now leader, must still reach it to overwrite
+// that entry: a node that admitted only the members of its latest configuration stayed out of
+// the cluster forever (found by the simulator's membership operator, seed 60).
+TEST(NodeMembershipTest, AnUncommittedRemovalDoesNotShutOutTheLeaderItRemoved) {
+  NodeCluster c;
+  const NodeId old_leader = c.SettledLeader();
+  ASSERT_NE(old_leader, kNoNode);
+  c.Isolate(old_leader);
+  const NodeId removed = OtherThan(old_leader);
+  auto remove = c.Send(old_leader, MemberRequest(nodepb::MEMBER_REMOVE, removed));
+  c.Run(2);
+  ASSERT_FALSE(Contains(c.node(old_leader).Status().voters(), removed)) << "in effect once appended";
+  NodeId leader = c.RunUntilLeader();
+  ASSERT_NE(leader, kNoNode);
+  if (leader != removed) {
+    nodepb::Request transfer;
+    transfer.mutable_transfer_leader()->set_target(removed);
+    auto moved = c.Send(leader, transfer);
+    c.RunUntil(moved, 300);
+    ASSERT_TRUE(moved->response);
+    ASSERT_EQ(moved->response->code(), nodepb::CODE_OK) << moved->response->error();
+    leader = c.Leader();
+  }
+  ASSERT_EQ(leader, removed);
+  auto write = c.Command(leader, "w:after");
+  c.RunUntil(write, 100);
+  ASSERT_TRUE(write->response);
+  ASSERT_EQ(write->response->code(), nodepb::CODE_OK);
+  c.Heal();
+  c.Run(100);
+  EXPECT_TRUE(Contains(c.node(old_leader).Status().voters(), removed)) << "the uncommitted removal was overwritten";
+  EXPECT_EQ(c.node(old_leader).replica().raft().leader(), removed);
+  ASSERT_FALSE(c.app(old_leader).values.empty());
+  EXPECT_EQ(c.app(old_leader).values.back(), "after");
+  ASSERT_TRUE(remove->response);
+  EXPECT_NE(remove->response->code(), nodepb::CODE_OK);
+}
+
 TEST(NodeMembershipTest, RemovingTheLeaderMovesLeadershipAndDropsItsMessages) {
   NodeCluster c;
   const NodeId leader = c.SettledLeader();
