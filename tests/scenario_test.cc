@@ -162,6 +162,20 @@ class ScenarioRunner {
       cluster_->read_states(Node(0)).clear();
       return out.empty() ? "none\n" : out;
     }
+    if (command == "conf-change") {  // conf-change <leader> add-voter 4 [remove 2 ...]
+      raftpb::ConfChange change;
+      for (size_t i = 1; i + 1 < args_.size(); i += 2) {
+        raftpb::ConfChangeSingle* single = change.add_changes();
+        if (args_[i] == "add-voter") single->set_type(raftpb::CONF_ADD_VOTER);
+        else if (args_[i] == "add-learner") single->set_type(raftpb::CONF_ADD_LEARNER);
+        else if (args_[i] == "remove") single->set_type(raftpb::CONF_REMOVE);
+        else return absl::StrCat("error: unknown change '", args_[i], "'\n");
+        single->set_node(ParseNode(args_[i + 1]));
+      }
+      absl::StatusOr<LogPosition> position = cluster_->ProposeConfChange(Node(0), change);
+      if (!position.ok()) return absl::StrCat("error: ", position.status().message(), "\n");
+      return absl::StrCat("index=", position->index, " term=", position->term, "\n");
+    }
     if (command == "transfer") {
       absl::Status status = cluster_->raft(Node(0)).TransferLeadership(ParseNode(args_.at(1)));
       return status.ok() ? "ok\n" : absl::StrCat("error: ", status.message(), "\n");
@@ -183,6 +197,8 @@ class ScenarioRunner {
         return absl::StrCat("error: bad value in ", arg, "\n");
       }
       if (kv.first == "nodes") options.nodes = static_cast<int>(value);
+      // voters=N: nodes 1..N bootstrap the cluster, the rest start outside it (to be added).
+      else if (kv.first == "voters") options.initial_voters = static_cast<int>(value);
       else if (kv.first == "prevote") options.pre_vote = value != 0;
       else if (kv.first == "checkquorum") options.check_quorum = value != 0;
       else if (kv.first == "lease") options.read_only_lease = value != 0;
