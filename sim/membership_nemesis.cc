@@ -47,6 +47,7 @@ void Simulation::DrawMembershipSettings() {
   const bool on = membership_prng_.Uniform(2) == 0;
   const size_t total = 3 + membership_prng_.Uniform(5);  // cluster sizes 3..7 with the spares
   membership_mean_interval_ = (100 + static_cast<int64_t>(membership_prng_.Uniform(900))) * kMillis;
+  if (options_.production_timing) membership_mean_interval_ *= 10;
   membership_ = on && options_.faults && (options_.disabled_faults & kFaultMembership) == 0;
   members_ = voters_;
   if (!membership_) return;

@@ -93,9 +93,19 @@ void Simulation::DrawSettings() {
     net.duplicate_probability = 0;
   }
   nemesis_mean_interval_ = (50 + static_cast<int64_t>(swarm_.Uniform(1000))) * kMillis;
+  if (options_.production_timing) {
+    // Drawn above all the same, so that the swarm's other settings stay what the seed gives.
+    election_tick_ = 10;
+    tick_nanos_ = 100 * kMillis;
+    client_timeout_ = tick_nanos_ * election_tick_ * 3;
+    net.min_latency_nanos = 100 * 1000;
+    net.mean_tail_nanos = 400 * 1000;
+    nemesis_mean_interval_ *= 10;
+  }
   network_ = std::make_unique<Network>(scheduler_, network_prng_, net);
   result_.settings = absl::StrCat(
-      "seed=", options_.seed, "\nnodes=", nodes, "\nclients=", options_.clients,
+      "seed=", options_.seed, "\ntiming=", options_.production_timing ? "production" : "swarm",
+      "\nnodes=", nodes, "\nclients=", options_.clients,
       "\nelection_tick=", election_tick_, "\ntick_ms=", tick_nanos_ / kMillis,
       "\nclient_timeout_ms=", client_timeout_ / kMillis, "\nsnapshot_every=", snapshot_every_,
       "\nmax_msg_bytes=", max_msg_bytes_, "\nmax_inflight_msgs=", max_inflight_,

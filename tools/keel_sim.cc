@@ -42,8 +42,9 @@ Commands:
   sweep --seeds A..B  Runs seeds A through B (inclusive); prints each failing seed with the
                       exact replay command, then a summary line. Exit 1 if any failed.
   bench               Runs 5-node clusters with faults and 8 clients for --seconds of
-                      simulated time per seed; prints simulated seconds per wall second and
-                      events per second.
+                      simulated time per seed (seeds 1-3); prints simulated seconds per
+                      wall second and events per second. With --timing production, the
+                      production-timed profile (compare the two in one run).
 
 Options:
   --seed N            Seed of run/replay (required there).
@@ -56,6 +57,10 @@ Options:
                       covers short and long runs; replay commands print the drawn value.
   --liveness-ms MS    Virtual time allowed after healing to commit a fresh entry on every
                       node (default 20000); a stall is a failure.
+  --timing T          swarm (default): ticks of 2-20 ms, elections after 5-20 ticks, drawn per
+                      seed, to pack many elections into little simulated time. production:
+                      etcd's defaults (100 ms ticks, election after 10), LAN latencies,
+                      faults and membership changes 10x further apart.
   --no-faults         No nemesis, no drops or duplicates (a calm run).
   --plant-bug NAME    Switch on a known bug of the engine or of the replicated state (see
                       --list-planted-bugs); the checks must catch it. The production keel
@@ -132,6 +137,7 @@ std::string ReplayFlags(const Args& args, uint64_t seed) {
   absl::StrAppend(&out, " --safety-ms ", OptionsFor(args, seed).safety_nanos / 1'000'000);
   absl::StrAppend(&out, " --liveness-ms ", args.options.liveness_nanos / 1'000'000);
   if (!args.options.faults) absl::StrAppend(&out, " --no-faults");
+  if (args.options.production_timing) absl::StrAppend(&out, " --timing production");
   if (!args.options.engine_checks) absl::StrAppend(&out, " --no-engine-checks");
   for (const keel::sim::FaultClassInfo& fault : keel::sim::FaultClasses()) {
     if (args.options.disabled_faults & fault.fault) absl::StrAppend(&out, " --no-fault ", fault.name);
@@ -253,8 +259,9 @@ int Bench(const Args& args) {
     sim_nanos += result.sim_nanos;
   }
   const double wall_s = static_cast<double>(WallMillis(start)) / 1000.0;
-  std::printf("bench runs=%d nodes=5 clients=%d sim_s=%.1f wall_s=%.2f sim_per_wall=%.0f events=%llu events_per_s=%.0f\n",
-              runs, options.clients, static_cast<double>(sim_nanos) / 1e9, wall_s,
+  std::printf("bench timing=%s runs=%d nodes=5 clients=%d sim_s=%.1f wall_s=%.2f sim_per_wall=%.0f events=%llu events_per_s=%.0f\n",
+              options.production_timing ? "production" : "swarm", runs, options.clients,
+              static_cast<double>(sim_nanos) / 1e9, wall_s,
               static_cast<double>(sim_nanos) / 1e9 / wall_s, static_cast<unsigned long long>(events),
               static_cast<double>(events) / wall_s);
   return 0;
@@ -324,6 +331,11 @@ int main(int argc, char** argv) {
     } else if (word == "--liveness-ms") {
       if (!number("--liveness-ms", 1, 86'400'000, &n)) return 2;
       args.options.liveness_nanos = n * 1'000'000;
+    } else if (word == "--timing") {
+      const std::string* v = value("--timing");
+      if (v == nullptr) return 2;
+      if (*v != "swarm" && *v != "production") return Usage("--timing is swarm or production");
+      args.options.production_timing = *v == "production";
     } else if (word == "--no-faults") {
       args.options.faults = false;
     } else if (word == "--no-engine-checks") {
