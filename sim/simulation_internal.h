@@ -169,6 +169,9 @@ class Simulation {
   // Node `id` restored its state machine from a snapshot (at start or from the leader).
   void OnRestore(NodeId id);
   void CheckStepThorough();
+  // After node `id`'s step: if it leads with a lease that holds, or served lease reads as
+  // leader of `served_in` (0: none), no leader of a later term may have been elected.
+  void CheckLease(NodeId id, Term served_in);
   absl::Status CheckDurableQuorum();
   // Whether entry (index, term) is durable on a majority of each half of `conf`'s voters
   // (a crashed node counts with what its disk kept); `durable`, `needed` say how far it got.
@@ -213,6 +216,7 @@ class Simulation {
   bool safety_over_ = false;
   NodeId last_leader_ = kNoNode;
   Term last_leader_term_ = 0;
+  Term newest_leader_term_ = 0;  // the highest term any node has led (lease read check)
   std::unique_ptr<Workload> workload_;
   WorkloadShape workload_shape_;
   uint64_t steps_checked_ = 0;
