@@ -61,32 +61,6 @@ void Simulation::DrawMembershipSettings() {
                   "\nmembership_mean_interval_ms=", membership_mean_interval_ / kMillis, "\n");
 }
 
-std::optional<nodepb::Response> Simulation::AdminCall(NodeId target, nodepb::Request request,
-                                                      int64_t deadline) {
-  Node& node = nodes_.at(target);
-  if (!node.up) {
-    scheduler_.Sleep(tick_nanos_);  // connection refused
-    return std::nullopt;
-  }
-  struct Pending {  // shared with the callback, which may run after the caller gave up
-    bool done = false;
-    nodepb::Response response;
-  };
-  auto pending = std::make_shared<Pending>();
-  const FiberId self = scheduler_.current();
-  request.set_id(++request_ids_);
-  request.set_timeout_nanos(std::max<int64_t>(1, deadline - scheduler_.now()));
-  node.driver->OnRequest(std::move(request), [this, pending, self](nodepb::Response response) {
-    pending->done = true;
-    pending->response = std::move(response);
-    scheduler_.Wake(self);
-  });
-  scheduler_.Wake(node.fiber);
-  while (!pending->done && scheduler_.now() < deadline) scheduler_.Park(deadline);
-  if (!pending->done) return std::nullopt;
-  return pending->response;
-}
-
 bool Simulation::AskMemberChange(const nodepb::MemberChange& change, const std::string& what) {
   // Through any member: followers proxy it to the leader.
   const NodeId via = members_[membership_prng_.Uniform(members_.size())];
@@ -95,7 +69,7 @@ bool Simulation::AskMemberChange(const nodepb::MemberChange& change, const std::
   Trace(absl::StrCat("operator asks node ", via, ": ", what));
   ++changing_;
   const std::optional<nodepb::Response> response =
-      AdminCall(via, std::move(request), scheduler_.now() + 2 * client_timeout_);
+      CallNode(via, std::move(request), scheduler_.now() + 2 * client_timeout_);
   --changing_;
   if (!response) {
     Trace(absl::StrCat("operator: ", what, ": no answer"));
@@ -119,7 +93,7 @@ bool Simulation::AskTransfer(NodeId target) {
   nodepb::Request request;
   request.mutable_transfer_leader()->set_target(target);
   const std::optional<nodepb::Response> response =
-      AdminCall(via, std::move(request), scheduler_.now() + 2 * client_timeout_);
+      CallNode(via, std::move(request), scheduler_.now() + 2 * client_timeout_);
   Trace(absl::StrCat("operator asks node ", via, " to transfer leadership to ", target, ": ",
                      response ? nodepb::Code_Name(response->code()) : "no answer"));
   const bool ok = response && response->code() == nodepb::CODE_OK;

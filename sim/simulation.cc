@@ -321,25 +321,20 @@ void Simulation::NodeMain(NodeId id) {
   }
 }
 
-Attempt Simulation::Submit(NodeId target, const std::string& command, int64_t deadline) {
+std::optional<nodepb::Response> Simulation::CallNode(NodeId target, nodepb::Request request, int64_t deadline) {
   Node& node = nodes_.at(target);
   if (!node.up) {
-    // Connection refused: nothing was sent. Clients notice after a while.
-    scheduler_.Sleep(tick_nanos_);
-    return Attempt{Attempt::Outcome::kNotApplied, ""};
+    scheduler_.Sleep(tick_nanos_);  // connection refused
+    return std::nullopt;
   }
-  // Shared with the callback, which may run after the client gave up waiting.
-  struct Pending {
+  struct Pending {  // shared with the callback, which may run after the caller gave up
     bool done = false;
     nodepb::Response response;
   };
   auto pending = std::make_shared<Pending>();
   const FiberId self = scheduler_.current();
-  // The same request a production client sends to a node's client port.
-  nodepb::Request request;
   request.set_id(++request_ids_);
   request.set_timeout_nanos(std::max<int64_t>(1, deadline - scheduler_.now()));
-  request.set_command(command);
   node.driver->OnRequest(std::move(request), [this, pending, self](nodepb::Response response) {
     pending->done = true;
     pending->response = std::move(response);
@@ -347,10 +342,25 @@ Attempt Simulation::Submit(NodeId target, const std::string& command, int64_t de
   });
   scheduler_.Wake(node.fiber);
   while (!pending->done && scheduler_.now() < deadline) scheduler_.Park(deadline);
-  if (!pending->done) return Attempt{Attempt::Outcome::kUnknown, ""};  // Jepsen's :info
-  switch (pending->response.code()) {
+  if (!pending->done) return std::nullopt;
+  return pending->response;
+}
+
+Attempt Simulation::Submit(NodeId target, const std::string& command, int64_t deadline) {
+  Node& node = nodes_.at(target);
+  if (!node.up) {
+    // Connection refused: nothing was sent. Clients notice after a while.
+    scheduler_.Sleep(tick_nanos_);
+    return Attempt{Attempt::Outcome::kNotApplied, ""};
+  }
+  // The same request a production client sends to a node's client port.
+  nodepb::Request request;
+  request.set_command(command);
+  const std::optional<nodepb::Response> response = CallNode(target, std::move(request), deadline);
+  if (!response) return Attempt{Attempt::Outcome::kUnknown, ""};  // Jepsen's :info
+  switch (response->code()) {
     case nodepb::CODE_OK:
-      return Attempt{Attempt::Outcome::kApplied, pending->response.result()};
+      return Attempt{Attempt::Outcome::kApplied, response->result()};
     case nodepb::CODE_UNAVAILABLE:
     case nodepb::CODE_INVALID_ARGUMENT:
     case nodepb::CODE_FAILED_PRECONDITION:

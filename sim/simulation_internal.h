@@ -130,6 +130,10 @@ class Simulation {
   // The node's process is gone: detach it, drop its volatile state and unsynced disk bytes.
   void PowerOff(Node& node);
   void NodeMain(NodeId id);
+  // One request through `target`'s driver, as a production client (or keelctl) sends it on
+  // the client port; nullopt if the node is down (after a tick: connection refused) or did not
+  // answer by `deadline`. Blocks the calling fiber.
+  std::optional<nodepb::Response> CallNode(NodeId target, nodepb::Request request, int64_t deadline);
   // The workload's way in: one attempt at having `command` applied through `target`.
   Attempt Submit(NodeId target, const std::string& command, int64_t deadline);
   void NemesisMain();
@@ -140,9 +144,6 @@ class Simulation {
   // The operator: adds spare nodes as learners, promotes, removes and replaces members, and
   // moves leadership, through client requests to the nodes.
   void MembershipMain();
-  // One admin request through `target`'s driver, as keelctl sends it; nullopt if the node is
-  // down or did not answer by `deadline`.
-  std::optional<nodepb::Response> AdminCall(NodeId target, nodepb::Request request, int64_t deadline);
   // A member change (or transfer) through a member, counted by its answer; true if CODE_OK.
   bool AskMemberChange(const nodepb::MemberChange& change, const std::string& what);
   bool AskTransfer(NodeId target);
