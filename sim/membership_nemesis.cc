@@ -180,14 +180,13 @@ void Simulation::MembershipMain() {
     const nodepb::NodeStatus status = nodes_.at(leader).driver->Status();
     known_voters_ = status.voters_size();
     StartJoiners(status);
-    const size_t voters = status.voters_size();
-    const int f = Tolerated(voters);
     const bool settled = status.voters_outgoing().empty() && status.pending_conf_index() == 0;
     // A removal whose answer was lost but which committed: the operator stops that node now.
     for (NodeId id : status.removed()) {
       if (settled && std::binary_search(members_.begin(), members_.end(), id)) StopRemoved(id);
     }
     // A voter to change: the leader a third of the time (it must hand over), else any.
+    const auto voters = static_cast<uint64_t>(status.voters_size());
     const NodeId voter = membership_prng_.Uniform(3) == 0
                              ? leader
                              : status.voters(static_cast<int>(membership_prng_.Uniform(voters)));
@@ -196,22 +195,7 @@ void Simulation::MembershipMain() {
                                : status.learners(static_cast<int>(membership_prng_.Uniform(
                                      static_cast<uint64_t>(status.learners_size()))));
     if (action < 25) {
-      NodeId spare = kNoNode;
-      for (NodeId id : spares_) {
-        if (spare == kNoNode && !removed_.contains(id) &&
-            !std::binary_search(members_.begin(), members_.end(), id))
-          spare = id;
-      }
-      // A cluster too small to tolerate a failure may still grow, one node at a time.
-      const bool budget = Unavailable(status, kNoNode) + 1 <= f ||
-                          (voters < 3 && Unavailable(status, kNoNode) == 0);
-      if (spare == kNoNode || !settled || !budget) continue;
-      nodepb::MemberChange change;
-      AddChange(change, nodepb::MEMBER_ADD_LEARNER, spare);
-      if (AskMemberChange(change, absl::StrCat("add learner ", spare))) {
-        if (const NodeId now = KnownLeader(); now != kNoNode)
-          StartJoiners(nodes_.at(now).driver->Status());
-      }
+      if (settled) OperatorAddsLearner(status);
     } else if (action < 45) {
       // Refused while the learner lags: the operator retries on a later round.
       if (learner == kNoNode || !nodes_.at(learner).up) continue;
@@ -219,32 +203,59 @@ void Simulation::MembershipMain() {
       AddChange(change, nodepb::MEMBER_ADD_VOTER, learner);
       AskMemberChange(change, absl::StrCat("promote ", learner));
     } else if (action < 60) {
-      // Remove a voter (budget for the smaller cluster too) or a learner.
-      const bool of_learner = learner != kNoNode && membership_prng_.Uniform(3) == 0;
-      const NodeId target = of_learner ? learner : voter;
-      if (!settled) continue;
-      if (!of_learner && (voters < 2 || Unavailable(status, target) + 1 > f ||
-                          Unavailable(status, target) > Tolerated(voters - 1)))
-        continue;
-      nodepb::MemberChange change;
-      AddChange(change, nodepb::MEMBER_REMOVE, target);
-      if (AskMemberChange(change, absl::StrCat("remove ", target))) StopRemoved(target);
+      OperatorRemoves(status, settled, voter, learner);
     } else if (action < 80) {
-      // Replace a voter by a caught-up learner in one change: the joint configuration.
-      if (learner == kNoNode || !nodes_.at(learner).up || !settled || voters < 2) continue;
-      if (Unavailable(status, voter) + 1 > f) continue;  // a lagging learner counts already
-      nodepb::MemberChange change;
-      AddChange(change, nodepb::MEMBER_ADD_VOTER, learner);
-      AddChange(change, nodepb::MEMBER_REMOVE, voter);
-      if (AskMemberChange(change, absl::StrCat("replace ", voter, " by ", learner)))
-        StopRemoved(voter);
+      if (settled) OperatorReplaces(status, voter, learner);
     } else {
       // Now and then a learner: the leader must refuse it.
       const bool to_learner = learner != kNoNode && membership_prng_.Uniform(5) == 0;
-      AskTransfer(to_learner ? learner
-                             : status.voters(static_cast<int>(membership_prng_.Uniform(voters))));
+      AskTransfer(to_learner ? learner : status.voters(static_cast<int>(membership_prng_.Uniform(voters))));
     }
   }
+}
+
+void Simulation::OperatorAddsLearner(const nodepb::NodeStatus& status) {
+  NodeId spare = kNoNode;
+  for (NodeId id : spares_) {
+    if (spare == kNoNode && !removed_.contains(id) && !std::binary_search(members_.begin(), members_.end(), id))
+      spare = id;
+  }
+  // A cluster too small to tolerate a failure may still grow, one node at a time.
+  const size_t voters = static_cast<size_t>(status.voters_size());
+  const int unavailable = Unavailable(status, kNoNode);
+  const bool budget = unavailable + 1 <= Tolerated(voters) || (voters < 3 && unavailable == 0);
+  if (spare == kNoNode || !budget) return;
+  nodepb::MemberChange change;
+  AddChange(change, nodepb::MEMBER_ADD_LEARNER, spare);
+  if (AskMemberChange(change, absl::StrCat("add learner ", spare))) {
+    if (const NodeId now = KnownLeader(); now != kNoNode) StartJoiners(nodes_.at(now).driver->Status());
+  }
+}
+
+void Simulation::OperatorRemoves(const nodepb::NodeStatus& status, bool settled, NodeId voter, NodeId learner) {
+  // Remove a voter (budget for the smaller cluster too) or a learner. Drawn before looking at
+  // `settled`, as it always was: the seeds' runs stay what they were.
+  const bool of_learner = learner != kNoNode && membership_prng_.Uniform(3) == 0;
+  const NodeId target = of_learner ? learner : voter;
+  if (!settled) return;
+  const size_t voters = static_cast<size_t>(status.voters_size());
+  if (!of_learner && (voters < 2 || Unavailable(status, target) + 1 > Tolerated(voters) ||
+                      Unavailable(status, target) > Tolerated(voters - 1)))
+    return;
+  nodepb::MemberChange change;
+  AddChange(change, nodepb::MEMBER_REMOVE, target);
+  if (AskMemberChange(change, absl::StrCat("remove ", target))) StopRemoved(target);
+}
+
+void Simulation::OperatorReplaces(const nodepb::NodeStatus& status, NodeId voter, NodeId learner) {
+  // Replace a voter by a caught-up learner in one change: the joint configuration.
+  const size_t voters = static_cast<size_t>(status.voters_size());
+  if (learner == kNoNode || !nodes_.at(learner).up || voters < 2) return;
+  if (Unavailable(status, voter) + 1 > Tolerated(voters)) return;  // a lagging learner counts already
+  nodepb::MemberChange change;
+  AddChange(change, nodepb::MEMBER_ADD_VOTER, learner);
+  AddChange(change, nodepb::MEMBER_REMOVE, voter);
+  if (AskMemberChange(change, absl::StrCat("replace ", voter, " by ", learner))) StopRemoved(voter);
 }
 
 }  // namespace keel::sim::internal

@@ -144,6 +144,12 @@ class Simulation {
   // The operator: adds spare nodes as learners, promotes, removes and replaces members, and
   // moves leadership, through client requests to the nodes.
   void MembershipMain();
+  // The operator's actions on a round where the leader showed `status` (settled: no change in
+  // flight; the callers ask only then): add the next spare as a learner, remove `voter` or (a third of the time)
+  // `learner`, replace `voter` by `learner` in one joint change. Each keeps within the f budget.
+  void OperatorAddsLearner(const nodepb::NodeStatus& status);
+  void OperatorRemoves(const nodepb::NodeStatus& status, bool settled, NodeId voter, NodeId learner);
+  void OperatorReplaces(const nodepb::NodeStatus& status, NodeId voter, NodeId learner);
   // A member change (or transfer) through a member, counted by its answer; true if CODE_OK.
   bool AskMemberChange(const nodepb::MemberChange& change, const std::string& what);
   bool AskTransfer(NodeId target);
