@@ -204,7 +204,8 @@ class Node {
   std::map<uint64_t, ReadBatch> read_batches_;
   uint64_t next_read_batch_ = 1;
   std::set<uint64_t> transfers_;  // calls waiting for a leadership transfer to finish
-  std::string published_conf_;  // the serialized ConfState last given to PeerChannel::SetMembers
+  // Raft::conf_generation() when PeerChannel::SetMembers was last called (none yet: max).
+  uint64_t published_generation_ = UINT64_MAX;
   Term last_term_ = 0;
   Role last_role_ = Role::kFollower;
 };

@@ -75,10 +75,11 @@ void Node::ProposeMemberChange(const std::shared_ptr<Call>& call) {
 }
 
 void Node::PublishMembers() {
+  // Every Poll calls this: the generation makes the common case (no change) one comparison
+  // instead of serializing the configuration.
+  if (replica_->raft().conf_generation() == published_generation_) return;
+  published_generation_ = replica_->raft().conf_generation();
   const raftpb::ConfState& conf = replica_->raft().conf_state();
-  std::string serialized = conf.SerializeAsString();
-  if (serialized == published_conf_) return;
-  published_conf_ = std::move(serialized);
   std::map<NodeId, nodepb::MemberInfo> members;
   const std::map<NodeId, std::string> contexts = MemberContexts(conf);
   for (const auto* list : {&conf.voters(), &conf.voters_outgoing(), &conf.learners()}) {

@@ -140,6 +140,7 @@ void Raft::HeardFromLeader(NodeId leader) {
 void Raft::SetConfState(const raftpb::ConfState& conf_state) {
   KEEL_ASSERT(ValidateConfState(conf_state).ok());
   conf_ = conf_state;
+  ++conf_generation_;
   quorum_ = QuorumOf(conf_state);
   voters_ = quorum_.Voters();
   if (lead_transferee_ != kNoNode && !IsVoter(lead_transferee_)) AbortLeaderTransfer();

@@ -158,6 +158,9 @@ class Raft {
   // The configuration in force, and the one as of `index` (>= the first index - 1: what a
   // snapshot taken at `index` must record).
   const raftpb::ConfState& conf_state() const { return conf_; }
+  // Bumped whenever conf_state() is set (an append, a truncation, a snapshot): an unchanged
+  // value means an unchanged configuration, so an owner can skip comparing it.
+  uint64_t conf_generation() const { return conf_generation_; }
   raftpb::ConfState ConfStateAt(Index index) const;
   // Index of the last configuration entry in the log (0: none since the snapshot).
   Index pending_conf_index() const { return pending_conf_index_; }
@@ -283,6 +286,7 @@ class Raft {
   JointConfig quorum_;
   std::vector<NodeId> voters_;  // quorum_.Voters(), kept in step with it
   raftpb::ConfState conf_;       // in force: that of the last config entry, or base_conf_
+  uint64_t conf_generation_ = 0;  // bumped by every SetConfState
   raftpb::ConfState base_conf_;  // as of the snapshot (or bootstrap)
   std::map<Index, raftpb::ConfState> conf_history_;  // config after each config entry in the log
   Index pending_conf_index_ = 0;
