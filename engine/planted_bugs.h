@@ -31,8 +31,9 @@ enum PlantedBug : uint32_t {
 // client histories).
 // kMembership bugs live in the core but need membership changes to show: they are caught by
 // the membership tests and sweeps.
-// kRead bugs live in the read path (core or node) and break no invariant of the logs: only
-// the linearizability check of the clients' history (the simulator's) catches them.
+// kRead bugs live in the read path (core or node) and break no invariant of the logs: the
+// simulator catches them, by the linearizability check of the clients' history (stale-read)
+// or by its lease check (lease-ignores-drift: a lease held after a later leader's election).
 enum class BugLayer : uint8_t { kEngine, kKvstate, kNode, kMembership, kRead };
 
 struct PlantedBugInfo {

@@ -453,30 +453,20 @@ absl::Status Simulation::CheckUnreadableNodesWereDamaged() const {
   return absl::OkStatus();
 }
 
-bool Simulation::DurableOnQuorum(const raftpb::ConfState& conf, Index index, Term term, size_t* durable,
-                                 size_t* needed) const {
-  auto holds = [&](NodeId id) {
-    auto node = nodes_.find(id);
-    if (node == nodes_.end()) return false;
-    const Node& n = node->second;
+absl::btree_set<NodeId> Simulation::HoldersOf(Index index, Term term) const {
+  absl::btree_set<NodeId> holders;
+  for (const auto& [id, n] : nodes_) {
+    bool holds = false;
     if (n.up) {
-      return n.storage->FirstIndex() > index ||
-             (n.storage->LastIndex() >= index && n.storage->TermAt(index).value_or(0) == term);
+      holds = n.storage->FirstIndex() > index ||
+              (n.storage->LastIndex() >= index && n.storage->TermAt(index).value_or(0) == term);
+    } else {
+      auto it = n.durable_terms_at_crash.find(index);
+      holds = n.durable_first_at_crash > index || (it != n.durable_terms_at_crash.end() && it->second == term);
     }
-    auto it = n.durable_terms_at_crash.find(index);
-    return n.durable_first_at_crash > index || (it != n.durable_terms_at_crash.end() && it->second == term);
-  };
-  bool quorum = true;
-  for (const auto* half : {&conf.voters(), &conf.voters_outgoing()}) {
-    if (half->empty()) continue;
-    size_t count = 0;
-    for (NodeId id : *half) count += holds(id) ? 1 : 0;
-    *durable = count;
-    *needed = half->size() / 2 + 1;
-    quorum = quorum && count >= *needed;
-    if (!quorum) return false;
+    if (holds) holders.insert(id);
   }
-  return quorum;
+  return holders;
 }
 
 absl::Status Simulation::CheckDurableQuorum() {
@@ -501,26 +491,20 @@ absl::Status Simulation::CheckDurableQuorum() {
   // the next change waits for the previous one to commit.
   const Raft& raft = committer->replica().raft();
   const raftpb::ConfState at_commit = raft.ConfStateAt(commit);
-  size_t durable = 0;
-  size_t needed = 0;
-  if (DurableOnQuorum(at_commit, commit, commit_term, &durable, &needed)) return absl::OkStatus();
+  const absl::btree_set<NodeId> holders = HoldersOf(commit, commit_term);
+  if (QuorumOf(at_commit).HasQuorum(holders)) return absl::OkStatus();
   const bool change_at_commit = raft.ConfStateAt(commit - 1).SerializeAsString() != at_commit.SerializeAsString();
   // The next configuration may be known only to the leader (and whoever it reached): a
   // follower with the highest commit index need not hold it yet (seed 83: a leader removing
   // itself committed with two of the three remaining voters). So any running node's latest.
   if (!change_at_commit) {
     for (const auto& [id, node] : nodes_) {
-      size_t later_durable = 0;
-      size_t later_needed = 0;
-      if (node.up && DurableOnQuorum(node.replica().raft().conf_state(), commit, commit_term, &later_durable,
-                                     &later_needed)) {
-        return absl::OkStatus();
-      }
+      if (node.up && QuorumOf(node.replica().raft().conf_state()).HasQuorum(holders)) return absl::OkStatus();
     }
   }
   return absl::InternalError(absl::StrCat("durability violated: commit index ", commit, " (term ", commit_term,
-                                          ") is durable on only ", durable, " voters where a quorum of its configuration (",
-                                          DescribeConfState(at_commit), ") needs ", needed));
+                                          ") is durable only on {", absl::StrJoin(holders, ","),
+                                          "}, not a quorum of its configuration (", DescribeConfState(at_commit), ")"));
 }
 
 bool Simulation::CheckLiveness() {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/btree_set.h"
 #include "engine/node.h"
 #include "engine/prng.h"
 #include "kvstate/kv_state.h"
@@ -180,9 +181,9 @@ class Simulation {
   // leader of `served_in` (0: none), no leader of a later term may have been elected.
   void CheckLease(NodeId id, Term served_in);
   absl::Status CheckDurableQuorum();
-  // Whether entry (index, term) is durable on a majority of each half of `conf`'s voters
-  // (a crashed node counts with what its disk kept); `durable`, `needed` say how far it got.
-  bool DurableOnQuorum(const raftpb::ConfState& conf, Index index, Term term, size_t* durable, size_t* needed) const;
+  // The nodes whose log holds entry (index, term) or a snapshot past it (a crashed node counts
+  // with what its disk kept).
+  absl::btree_set<NodeId> HoldersOf(Index index, Term term) const;
   // The checker could not read some node's log: only a disk the nemesis damaged excuses that.
   absl::Status CheckUnreadableNodesWereDamaged() const;
   NodeId KnownLeader() const;

@@ -2,9 +2,8 @@
 # Process-level checks of keel-sim, run by ctest:
 #   determinism <keel-sim>            the same seed in two processes gives the same trace hash
 #   sweep <keel-sim> A..B             every seed in the range passes
-#   planted <keel-sim> NAME MAX [FLAGS...]   a sweep over seeds 1..MAX with the bug planted
-#                                     fails (prints how many seeds it took); FLAGS are extra
-#                                     sweep flags (later ones override the defaults)
+#   planted <keel-sim> NAME MAX       a sweep over seeds 1..MAX with the bug planted fails
+#                                     (prints how many seeds it took)
 #   shrink <keel-sim>                 a failing seed shrinks to a smaller run whose printed
 #                                     replay command fails with the same trace hash
 #   history <keel-sim> <keel-check>   keel-check on the --history of a run gives the run's
@@ -43,8 +42,7 @@ case "$mode" in
     ;;
   planted)
     set +e
-    out=$("$sim" sweep --seeds "1..$4" --jobs 2 --first-failure --safety-ms 5000 --liveness-ms 10000 --plant-bug "$3" \
-            "${@:5}")
+    out=$("$sim" sweep --seeds "1..$4" --jobs 2 --first-failure --safety-ms 5000 --liveness-ms 10000 --plant-bug "$3")
     status=$?
     set -e
     echo "$out" | grep -E '^(sweep|first_failing_seed)'
