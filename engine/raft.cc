@@ -619,6 +619,8 @@ Ready Raft::GetReady() {
       hard_state.vote() != persisted_hard_state_.vote() ||
       hard_state.commit() != persisted_hard_state_.commit()) {
     ready.hard_state = hard_state;
+    ready.hard_state_commit_only =
+        hard_state.term() == persisted_hard_state_.term() && hard_state.vote() == persisted_hard_state_.vote();
     persisted_hard_state_ = hard_state;
   }
   if (log_.unstable_snapshot()) {

@@ -5,12 +5,20 @@
 //   1. If `snapshot` is set: persist it and restore the state machine from it (the log before
 //      and including snapshot->meta.index() is replaced).
 //   2. Persist `entries` (first discarding any stored entries at or after
-//      entries.front().index()) and `hard_state` if set. Both must be durable (fsynced) before
-//      step 3. Entries and hard state may be written in one batch (one fsync).
+//      entries.front().index()) and `hard_state` if set. If MustSync(), both must be durable
+//      (fsynced) before step 3; entries and hard state may be written in one batch (one fsync).
+//      A hard state that only moved the commit index need not be synced (MustSync() is false
+//      for it): the commit index is volatile state in Raft (Figure 2), and a node that loses
+//      the increase to a crash learns it again from the leader. Storage syncs it with the next
+//      batch that must be durable. This takes one fsync off every commit's path on the leader.
 //   3. Send `messages_after_persist` (votes, append acks: they promise durable state).
 //   `messages` may be sent at any time, before or in parallel with step 2: they depend on
 //   nothing this Ready persists (a leader's appends to followers; dissertation §10.2.1).
-//   4. Apply `committed_entries` in order (they are committed: durable on a quorum).
+//   4. Apply `committed_entries` in order (they are committed: durable on a quorum). Unless
+//      `snapshot` is set, this may happen before step 2: whether this node has written them
+//      changes nothing about their being committed (Raft §3.5; etcd's server applies in
+//      parallel with its WAL write too). The replica does so, to answer clients without
+//      waiting for the fsync of the entries proposed since.
 //   5. Serve `read_states` once the state machine has applied read_state.index.
 //   6. Call Raft::Advance(ready).
 #pragma once
@@ -48,6 +56,10 @@ struct Ready {
   NodeId leader = kNoNode;
 
   std::optional<raftpb::HardState> hard_state;
+  // Set by the core when hard_state differs from the last one only in its commit index: then
+  // it need not be synced (step 2). False (sync) by default: a term or vote must be durable
+  // before messages_after_persist leave.
+  bool hard_state_commit_only = false;
   std::optional<SnapshotToInstall> snapshot;
   std::vector<raftpb::Entry> entries;
   std::vector<raftpb::Message> messages;
@@ -55,8 +67,10 @@ struct Ready {
   std::vector<raftpb::Entry> committed_entries;
   std::vector<ReadState> read_states;
 
-  // True if step 2 has anything to make durable.
-  bool MustSync() const { return hard_state.has_value() || snapshot.has_value() || !entries.empty(); }
+  // True if step 2 has anything that must be durable (fsynced) before step 3.
+  bool MustSync() const {
+    return (hard_state.has_value() && !hard_state_commit_only) || snapshot.has_value() || !entries.empty();
+  }
 };
 
 }  // namespace keel

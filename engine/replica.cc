@@ -1,5 +1,7 @@
 #include "engine/replica.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "engine/assert.h"
 
@@ -26,6 +28,7 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Open(const ReplicaOptions& opt
   absl::StatusOr<std::unique_ptr<Raft>> raft = Raft::Create(options.raft, storage);
   if (!raft.ok()) return raft.status();
   replica->raft_ = std::move(*raft);
+  replica->applied_through_ = replica->raft_->log().applied();
   replica->last_tick_nanos_ = clock.NowNanos();
   return replica;
 }
@@ -119,6 +122,10 @@ void Replica::HandleReady() {
     Ready ready = raft_->GetReady();
     // The leader's appends go out before its own write (dissertation §10.2.1).
     for (const raftpb::Message& message : ready.messages) transport_.Send(message);
+    // Committed entries are durable on a quorum already: apply them and answer their clients
+    // before this node's fsync of the entries proposed since (ready.h, step 4). Under load
+    // every leader Ready carries both, so this takes one fsync off each request's latency.
+    if (!ready.snapshot) ApplyCommitted(ready);
     if (!Persist(ready)) return;
     CompleteReady(ready);
   }
@@ -150,9 +157,10 @@ bool Replica::Persist(Ready& ready) {
 //   (§10.2.1). Votes, a candidate's vote requests (its vote for itself is in the held hard
 //   state) and append acks are in messages_after_persist and wait for the retry to succeed:
 //   no candidate wins on a vote it did not persist, no follower acks entries it did not write;
-// - nothing is applied and Advance() is not called, so the core still counts the Ready's
-//   entries as unwritten: a leader's own match stays below them and commits only on
-//   followers that did write them;
+// - Advance() is not called, so the core still counts the Ready's entries as unwritten: a
+//   leader's own match stays below them and commits only on followers that did write them.
+//   (Its committed entries were applied before the persist; applied_through_ keeps the retry
+//   from applying them twice. They were committed, so that was safe either way.)
 // - the core is frozen until the Ready is persisted: no Step, Tick, Propose or ReadIndex.
 //   (The core hands out a hard state in GetReady and from then on treats it as durable, e.g.
 //   to send appends at once; stepping it now could release messages that rely on the held
@@ -176,6 +184,7 @@ void Replica::CompleteReady(const Ready& ready) {
       return;
     }
     last_snapshot_index_ = ready.snapshot->meta.index();
+    applied_through_ = std::max(applied_through_, last_snapshot_index_);
     // Proposals at or below the snapshot were decided elsewhere; their results are unknown.
     while (!pending_.empty() && pending_.begin()->first <= last_snapshot_index_) {
       auto node = pending_.extract(pending_.begin());
@@ -183,7 +192,24 @@ void Replica::CompleteReady(const Ready& ready) {
     }
   }
   for (const raftpb::Message& message : ready.messages_after_persist) transport_.Send(message);
+  ApplyCommitted(ready);
+  if (read_state_handler_) {
+    for (const ReadState& read_state : ready.read_states) read_state_handler_(read_state);
+  }
+  raft_->Advance(ready);
+  KEEL_ASSERT(raft_->log().applied() == applied_through_);
+  if (!raft_->fatal_error().ok()) {
+    Stop(raft_->fatal_error());
+    return;
+  }
+  MaybeSnapshot();
+}
+
+void Replica::ApplyCommitted(const Ready& ready) {
   for (const raftpb::Entry& entry : ready.committed_entries) {
+    if (entry.index() <= applied_through_) continue;  // applied before the persist
+    KEEL_ASSERT(entry.index() == applied_through_ + 1);
+    applied_through_ = entry.index();
     std::string result;
     if (entry.type() == raftpb::ENTRY_NORMAL) result = state_machine_.Apply(entry.index(), entry.data());
     auto it = pending_.find(entry.index());
@@ -196,15 +222,6 @@ void Replica::CompleteReady(const Ready& ready) {
       proposal.done(absl::AbortedError("proposal lost to a leader change; retry"));
     }
   }
-  if (read_state_handler_) {
-    for (const ReadState& read_state : ready.read_states) read_state_handler_(read_state);
-  }
-  raft_->Advance(ready);
-  if (!raft_->fatal_error().ok()) {
-    Stop(raft_->fatal_error());
-    return;
-  }
-  MaybeSnapshot();
 }
 
 void Replica::MaybeSnapshot() {

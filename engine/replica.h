@@ -98,6 +98,9 @@ class Replica {
   void HoldReady(Ready ready, const absl::Status& status);
   // Steps 3-6 of the persistence contract (ready.h) for a persisted Ready.
   void CompleteReady(const Ready& ready);
+  // Step 4: applies ready.committed_entries above applied_through_ and answers their
+  // proposals. Called before the persist too (ready.h allows it without a snapshot).
+  void ApplyCommitted(const Ready& ready);
   // Ticks the core once per tick_nanos that passed since the last tick.
   void TickToNow();
   void Stop(const absl::Status& status);
@@ -112,6 +115,10 @@ class Replica {
   std::unique_ptr<Raft> raft_;
   int64_t last_tick_nanos_ = 0;
   Index last_snapshot_index_ = 0;
+  // The last entry handed to the state machine. Runs ahead of the core's applied index between
+  // an early apply and Advance() (and while a full disk holds the Ready whose entries these
+  // were): those entries must not be applied twice.
+  Index applied_through_ = 0;
   struct Pending {
     Term term;
     ProposalCallback done;

@@ -91,7 +91,7 @@ absl::Status DurableStorage::SaveReady(const Ready& ready) {
     reset->set_term(meta.term());
   }
   const raftpb::HardState* hard_state = ready.hard_state ? &*ready.hard_state : nullptr;
-  if (absl::Status status = wal_->Write(reset, ready.entries, hard_state); !status.ok()) return status;
+  if (absl::Status status = wal_->Write(reset, ready.entries, hard_state, ready.MustSync()); !status.ok()) return status;
   KEEL_ASSERT(wal_->poisoned().ok());
   if (!ready.entries.empty()) KEEL_ASSERT(wal_->last_index() == ready.entries.back().index());
   if (ready.hard_state) {

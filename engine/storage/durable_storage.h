@@ -42,7 +42,8 @@ class DurableStorage final : public LogStorage {
                                                 uint64_t max_bytes) const override;
 
   // Makes the durable part of a Ready durable, in the order ready.h prescribes: the snapshot
-  // file first, then one WAL batch (log reset, entries, hard state) with a single fsync.
+  // file first, then one WAL batch (log reset, entries, hard state) with a single fsync (none
+  // if only the commit index moved: !ready.MustSync()).
   // kResourceExhausted: the disk is full and nothing of the Ready was kept but, possibly, its
   // snapshot file (a retry of the same Ready reuses it): call again with the same Ready once
   // space returns. After any other error the storage is unusable and the node must stop.

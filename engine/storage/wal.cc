@@ -280,13 +280,24 @@ absl::Status Wal::UndoAppend(File& file, uint64_t start, const absl::Status& cau
 }
 
 absl::Status Wal::Write(const std::optional<walpb::LogReset>& reset,
-                        const std::vector<raftpb::Entry>& entries, const raftpb::HardState* hard_state) {
+                        const std::vector<raftpb::Entry>& entries, const raftpb::HardState* hard_state,
+                        bool sync) {
   if (!poisoned_.ok()) return poisoned_;
   KEEL_ASSERT(!segments_.empty());
+  // Only a hard state alone may go unsynced: entries and resets are what acks promise.
+  sync = sync || reset.has_value() || !entries.empty();
   // Roll over once the active segment is full; a batch is never split across segments.
   {
     Segment& active = segments_.rbegin()->second;
     if (active.file->Size() >= options_.max_segment_bytes) {
+      if (unsynced_) {
+        // The segment about to become an older one must not end in a record a crash can tear.
+        if (absl::Status status = active.file->Sync(); !status.ok()) {
+          Poison(status);
+          return poisoned_;
+        }
+        unsynced_ = false;
+      }
       // A full disk fails cleanly (kResourceExhausted, the WAL unchanged); the rest poisons.
       if (absl::Status status = StartSegment(segments_.rbegin()->first + 1); !status.ok()) return status;
     }
@@ -319,11 +330,14 @@ absl::Status Wal::Write(const std::optional<walpb::LogReset>& reset,
     Poison(status);
     return poisoned_;
   }
-  if (absl::Status status = active.file->Sync(); !status.ok()) {
-    Poison(status);
-    return poisoned_;
+  if (sync) {
+    if (absl::Status status = active.file->Sync(); !status.ok()) {
+      Poison(status);
+      return poisoned_;
+    }
   }
-  // Durable: now update the in-memory view.
+  unsynced_ = !sync;
+  // Durable (or, for a hard state alone, written): now update the in-memory view.
   if (reset) {
     entries_.clear();
     cache_.clear();

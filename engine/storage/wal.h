@@ -1,7 +1,8 @@
 // Segmented write-ahead log of Raft entries and hard state (engine/storage/record_format.h
 // frames every record with CRC-32Cs over its header and its body).
 //
-// - Each Write() is one batch: one append and one fsync (group commit), however many entries.
+// - Each Write() is one batch: one append and one fsync (group commit), however many entries;
+//   a batch of a commit index alone is not synced (see Write).
 // - An entry whose index is at or below the last one replaces the suffix from there (conflict
 //   truncation), both in memory and, on recovery, by replay order.
 // - A LogReset record voids everything before it (a snapshot from the leader replaced the log).
@@ -65,12 +66,16 @@ class Wal {
 
   // Durably writes one batch: an optional log reset, then entries (contiguous; the first may
   // be at or below last_index to replace a suffix), then an optional hard state. Returns only
-  // once the batch is fsynced. Precondition: the first entry's index is in
-  // (base_index, last_index + 1] (after the reset, if any).
+  // once the batch is fsynced, except for a batch of a hard state alone with sync == false (a
+  // commit index that moved, engine/ready.h): that one is written and synced with the next
+  // batch (or before the segment rolls over), so a crash may lose it, and only it, as a torn
+  // tail. Precondition: the first entry's index is in (base_index, last_index + 1] (after the
+  // reset, if any).
   // kResourceExhausted: the disk is full and nothing of the batch was kept (not poisoned;
   // retry later). Any other error poisons the WAL (poisoned() never is kResourceExhausted).
   absl::Status Write(const std::optional<walpb::LogReset>& reset,
-                     const std::vector<raftpb::Entry>& entries, const raftpb::HardState* hard_state);
+                     const std::vector<raftpb::Entry>& entries, const raftpb::HardState* hard_state,
+                     bool sync = true);
 
   // Entries up to `index` are in a snapshot: forget them and delete every segment (but the one
   // being written) holding no entry above `index`. Precondition: index <= last_index, or the
@@ -133,6 +138,10 @@ class Wal {
   std::deque<raftpb::Entry> cache_;  // the most recent entries, ending at last_index()
   uint64_t cache_bytes_ = 0;
   absl::Status poisoned_;
+  // The active segment holds bytes written without an fsync (a hard state alone, sync ==
+  // false). They are synced with the next batch, and before a new segment starts: an older
+  // segment must never end in a torn record (recovery would call it corruption).
+  bool unsynced_ = false;
 };
 
 }  // namespace keel

@@ -90,6 +90,37 @@ TEST(PersistenceTest, LeaderCountsItselfOnlyAfterItsWriteIsDurable) {
   node->Advance(second);
 }
 
+// A Ready whose hard state moved only its commit index has nothing that must be fsynced
+// (the commit index is volatile in Raft); a new term or vote must be.
+TEST(PersistenceTest, ACommitOnlyHardStateNeedsNoSyncButATermOrVoteDoes) {
+  NodeOptions options;
+  options.voters = {1};
+  TestNode node(1, options);
+  node->Campaign();
+  Ready campaign = node->GetReady();
+  ASSERT_TRUE(campaign.hard_state.has_value());
+  EXPECT_FALSE(campaign.hard_state_commit_only) << "a new term and a vote for itself";
+  EXPECT_TRUE(campaign.MustSync());
+  node.storage().Append(campaign.entries);
+  node.storage().SetHardState(*campaign.hard_state);
+  node->Advance(campaign);
+  node.Drain();
+  ASSERT_TRUE(node->Propose("x").ok());
+  Ready write = node->GetReady();
+  ASSERT_EQ(write.entries.size(), 1u);
+  EXPECT_TRUE(write.MustSync()) << "entries are always synced";
+  node.storage().Append(write.entries);
+  node->Advance(write);
+  Ready commit = node->GetReady();
+  ASSERT_TRUE(commit.hard_state.has_value());
+  EXPECT_EQ(commit.hard_state->commit(), 2u);
+  EXPECT_TRUE(commit.hard_state_commit_only);
+  EXPECT_TRUE(commit.entries.empty());
+  EXPECT_FALSE(commit.MustSync());
+  ASSERT_EQ(commit.committed_entries.size(), 1u);
+  node->Advance(commit);
+}
+
 // ...and it may commit on a quorum of followers before its own write finishes.
 TEST(PersistenceTest, LeaderCommitsOnQuorumThatExcludesItself) {
   TestNode node(1, NodeOptions{});

@@ -413,6 +413,39 @@ TEST(ReplicaDiskFullTest, ALeaderWithAFullDiskLosesLeadershipAndNoAcknowledgedWr
   EXPECT_EQ(std::count(cluster.commands(new_leader).begin(), cluster.commands(new_leader).end(), "p"), 1);
 }
 
+// Committed entries are applied, and their clients answered, before the persist of the Ready
+// that carries them (engine/ready.h step 4): a leader whose disk fills right then has answered
+// already, and applies the entry exactly once when the held Ready is finally persisted.
+TEST(ReplicaDiskFullTest, ACommittedEntryIsAnsweredBeforeThePersistAndAppliedOnceAfterAStall) {
+  ReplicaCluster cluster(/*snapshot_every=*/0);
+  const NodeId leader = cluster.RunUntilLeader();
+  ASSERT_NE(leader, kNoNode);
+  std::vector<std::string> acknowledged = cluster.ProposeAll(Commands("a", 3));
+  bool done = false;
+  absl::StatusOr<std::string> result;
+  ASSERT_TRUE(cluster.replica(leader).Propose("p", [&](absl::StatusOr<std::string> r) {
+    done = true;
+    result = std::move(r);
+  }).ok());
+  cluster.replica(leader).Poll();  // p is durable on the leader; its appends are queued
+  cluster.fs(leader).faults().capacity_bytes = 0;
+  cluster.Step();  // the acks commit p: the leader's next Ready carries it and cannot persist
+  EXPECT_FALSE(cluster.replica(leader).storage_stalled().ok()) << "the Ready that committed p was persisted";
+  ASSERT_TRUE(done) << "p was committed but its client waits for the leader's own write";
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(*result, "applied:p");
+  const std::vector<std::string>& applied = cluster.commands(leader);
+  EXPECT_EQ(std::count(applied.begin(), applied.end(), "p"), 1);
+  acknowledged.push_back("p");
+  cluster.fs(leader).faults().capacity_bytes = UINT64_MAX;
+  for (int i = 0; i < 60; ++i) cluster.Step();
+  EXPECT_TRUE(cluster.replica(leader).storage_stalled().ok());
+  ExpectAllApplied(cluster, acknowledged);
+  for (NodeId id = 1; id <= 3; ++id) {
+    EXPECT_EQ(std::count(cluster.commands(id).begin(), cluster.commands(id).end(), "p"), 1) << "node " << id;
+  }
+}
+
 TEST(ReplicaDiskFullTest, NoLeaderIsElectedOnAVoteThatANodeWithAFullDiskCouldNotPersist) {
   ReplicaCluster cluster(/*snapshot_every=*/0);
   const NodeId leader = cluster.RunUntilLeader();

@@ -741,6 +741,104 @@ TEST(WalRecoveryTest, RolloverCarriesTheLatestHardStateIntoEverySegment) {
   EXPECT_EQ((*reopened)->TermAt(last), std::optional<Term>(8));
 }
 
+// A hard state alone written with sync == false (only the commit index moved, engine/ready.h)
+// may be lost to a crash, whole or torn, and only it: the entries and the hard state synced
+// before it come back, and recovery never calls its torn remains corruption.
+TEST(WalRecoveryTest, AnUnsyncedCommitOnlyHardStateIsLostCleanlyToACrash) {
+  int lost = 0;
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    SCOPED_TRACE(absl::StrCat("seed ", seed));
+    SimDiskFaults faults;
+    faults.torn_write_probability = 1;
+    SimFileSystem fs(seed, faults);
+    {
+      absl::StatusOr<std::unique_ptr<Wal>> wal = OpenWal(fs);
+      ASSERT_OK(wal);
+      ASSERT_OK(Write(**wal, Range(1, 4, 2), Hs(2, 1, 2)));
+      const raftpb::HardState commit_only = Hs(2, 1, 4);
+      ASSERT_OK((*wal)->Write(std::nullopt, {}, &commit_only, /*sync=*/false));
+      EXPECT_EQ(Show((*wal)->hard_state()), Show(commit_only)) << "written, so the in-memory view moves";
+    }
+    fs.Crash();
+    absl::StatusOr<std::unique_ptr<Wal>> reopened = OpenWal(fs);
+    ASSERT_OK(reopened);
+    // Kept whole (the crash kept all of the unsynced bytes) or lost; never anything else.
+    const std::string recovered = Show((*reopened)->hard_state());
+    EXPECT_TRUE(recovered == Show(Hs(2, 1, 2)) || recovered == Show(Hs(2, 1, 4))) << recovered;
+    lost += recovered == Show(Hs(2, 1, 2));
+    ExpectLog(**reopened, Range(1, 4, 2));
+  }
+  EXPECT_GT(lost, 0) << "never lost: was it synced after all?";
+}
+
+// The next synced batch makes the unsynced hard state durable with it.
+TEST(WalRecoveryTest, AnUnsyncedHardStateIsDurableOnceTheNextBatchIsSynced) {
+  SimDiskFaults faults;
+  faults.torn_write_probability = 1;
+  SimFileSystem fs(3, faults);
+  {
+    absl::StatusOr<std::unique_ptr<Wal>> wal = OpenWal(fs);
+    ASSERT_OK(wal);
+    ASSERT_OK(Write(**wal, Range(1, 4, 2), Hs(2, 1, 2)));
+    const raftpb::HardState commit_only = Hs(2, 1, 4);
+    ASSERT_OK((*wal)->Write(std::nullopt, {}, &commit_only, /*sync=*/false));
+    ASSERT_OK(Write(**wal, Range(5, 5, 2)));
+  }
+  fs.Crash();
+  absl::StatusOr<std::unique_ptr<Wal>> reopened = OpenWal(fs);
+  ASSERT_OK(reopened);
+  EXPECT_EQ(Show((*reopened)->hard_state()), Show(Hs(2, 1, 4)));
+  ExpectLog(**reopened, Range(1, 5, 2));
+}
+
+// Entries and log resets are always synced, whatever `sync` says: acks promise them.
+TEST(WalRecoveryTest, EntriesAreSyncedEvenWhenTheCallerSaysNoSync) {
+  SimDiskFaults faults;
+  faults.torn_write_probability = 1;
+  SimFileSystem fs(5, faults);
+  {
+    absl::StatusOr<std::unique_ptr<Wal>> wal = OpenWal(fs);
+    ASSERT_OK(wal);
+    const raftpb::HardState hs = Hs(2, 1, 3);
+    ASSERT_OK((*wal)->Write(std::nullopt, Range(1, 3, 2), &hs, /*sync=*/false));
+  }
+  fs.Crash();
+  absl::StatusOr<std::unique_ptr<Wal>> reopened = OpenWal(fs);
+  ASSERT_OK(reopened);
+  EXPECT_EQ(Show((*reopened)->hard_state()), Show(Hs(2, 1, 3)));
+  ExpectLog(**reopened, Range(1, 3, 2));
+}
+
+// A segment with an unsynced tail is synced before the next one starts: only the last segment
+// may end torn, a torn end of an older one is corruption (DataLoss) to recovery.
+TEST(WalRecoveryTest, RolloverSyncsAnUnsyncedHardStateBeforeStartingTheNextSegment) {
+  for (uint64_t seed = 1; seed <= 10; ++seed) {
+    SCOPED_TRACE(absl::StrCat("seed ", seed));
+    SimDiskFaults faults;
+    faults.torn_write_probability = 1;
+    SimFileSystem fs(seed, faults);
+    WalOptions options;
+    options.max_segment_bytes = 200;
+    Index last = 0;
+    {
+      absl::StatusOr<std::unique_ptr<Wal>> wal = OpenWal(fs, options);
+      ASSERT_OK(wal);
+      for (last = 1; last <= 20; ++last) {
+        ASSERT_OK(Write(**wal, Range(last, last, 1)));
+        const raftpb::HardState commit_only = Hs(1, 1, last);
+        ASSERT_OK((*wal)->Write(std::nullopt, {}, &commit_only, /*sync=*/false));
+      }
+      --last;
+      ASSERT_GT((*wal)->segment_count(), 3u) << "the test needs rollovers";
+    }
+    fs.Crash();
+    absl::StatusOr<std::unique_ptr<Wal>> reopened = OpenWal(fs, options);
+    ASSERT_OK(reopened);
+    EXPECT_EQ((*reopened)->last_index(), last);
+    EXPECT_GE((*reopened)->hard_state().commit(), last - 1) << "at most the last commit-only record is lost";
+  }
+}
+
 TEST(WalRecoveryTest, CompactToDeletesExactlyTheCoveredSegmentsAndNeverTheActiveOne) {
   SimFileSystem fs(1, NoTornWrites());
   absl::StatusOr<std::unique_ptr<Wal>> wal = OpenWal(fs, SegmentPerBatch());
