@@ -47,6 +47,13 @@ class File {
   // Shrinks the file to `size` bytes (durable after Sync()).
   virtual absl::Status Truncate(uint64_t size) = 0;
   virtual uint64_t Size() const = 0;
+  // A hint for files appended to in small synced batches (WAL segments): keep up to about
+  // `bytes` of zero-filled, allocated space past the end, so that an append into it followed
+  // by Sync() changes no file metadata (on ext4 fdatasync then skips its journal commit:
+  // 0.5 vs 1.2 ms per fsync with three writers on one disk, measured here). The zeros are real
+  // file contents: a crash may leave any part of them after the last synced byte, and a file
+  // reopened later reports them in Size(). 0 (the default) turns it off.
+  virtual void set_preallocation(uint64_t bytes) { (void)bytes; }
 };
 
 class FileSystem {

@@ -60,8 +60,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   if (voters.empty()) {
     for (const auto& [id, address] : options.members) voters.push_back(id);
   }
+  StorageOptions storage_options;
+  storage_options.wal.preallocate_bytes = options.wal_preallocate_bytes;
   absl::StatusOr<std::unique_ptr<DurableStorage>> storage =
-      DurableStorage::Open(*server->fs_, options.data_dir, voters, StorageOptions{});
+      DurableStorage::Open(*server->fs_, options.data_dir, voters, storage_options);
   if (!storage.ok()) return storage.status();
   server->storage_ = std::move(*storage);
   server->state_ = std::make_unique<kvstate::KvState>(kvstate::KvStateOptions{.planted_bugs = options.planted_bugs});

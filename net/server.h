@@ -50,6 +50,7 @@ struct ServerOptions {
   bool read_only_lease = false;
   int max_clock_drift_ticks = 1;
   uint64_t snapshot_every_entries = 10'000;
+  uint64_t wal_preallocate_bytes = 1 << 20;  // WalOptions::preallocate_bytes
   // Above this many open calls, new requests are refused (UNAVAILABLE) rather than queued
   // without bound (NodeOptions::max_open_calls).
   size_t max_open_calls = 100'000;

@@ -23,6 +23,7 @@ class SimFile final : public File {
       return absl::ResourceExhaustedError(absl::StrCat(path_, ": no space left on device (ENOSPC)"));
     }
     inode_->data.append(data.data(), data.size());
+    if (inode_->preallocation > 0) inode_->preallocated = true;
     return absl::OkStatus();
   }
 
@@ -59,10 +60,15 @@ class SimFile final : public File {
   absl::Status Truncate(uint64_t size) override {
     if (absl::Status status = Usable(); !status.ok()) return status;
     if (size < inode_->data.size()) inode_->data.resize(size);
+    inode_->preallocated = false;  // as ftruncate(2) does, this drops the zeros past `size` too
     return absl::OkStatus();
   }
 
   uint64_t Size() const override { return inode_->data.size(); }
+
+  // Not modelled while running (appends stay appends); Crash() adds the zeros a preallocating
+  // file can leave on disk.
+  void set_preallocation(uint64_t bytes) override { inode_->preallocation = bytes; }
 
  private:
   absl::Status Stale() const {
@@ -195,6 +201,16 @@ void SimFileSystem::Crash() {
       current.resize(durable.size() + prng_.Uniform(current.size() - durable.size() + 1));
     } else {
       current = durable;
+    }
+    if (inode->preallocated) {
+      inode->preallocated = false;
+      // Some of the zero-filled space a real preallocating file keeps past its end. Drawn
+      // from the crash count, not from prng_, so that files without preallocation see the
+      // same random stream as before it existed.
+      // At most 16 KiB: the length changes nothing for recovery, and memory stays small.
+      const uint64_t most = std::min<uint64_t>(inode->preallocation, 16 << 10);
+      const uint64_t zeros = (crashes_ * 0x9E3779B97F4A7C15ULL + current.size()) % (most + 1);
+      current.append(zeros, '\0');
     }
     inode->synced_data = current;  // what survived is now what is on disk
   }

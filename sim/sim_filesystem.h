@@ -1,6 +1,7 @@
 // An in-memory filesystem with crash semantics, for tests and the simulator:
 // - bytes appended but not Sync()ed are lost on Crash(); the last unsynced write may survive
-//   partially (torn at any byte: a prefix of it is kept);
+//   partially (torn at any byte: a prefix of it is kept); a file with set_preallocation() may
+//   also keep zeros after that (preallocated space reaching the disk, as on a real one);
 // - directory operations (create, rename, remove) not followed by SyncDir() are undone by
 //   Crash();
 // - Sync() can be made to fail (EIO); after that the file refuses further writes;
@@ -64,6 +65,8 @@ class SimFileSystem final : public FileSystem {
     std::string data;
     std::string synced_data;    // the durable contents (differs after truncate/overwrite)
     bool failed = false;        // a Sync failed: the file is poisoned
+    uint64_t preallocation = 0;  // set_preallocation(): a crash may leave that many zeros at the end
+    bool preallocated = false;   // appended to since then and not truncated since (zeros possible)
   };
   // The namespace: path -> inode. `durable_names_` is what survives a crash.
   std::map<std::string, std::shared_ptr<Inode>> names_;

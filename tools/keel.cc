@@ -50,6 +50,9 @@ ABSL_FLAG(int32_t, max_clock_drift_ticks, 1,
           "With --lease_reads: the most, in ticks, that one node's clock may gain on another's during one "
           "election timeout; the lease is that much shorter.");
 ABSL_FLAG(uint64_t, snapshot_every, 10000, "Take a snapshot after this many applied entries (0: never).");
+ABSL_FLAG(uint64_t, wal_preallocate_bytes, 1 << 20,
+          "Zero-filled space kept written ahead of the WAL's end, so that an fsync of new entries "
+          "changes no file metadata (0: off; then every fsync also journals the file's new size).");
 ABSL_FLAG(std::string, key_file, "",
           "This node's CURVE key pair (from `keel keygen`): the raft port's, and the client port's "
           "unless --client-key-file is given.");
@@ -224,6 +227,7 @@ int main(int argc, char** argv) {
   options.read_only_lease = absl::GetFlag(FLAGS_lease_reads);
   options.max_clock_drift_ticks = absl::GetFlag(FLAGS_max_clock_drift_ticks);
   options.snapshot_every_entries = absl::GetFlag(FLAGS_snapshot_every);
+  options.wal_preallocate_bytes = absl::GetFlag(FLAGS_wal_preallocate_bytes);
   if (const std::string raft = absl::GetFlag(FLAGS_raft_addr); !raft.empty()) {
     auto self = options.members.find(options.id);
     if (self != options.members.end() && self->second != raft) {

@@ -51,7 +51,7 @@ ParseStatus ParseRecord(absl::string_view buffer, ParsedRecord* record) {
   if (MaskBody(Crc32cExtend(0, body, length)) != stored_crc) return ParseStatus::kBadCrc;
   const auto type = static_cast<uint8_t>(body[0]);
   if (type < static_cast<uint8_t>(RecordType::kSegmentHeader) ||
-      type > static_cast<uint8_t>(RecordType::kLogReset)) {
+      type > static_cast<uint8_t>(RecordType::kBatchEnd)) {
     return ParseStatus::kBadType;
   }
   record->type = static_cast<RecordType>(type);

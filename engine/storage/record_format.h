@@ -24,6 +24,7 @@ enum class RecordType : uint8_t {
   kEntry = 2,          // raftpb::Entry
   kHardState = 3,      // raftpb::HardState
   kLogReset = 4,       // walpb::LogReset
+  kBatchEnd = 5,       // ends every batch (format version 3): one non-zero byte, see wal.h
 };
 
 inline constexpr size_t kRecordHeaderBytes = 12;

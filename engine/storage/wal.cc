@@ -52,6 +52,23 @@ bool IsTornTail(absl::string_view buffer, size_t offset, wal::ParseStatus status
   return true;
 }
 
+// The same for a version 3 segment (wal.h), whose zeros after the last non-zero byte are
+// preallocated space rather than data: read without them, a torn batch is a record cut short
+// again. Every complete batch ends in a non-zero byte (kBatchEnd), so a damaged record of the
+// last complete batch ends before the zeros and stays corruption.
+bool IsTornTailOverZeros(absl::string_view buffer, size_t offset) {
+  size_t end = buffer.size();
+  while (end > offset && buffer[end - 1] == '\0') --end;
+  if (end == offset) return true;
+  const absl::string_view written = buffer.substr(0, end);
+  wal::ParsedRecord record;
+  const wal::ParseStatus status = wal::ParseRecord(written.substr(offset), &record);
+  return status == wal::ParseStatus::kTruncated && IsTornTail(written, offset, status);
+}
+
+// kBatchEnd's payload: its last byte must not be zero.
+constexpr absl::string_view kBatchEndPayload = "\x01";
+
 }  // namespace
 
 Wal::Wal(FileSystem& fs, std::string dir, const WalOptions& options)
@@ -99,6 +116,12 @@ absl::Status Wal::Recover(const raftpb::ConfState& bootstrap_conf) {
     if (absl::Status status = fs_.SyncDir(dir_); !status.ok()) return status;
   }
   if (segments_.empty()) return StartSegment(sequences.empty() ? 1 : sequences.back());
+  if (segments_.rbegin()->second.version < kWalFormatVersion) {
+    // Written by an older keel: close it as it is and write new batches in the current format.
+    if (absl::Status status = StartSegment(segments_.rbegin()->first + 1); !status.ok()) return status;
+  } else {
+    segments_.rbegin()->second.file->set_preallocation(options_.preallocate_bytes);
+  }
   AdoptLastTerm();
   return absl::OkStatus();
 }
@@ -117,7 +140,11 @@ absl::Status Wal::RecoverSegment(uint64_t sequence, bool last) {
     wal::ParsedRecord record;
     const wal::ParseStatus status = wal::ParseRecord(absl::string_view(buffer).substr(offset), &record);
     if (status != wal::ParseStatus::kOk) {
-      if (last && IsTornTail(buffer, offset, status)) {
+      // Before its header is read, a segment is taken for the current version: a fresh one
+      // torn inside its header may have zeros after it.
+      const bool torn = segment.version >= 3 ? IsTornTailOverZeros(buffer, offset)
+                                             : IsTornTail(buffer, offset, status);
+      if (last && torn) {
         // Never acknowledged: its fsync did not return. Cut it off durably.
         if (absl::Status s = (*file)->Truncate(offset); !s.ok()) return s;
         if (absl::Status s = (*file)->Sync(); !s.ok()) return s;
@@ -131,10 +158,13 @@ absl::Status Wal::RecoverSegment(uint64_t sequence, bool last) {
       if (record.type != wal::RecordType::kSegmentHeader || !header.ParseFromString(std::string(record.payload))) {
         return absl::DataLossError(absl::StrCat(where, ": segment does not start with a header"));
       }
-      if (header.format_version() != kWalFormatVersion || header.sequence() != sequence) {
+      if (header.format_version() < kOldestReadableWalFormatVersion || header.format_version() > kWalFormatVersion ||
+          header.sequence() != sequence) {
         return absl::DataLossError(absl::StrCat(where, ": header says version ", header.format_version(),
-                                                " sequence ", header.sequence()));
+                                                " sequence ", header.sequence(), " (this keel reads versions ",
+                                                kOldestReadableWalFormatVersion, " to ", kWalFormatVersion, ")"));
       }
+      segment.version = header.format_version();
       bootstrap_conf_ = header.bootstrap_conf();
       saw_header = true;
       offset += record.frame_bytes;
@@ -158,6 +188,8 @@ absl::Status Wal::RecoverSegment(uint64_t sequence, bool last) {
         if (!hard_state_.ParseFromString(std::string(record.payload))) {
           return absl::DataLossError(absl::StrCat(where, ": undecodable hard state"));
         }
+        break;
+      case wal::RecordType::kBatchEnd:
         break;
       case wal::RecordType::kLogReset: {
         walpb::LogReset reset;
@@ -223,6 +255,8 @@ absl::Status Wal::StartSegment(uint64_t sequence) {
   wal::AppendRecord(wal::RecordType::kSegmentHeader, header.SerializeAsString(), &buffer);
   // Carry the latest hard state forward so that older segments can be deleted.
   wal::AppendRecord(wal::RecordType::kHardState, hard_state_.SerializeAsString(), &buffer);
+  wal::AppendRecord(wal::RecordType::kBatchEnd, kBatchEndPayload, &buffer);
+  (*file)->set_preallocation(options_.preallocate_bytes);
   if (absl::Status status = (*file)->Append(buffer); !status.ok()) {
     if (!absl::IsResourceExhausted(status)) {
       Poison(status);
@@ -248,6 +282,7 @@ absl::Status Wal::StartSegment(uint64_t sequence) {
   Segment& segment = segments_[sequence];
   segment.path = path;
   segment.file = std::move(*file);
+  segment.version = kWalFormatVersion;
   return absl::OkStatus();
 }
 
@@ -290,9 +325,13 @@ absl::Status Wal::Write(const std::optional<walpb::LogReset>& reset,
   {
     Segment& active = segments_.rbegin()->second;
     if (active.file->Size() >= options_.max_segment_bytes) {
-      if (unsynced_) {
-        // The segment about to become an older one must not end in a record a crash can tear.
-        if (absl::Status status = active.file->Sync(); !status.ok()) {
+      if (unsynced_ || active.version >= 3) {
+        // The segment about to become an older one must end at its last record: not in a
+        // record a crash can tear (an unsynced hard state), nor in preallocated zeros
+        // (recovery reads anything after the last record of an older segment as corruption).
+        absl::Status status = active.file->Truncate(active.file->Size());
+        if (status.ok()) status = active.file->Sync();
+        if (!status.ok()) {
           Poison(status);
           return poisoned_;
         }
@@ -325,6 +364,7 @@ absl::Status Wal::Write(const std::optional<walpb::LogReset>& reset,
   // term (see Recover).
   if (hard_state) wal::AppendRecord(wal::RecordType::kHardState, hard_state->SerializeAsString(), &buffer);
   if (buffer.empty()) return absl::OkStatus();
+  if (active.version >= 3) wal::AppendRecord(wal::RecordType::kBatchEnd, kBatchEndPayload, &buffer);
   if (absl::Status status = active.file->Append(buffer); !status.ok()) {
     if (absl::IsResourceExhausted(status)) return UndoAppend(*active.file, start, status);
     Poison(status);

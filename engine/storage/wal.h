@@ -36,11 +36,22 @@ namespace keel {
 
 // Version 2: records carry a header CRC besides the body CRC, and a batch's hard state record
 // follows its entries (version 1: one CRC, hard state first).
-inline constexpr uint32_t kWalFormatVersion = 2;
+// Version 3: the active segment is preallocated (zero-filled space past its end, File::
+// set_preallocation), and every batch ends with a kBatchEnd record whose last byte is not
+// zero. A torn batch then leaves its written prefix followed by zeros, where version 2 left a
+// record cut short by the end of the file. Recovery of a version 3 segment reads its zeros as
+// absent: a record running into the zeros was torn; a record that fails its CRC and ends before
+// them (the last complete batch ends in a non-zero byte) is corruption, as in version 2.
+// Version 2 segments are still read; a version 2 last segment is closed and a version 3
+// segment started after it on open.
+inline constexpr uint32_t kWalFormatVersion = 3;
+inline constexpr uint32_t kOldestReadableWalFormatVersion = 2;
 
 struct WalOptions {
   uint64_t max_segment_bytes = 64ULL << 20;
   uint64_t cache_bytes = 8ULL << 20;  // recent entries kept in memory for replication reads
+  // Zero-filled space kept ahead of the active segment's end (File::set_preallocation).
+  uint64_t preallocate_bytes = 1ULL << 20;
 };
 
 class Wal {
@@ -103,6 +114,7 @@ class Wal {
     std::string path;
     std::unique_ptr<File> file;  // opened lazily for reads; always open for the active one
     Index max_index = 0;         // highest entry index recorded in it
+    uint32_t version = kWalFormatVersion;  // from its header
   };
 
   Wal(FileSystem& fs, std::string dir, const WalOptions& options);

@@ -242,6 +242,48 @@ TEST_P(FsConformanceTest, ReadPastTheEndIsShortOrEmptyNotAnError) {
   EXPECT_EQ(*beyond, "");
 }
 
+// set_preallocation (engine/env.h): the handle sees exactly what was appended; the file may
+// hold zeros after that (Posix does: it wrote them ahead), and Truncate to the size drops them.
+TEST_P(FsConformanceTest, PreallocationKeepsTheHandlesViewAndLeavesOnlyZerosPastIt) {
+  std::string data;
+  {
+    absl::StatusOr<std::unique_ptr<File>> file = fs_->Open(Path("wal"), OpenMode::kCreateNew);
+    ASSERT_OK(file);
+    File& f = **file;
+    f.set_preallocation(64 << 10);
+    for (int i = 0; i < 300; ++i) {
+      const std::string record = absl::StrCat("record ", i, ";");
+      ASSERT_OK(f.Append(record));
+      data += record;
+      if (i % 50 == 0) {
+        ASSERT_OK(f.Sync());
+      }
+    }
+    ASSERT_OK(f.Sync());
+    EXPECT_EQ(f.Size(), data.size());
+    absl::StatusOr<std::string> seen = f.Read(0, 1 << 20);
+    ASSERT_OK(seen);
+    EXPECT_EQ(*seen, data) << "the handle reads up to its size, not into the preallocated zeros";
+  }
+  absl::StatusOr<std::string> on_disk = ReadFile(Path("wal"));
+  ASSERT_OK(on_disk);
+  ASSERT_GE(on_disk->size(), data.size());
+  EXPECT_EQ(on_disk->substr(0, data.size()), data);
+  EXPECT_EQ(on_disk->find_first_not_of('\0', data.size()), std::string::npos) << "only zeros past the data";
+  if (GetParam() == FsKind::kPosix) {
+    EXPECT_GT(on_disk->size(), data.size()) << "nothing was preallocated";
+  }
+  {
+    absl::StatusOr<std::unique_ptr<File>> file = fs_->Open(Path("wal"), OpenMode::kOpenExisting);
+    ASSERT_OK(file);
+    ASSERT_OK((*file)->Truncate(data.size()));
+    ASSERT_OK((*file)->Sync());
+  }
+  absl::StatusOr<std::string> truncated = ReadFile(Path("wal"));
+  ASSERT_OK(truncated);
+  EXPECT_EQ(*truncated, data);
+}
+
 TEST_P(FsConformanceTest, TruncateShrinksAndAppendContinuesAtTheNewEnd) {
   absl::StatusOr<std::unique_ptr<File>> file = fs_->Open(Path("f"), OpenMode::kCreateNew);
   ASSERT_OK(file);

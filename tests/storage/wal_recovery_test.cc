@@ -14,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "tests/storage/storage_test_util.h"
+#include "engine/assert.h"
 #include "engine/storage/record_format.h"
 #include "sim/sim_filesystem.h"
 #include "engine/storage/wal.h"
@@ -131,6 +132,13 @@ std::vector<size_t> RecordStarts(const std::string& bytes) {
   }
   starts.push_back(offset);
   return starts;
+}
+
+// Where the record at `offset` ends (its frame's last byte + 1).
+size_t RecordEnd(const std::string& bytes, size_t offset) {
+  wal::ParsedRecord record;
+  KEEL_ASSERT(wal::ParseRecord(absl::string_view(bytes).substr(offset), &record) == wal::ParseStatus::kOk);
+  return offset + record.frame_bytes;
 }
 
 // Offset of the (last) entry record holding `index` in a segment's bytes, or npos.
@@ -347,12 +355,13 @@ TEST(WalRecoveryTest, TornTailAtEveryByteOfTheLastBatch) {
   const std::vector<size_t> starts = RecordStarts(full);
   ASSERT_EQ(starts.back(), full.size());
   // The last batch is three entry records, then a hard state record (the hard state goes
-  // last so that a surviving commit index never covers an entry that did not survive).
+  // after them so that a surviving commit index never covers an entry that did not survive),
+  // then the batch's end marker.
   std::vector<size_t> batch_starts;
   for (size_t start : starts) {
     if (start >= start_c) batch_starts.push_back(start);
   }
-  ASSERT_EQ(batch_starts.size(), 5u);
+  ASSERT_EQ(batch_starts.size(), 6u);
   ASSERT_EQ(batch_starts.front(), start_c);
 
   for (size_t cut = start_c; cut <= full.size(); ++cut) {
@@ -360,7 +369,7 @@ TEST(WalRecoveryTest, TornTailAtEveryByteOfTheLastBatch) {
     fs.SetContents(SegmentPath(1), full.substr(0, cut));
     size_t whole_entries = 0;
     for (size_t k = 0; k < 3; ++k) whole_entries += batch_starts[k + 1] <= cut ? 1 : 0;
-    const bool hard_state_survived = starts.back() <= cut;
+    const bool hard_state_survived = batch_starts[4] <= cut;
     size_t boundary = 0;
     for (size_t start : starts) {
       if (start <= cut) boundary = start;
@@ -404,6 +413,8 @@ TEST(WalRecoveryTest, ATornOverwriteNeverLeavesTheCommitIndexOnAStaleEntry) {
     ASSERT_OK(Write(**wal, {MakeEntry(4, 2)}, Hs(2, 0, 4)));
   }
   const std::string full = fs.Contents(SegmentPath(1));
+  const std::vector<size_t> starts = RecordStarts(full);
+  const size_t hard_state_end = starts[starts.size() - 2];  // where the end marker starts
   for (size_t cut = start; cut <= full.size(); ++cut) {
     SCOPED_TRACE(absl::StrCat("cut at ", cut, " of ", full.size(), " (batch starts at ", start, ")"));
     fs.SetContents(SegmentPath(1), full.substr(0, cut));
@@ -411,7 +422,7 @@ TEST(WalRecoveryTest, ATornOverwriteNeverLeavesTheCommitIndexOnAStaleEntry) {
     ASSERT_OK(wal);
     const Wal& w = **wal;
     ASSERT_LE(w.hard_state().commit(), w.last_index());
-    const bool whole = cut == full.size();
+    const bool whole = cut >= hard_state_end;
     EXPECT_EQ(w.hard_state().commit(), whole ? 4u : 3u);
     EXPECT_EQ(w.TermAt(4), std::optional<Term>(w.last_index() == 4 ? 2 : 1));
     if (w.hard_state().commit() >= 4) {
@@ -439,14 +450,15 @@ TEST(WalRecoveryTest, TornTailAtEveryByteOfAFreshSegment) {
     full = fs.Contents(SegmentPath(3));
   }
   const std::vector<size_t> starts = RecordStarts(full);
-  ASSERT_EQ(starts.size(), 6u);  // header, carried hard state, 2 entries, batch hard state, end
+  // header, carried hard state, end marker; 2 entries, batch hard state, end marker; end
+  ASSERT_EQ(starts.size(), 8u);
   for (size_t cut = 0; cut <= full.size(); ++cut) {
     SCOPED_TRACE(absl::StrCat("segment 3 cut at ", cut, " of ", full.size()));
     SimFileSystem fs(1, NoTornWrites());
     build(fs);
     fs.SetContents(SegmentPath(3), full.substr(0, cut));
-    const size_t whole_entries = (starts[3] <= cut ? 1 : 0) + (starts[4] <= cut ? 1 : 0);
-    const bool hard_state_survived = starts[5] <= cut;
+    const size_t whole_entries = (starts[4] <= cut ? 1 : 0) + (starts[5] <= cut ? 1 : 0);
+    const bool hard_state_survived = starts[6] <= cut;
     const Entries expected =
         Concat({batch_a, Entries(batch_b.begin(), batch_b.begin() + static_cast<long>(whole_entries))});
     size_t boundary = 0;
@@ -605,9 +617,12 @@ TEST(WalRecoveryTest, CorruptionInTheLastRecordOfANonLastSegmentIsDataLoss) {
     const std::string good = fs.Contents(SegmentPath(2));
     const std::vector<size_t> starts = RecordStarts(good);
     ASSERT_EQ(starts.back(), good.size());
-    const size_t last_record = starts[starts.size() - 2];
-    ASSERT_EQ(RecordTypes(good).back(), with_hard_state ? wal::RecordType::kHardState : wal::RecordType::kEntry);
-    for (size_t at : {last_record + 4, last_record + wal::kRecordHeaderBytes, good.size() - 1}) {
+    // The last record before the batch's end marker.
+    const size_t last_record = starts[starts.size() - 3];
+    const std::vector<wal::RecordType> types = RecordTypes(good);
+    ASSERT_EQ(types.back(), wal::RecordType::kBatchEnd);
+    ASSERT_EQ(types[types.size() - 2], with_hard_state ? wal::RecordType::kHardState : wal::RecordType::kEntry);
+    for (size_t at : {last_record + 4, last_record + wal::kRecordHeaderBytes, RecordEnd(good, last_record) - 1}) {
       SCOPED_TRACE(absl::StrCat("byte ", at));
       fs.SetContents(SegmentPath(2), good);
       fs.CorruptByte(SegmentPath(2), at);
@@ -654,9 +669,9 @@ TEST(WalRecoveryTest, ASegmentWhoseHeaderNamesAnotherSequenceIsDataLoss) {
 }
 
 // Crafted segments: valid frames whose contents break the log's rules.
-std::string Header(uint64_t sequence) {
+std::string Header(uint64_t sequence, uint32_t version = kWalFormatVersion) {
   walpb::SegmentHeader header;
-  header.set_format_version(kWalFormatVersion);
+  header.set_format_version(version);
   header.set_sequence(sequence);
   *header.mutable_bootstrap_conf() = Conf({1, 2, 3});
   std::string out;
@@ -667,6 +682,94 @@ std::string EntryRecord(Index index, Term term) {
   std::string out;
   wal::AppendRecord(wal::RecordType::kEntry, MakeEntry(index, term).SerializeAsString(), &out);
   return out;
+}
+
+// Version 3 segments are preallocated: a torn batch leaves its written prefix followed by
+// zeros, never a record cut short by the end of the file. Every cut of the last batch, with
+// zeros after it, recovers exactly the records before the cut.
+TEST(WalRecoveryTest, TornTailOverPreallocatedZerosAtEveryByteOfTheLastBatch) {
+  SimFileSystem fs(1, NoTornWrites());
+  size_t start = 0;
+  {
+    absl::StatusOr<std::unique_ptr<Wal>> wal = OpenWal(fs);
+    ASSERT_OK(wal);
+    ASSERT_OK(Write(**wal, Range(1, 2, 1), Hs(1, 1, 1)));
+    start = fs.Contents(SegmentPath(1)).size();
+    ASSERT_OK(Write(**wal, Range(3, 5, 2), Hs(2, 2, 4)));
+  }
+  const std::string full = fs.Contents(SegmentPath(1));
+  const std::vector<size_t> starts = RecordStarts(full);
+  for (size_t cut = start; cut <= full.size(); ++cut) {
+    SCOPED_TRACE(absl::StrCat("cut at ", cut, " of ", full.size()));
+    fs.SetContents(SegmentPath(1), full.substr(0, cut) + std::string(4096 + cut % 7, '\0'));
+    size_t boundary = 0;
+    Index whole_entries = 0;
+    for (size_t i = 0; i + 1 < starts.size(); ++i) {
+      if (starts[i + 1] <= cut) boundary = starts[i + 1];
+    }
+    for (Index index = 3; index <= 5; ++index) {
+      if (RecordEnd(full, EntryRecordOffset(full, index)) <= cut) ++whole_entries;
+    }
+    absl::StatusOr<std::unique_ptr<Wal>> wal = OpenWal(fs);
+    ASSERT_OK(wal);
+    ExpectLog(**wal, Concat({Range(1, 2, 1), Range(3, 2 + whole_entries, 2)}));
+    EXPECT_EQ(fs.Contents(SegmentPath(1)).size(), boundary) << "the torn record and the zeros must be cut off";
+  }
+}
+
+// What keeps the rule above from eating acknowledged data: a complete batch ends in a non-zero
+// byte (its end marker), so a damaged record of the last complete batch ends before the zeros,
+// even one whose own bytes end in zeros. Corruption stays DataLoss.
+TEST(WalRecoveryTest, ACorruptLastRecordBeforePreallocatedZerosIsDataLoss) {
+  SimFileSystem fs(1, NoTornWrites());
+  {
+    absl::StatusOr<std::unique_ptr<Wal>> wal = OpenWal(fs);
+    ASSERT_OK(wal);
+    ASSERT_OK(Write(**wal, Range(1, 2, 1)));
+    ASSERT_OK(Write(**wal, {MakeEntry(3, 1, std::string("ends in zeros\0\0\0\0", 17))}));
+  }
+  const std::string good = fs.Contents(SegmentPath(1));
+  const size_t record = EntryRecordOffset(good, 3);
+  ASSERT_EQ(good[RecordEnd(good, record) - 1], '\0') << "the test needs a record ending in zeros";
+  for (size_t at : {record + 2, record + wal::kRecordHeaderBytes + 2, RecordEnd(good, record) - 6}) {
+    SCOPED_TRACE(absl::StrCat("corrupt byte ", at));
+    fs.SetContents(SegmentPath(1), good + std::string(8192, '\0'));
+    fs.CorruptByte(SegmentPath(1), at);
+    absl::StatusOr<std::unique_ptr<Wal>> wal = OpenWal(fs);
+    EXPECT_CODE(wal, absl::StatusCode::kDataLoss);
+    EXPECT_TRUE(absl::StrContains(wal.status().message(), absl::StrCat("offset ", record))) << wal.status();
+  }
+}
+
+// A last segment written by a keel of format version 2 (no end markers, no preallocation) is
+// read with version 2's rules and closed as it is; new batches go to a version 3 segment.
+TEST(WalRecoveryTest, AVersion2SegmentIsReadAndTheNextBatchStartsAVersion3One) {
+  SimFileSystem fs(1, NoTornWrites());
+  std::string hard_state;
+  wal::AppendRecord(wal::RecordType::kHardState, Hs(1, 1, 2).SerializeAsString(), &hard_state);
+  const std::string v2 = Header(1, 2) + hard_state + EntryRecord(1, 1) + EntryRecord(2, 1);
+  ASSERT_OK(fs.MakeDirs(kWalDir));
+  fs.SetContents(SegmentPath(1), v2);
+  {
+    absl::StatusOr<std::unique_ptr<Wal>> wal = OpenWal(fs);
+    ASSERT_OK(wal);
+    ExpectLog(**wal, Range(1, 2, 1));
+    EXPECT_EQ(Show((*wal)->hard_state()), Show(Hs(1, 1, 2)));
+    EXPECT_EQ(WalFiles(fs), (Strings{SegmentName(1), SegmentName(2)}));
+    EXPECT_EQ(fs.Contents(SegmentPath(1)), v2) << "the old segment is left as it was";
+    ASSERT_OK(Write(**wal, Range(3, 3, 1), Hs(1, 1, 3)));
+  }
+  EXPECT_EQ(RecordTypes(fs.Contents(SegmentPath(2))).back(), wal::RecordType::kBatchEnd);
+  absl::StatusOr<std::unique_ptr<Wal>> reopened = OpenWal(fs);
+  ASSERT_OK(reopened);
+  ExpectLog(**reopened, Range(1, 3, 1));
+  // Version 2's torn-tail rule still applies to a version 2 segment: zeros after its last
+  // record are a torn tail, a corrupt last record is DataLoss.
+  SimFileSystem old(1, NoTornWrites());
+  ASSERT_OK(old.MakeDirs(kWalDir));
+  old.SetContents(SegmentPath(1), v2);
+  old.CorruptByte(SegmentPath(1), v2.size() - 2);
+  EXPECT_CODE(OpenWal(old), absl::StatusCode::kDataLoss);
 }
 
 TEST(WalRecoveryTest, ValidFramesThatBreakTheLogRulesAreDataLoss) {
@@ -1157,11 +1260,9 @@ TEST(WalFailureTest, ReadEntriesOfARecordCorruptedAtRestIsDataLoss) {
   ExpectLog(w, Range(1, 5, 1));  // healthy reads first
   const std::string good = fs.Contents(SegmentPath(1));
   const size_t record = EntryRecordOffset(good, 2);
-  const size_t next = EntryRecordOffset(good, 3);
   ASSERT_NE(record, std::string::npos);
-  ASSERT_NE(next, std::string::npos);
   // A byte of the entry's header fields, and the last byte of its data (index and term intact).
-  for (size_t at : {record + wal::kRecordHeaderBytes + 3, next - 1}) {
+  for (size_t at : {record + wal::kRecordHeaderBytes + 3, RecordEnd(good, record) - 1}) {
     SCOPED_TRACE(absl::StrCat("corrupt byte ", at));
     fs.SetContents(SegmentPath(1), good);
     fs.CorruptByte(SegmentPath(1), at);
@@ -1207,9 +1308,10 @@ TEST(WalFailureTest, ReadEntriesNoticesAValidRecordOfAnotherEntryInItsPlace) {
   std::string bytes = fs.Contents(SegmentPath(1));
   const size_t second = EntryRecordOffset(bytes, 2);
   const size_t third = EntryRecordOffset(bytes, 3);
-  ASSERT_EQ(third - second, EntryRecord(2, 1).size());
-  ASSERT_EQ(EntryRecord(2, 1).size(), EntryRecord(3, 1).size());
-  bytes.replace(second, third - second, bytes.substr(third, third - second));  // misdirected write
+  const size_t size = EntryRecord(2, 1).size();
+  ASSERT_EQ(RecordEnd(bytes, second) - second, size);
+  ASSERT_EQ(EntryRecord(3, 1).size(), size);
+  bytes.replace(second, size, bytes.substr(third, size));  // misdirected write
   fs.SetContents(SegmentPath(1), bytes);
   Entries out;
   const absl::Status status = (*wal)->ReadEntries(2, 3, UINT64_MAX, &out);
