@@ -15,7 +15,8 @@ class SimFile final : public File {
 
   absl::Status Append(absl::string_view data) override {
     if (absl::Status status = Usable(); !status.ok()) return status;
-    const uint64_t used = fs_->UsedBytes();
+    // UsedBytes() walks every file: only worth it when there is a capacity to check.
+    const uint64_t used = fs_->faults_.capacity_bytes == UINT64_MAX ? 0 : fs_->UsedBytes();
     if (used + data.size() > fs_->faults_.capacity_bytes) {
       if (fs_->faults_.short_write_at_capacity && used < fs_->faults_.capacity_bytes) {
         inode_->data.append(data.data(), fs_->faults_.capacity_bytes - used);
@@ -53,12 +54,16 @@ class SimFile final : public File {
       inode_->failed = true;
       return absl::DataLossError(absl::StrCat(path_, ": fsync failed (EIO)"));
     }
-    inode_->synced_data = inode_->data;
+    inode_->MarkSynced();
     return absl::OkStatus();
   }
 
   absl::Status Truncate(uint64_t size) override {
     if (absl::Status status = Usable(); !status.ok()) return status;
+    if (size < inode_->synced_size && !inode_->diverged) {
+      inode_->synced_data = inode_->data.substr(0, inode_->synced_size);  // the durable bytes stay
+      inode_->diverged = true;
+    }
     if (size < inode_->data.size()) inode_->data.resize(size);
     inode_->preallocated = false;  // as ftruncate(2) does, this drops the zeros past `size` too
     return absl::OkStatus();
@@ -193,7 +198,7 @@ void SimFileSystem::Crash() {
   for (auto& [path, inode] : names_) {
     if (!done.insert(inode.get()).second) continue;
     inode->failed = false;
-    const std::string& durable = inode->synced_data;
+    const std::string durable = inode->Durable();
     std::string& current = inode->data;
     if (current.size() > durable.size() && current.compare(0, durable.size(), durable) == 0 &&
         prng_.NextDouble() < faults_.torn_write_probability) {
@@ -212,7 +217,7 @@ void SimFileSystem::Crash() {
       const uint64_t zeros = (crashes_ * 0x9E3779B97F4A7C15ULL + current.size()) % (most + 1);
       current.append(zeros, '\0');
     }
-    inode->synced_data = current;  // what survived is now what is on disk
+    inode->SetDurable(current);  // what survived is now what is on disk
   }
 }
 
@@ -224,17 +229,19 @@ std::string SimFileSystem::Contents(const std::string& path) const {
 void SimFileSystem::CorruptByte(const std::string& path, uint64_t offset) {
   auto it = names_.find(path);
   KEEL_ASSERT(it != names_.end() && offset < it->second->data.size());
-  it->second->data[offset] = static_cast<char>(it->second->data[offset] ^ 0x5A);
-  if (offset < it->second->synced_data.size()) {
-    it->second->synced_data[offset] = static_cast<char>(it->second->synced_data[offset] ^ 0x5A);
+  SimFileSystem::Inode& inode = *it->second;
+  // Flips the byte in the current contents and in the durable ones (one buffer unless diverged).
+  inode.data[offset] = static_cast<char>(inode.data[offset] ^ 0x5A);
+  if (inode.diverged && offset < inode.synced_data.size()) {
+    inode.synced_data[offset] = static_cast<char>(inode.synced_data[offset] ^ 0x5A);
   }
 }
 
 void SimFileSystem::SetContents(const std::string& path, std::string contents) {
   auto& inode = names_[path];
   if (!inode) inode = std::make_shared<Inode>();
-  inode->data = contents;
-  inode->synced_data = std::move(contents);
+  inode->data = std::move(contents);
+  inode->MarkSynced();
   durable_names_[path] = inode;
 }
 

@@ -63,7 +63,23 @@ class SimFileSystem final : public FileSystem {
   friend class SimFile;
   struct Inode {
     std::string data;
-    std::string synced_data;    // the durable contents (differs after truncate/overwrite)
+    // The durable contents are data[0, synced_size) until a truncation cuts into them without
+    // a sync; then (diverged) a copy in synced_data. A Sync of an appended file copies nothing
+    // (copying the whole file on every fsync was the simulator's biggest memmove).
+    uint64_t synced_size = 0;
+    bool diverged = false;
+    std::string synced_data;
+    std::string Durable() const { return diverged ? synced_data : data.substr(0, synced_size); }
+    void MarkSynced() {
+      synced_size = data.size();
+      diverged = false;
+      synced_data.clear();
+    }
+    void SetDurable(const std::string& durable) {  // data must equal it
+      synced_size = durable.size();
+      diverged = false;
+      synced_data.clear();
+    }
     bool failed = false;        // a Sync failed: the file is poisoned
     uint64_t preallocation = 0;  // set_preallocation(): a crash may leave that many zeros at the end
     bool preallocated = false;   // appended to since then and not truncated since (zeros possible)
