@@ -132,7 +132,14 @@ absl::StatusOr<std::unique_ptr<File>> SimFileSystem::Open(const std::string& pat
       if (it == names_.end()) {
         it = names_.emplace(path, std::make_shared<Inode>()).first;
       } else {
-        it->second->data.clear();
+        // As Truncate(0): the synced bytes stay durable until a Sync says otherwise.
+        SimFileSystem::Inode& inode = *it->second;
+        if (inode.synced_size > 0 && !inode.diverged) {
+          inode.synced_data = inode.data.substr(0, inode.synced_size);
+          inode.diverged = true;
+        }
+        inode.data.clear();
+        inode.preallocated = false;
       }
       break;
   }

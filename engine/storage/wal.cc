@@ -118,6 +118,9 @@ absl::Status Wal::Recover(const raftpb::ConfState& bootstrap_conf) {
   if (segments_.empty()) return StartSegment(sequences.empty() ? 1 : sequences.back());
   if (segments_.rbegin()->second.version < kWalFormatVersion) {
     // Written by an older keel: close it as it is and write new batches in the current format.
+    // Synced first: its tail may still be only in the page cache (that keel killed between its
+    // write and its fsync), and an older segment must never be the one a crash shortens.
+    if (absl::Status status = segments_.rbegin()->second.file->Sync(); !status.ok()) return status;
     if (absl::Status status = StartSegment(segments_.rbegin()->first + 1); !status.ok()) return status;
   } else {
     segments_.rbegin()->second.file->set_preallocation(options_.preallocate_bytes);

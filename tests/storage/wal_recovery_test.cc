@@ -772,6 +772,38 @@ TEST(WalRecoveryTest, AVersion2SegmentIsReadAndTheNextBatchStartsAVersion3One) {
   EXPECT_CODE(OpenWal(old), absl::StatusCode::kDataLoss);
 }
 
+// The older keel may have been killed between writing its last batch and syncing it: the new
+// keel syncs that segment before it starts the next one, so a power loss later cannot shorten
+// a segment that is no longer the last (recovery would call that corruption, or a gap).
+TEST(WalRecoveryTest, AnUnsyncedTailOfAVersion2SegmentIsSyncedBeforeTheNextSegmentStarts) {
+  for (uint64_t seed = 1; seed <= 10; ++seed) {
+    SCOPED_TRACE(absl::StrCat("seed ", seed));
+    SimDiskFaults faults;
+    faults.torn_write_probability = 1;
+    SimFileSystem fs(seed, faults);
+    std::string hard_state;
+    wal::AppendRecord(wal::RecordType::kHardState, Hs(1, 1, 1).SerializeAsString(), &hard_state);
+    ASSERT_OK(fs.MakeDirs(kWalDir));
+    fs.SetContents(SegmentPath(1), Header(1, 2) + hard_state + EntryRecord(1, 1));
+    {
+      // The old keel's last write: in the page cache, not synced.
+      absl::StatusOr<std::unique_ptr<File>> file = fs.Open(SegmentPath(1), FileSystem::OpenMode::kOpenExisting);
+      ASSERT_OK(file);
+      ASSERT_OK((*file)->Append(EntryRecord(2, 1) + EntryRecord(3, 1)));
+    }
+    {
+      absl::StatusOr<std::unique_ptr<Wal>> wal = OpenWal(fs);
+      ASSERT_OK(wal);
+      ExpectLog(**wal, Range(1, 3, 1));
+      ASSERT_OK(Write(**wal, Range(4, 4, 1), Hs(1, 1, 4)));
+    }
+    fs.Crash();
+    absl::StatusOr<std::unique_ptr<Wal>> reopened = OpenWal(fs);
+    ASSERT_OK(reopened);
+    ExpectLog(**reopened, Range(1, 4, 1));
+  }
+}
+
 TEST(WalRecoveryTest, ValidFramesThatBreakTheLogRulesAreDataLoss) {
   struct Case {
     const char* what;
