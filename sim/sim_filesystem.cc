@@ -60,12 +60,7 @@ class SimFile final : public File {
 
   absl::Status Truncate(uint64_t size) override {
     if (absl::Status status = Usable(); !status.ok()) return status;
-    if (size < inode_->synced_size && !inode_->diverged) {
-      inode_->synced_data = inode_->data.substr(0, inode_->synced_size);  // the durable bytes stay
-      inode_->diverged = true;
-    }
-    if (size < inode_->data.size()) inode_->data.resize(size);
-    inode_->preallocated = false;  // as ftruncate(2) does, this drops the zeros past `size` too
+    inode_->Shrink(size);
     return absl::OkStatus();
   }
 
@@ -132,14 +127,7 @@ absl::StatusOr<std::unique_ptr<File>> SimFileSystem::Open(const std::string& pat
       if (it == names_.end()) {
         it = names_.emplace(path, std::make_shared<Inode>()).first;
       } else {
-        // As Truncate(0): the synced bytes stay durable until a Sync says otherwise.
-        SimFileSystem::Inode& inode = *it->second;
-        if (inode.synced_size > 0 && !inode.diverged) {
-          inode.synced_data = inode.data.substr(0, inode.synced_size);
-          inode.diverged = true;
-        }
-        inode.data.clear();
-        inode.preallocated = false;
+        it->second->Shrink(0);  // as Truncate(0): the synced bytes stay durable until a Sync
       }
       break;
   }
@@ -224,7 +212,7 @@ void SimFileSystem::Crash() {
       const uint64_t zeros = (crashes_ * 0x9E3779B97F4A7C15ULL + current.size()) % (most + 1);
       current.append(zeros, '\0');
     }
-    inode->SetDurable(current);  // what survived is now what is on disk
+    inode->MarkSynced();  // what survived (now `data`) is what is on disk
   }
 }
 

@@ -75,10 +75,14 @@ class SimFileSystem final : public FileSystem {
       diverged = false;
       synced_data.clear();
     }
-    void SetDurable(const std::string& durable) {  // data must equal it
-      synced_size = durable.size();
-      diverged = false;
-      synced_data.clear();
+    // Cuts data to `size` (if shorter); the durable bytes stay until the next sync.
+    void Shrink(uint64_t size) {
+      if (size < synced_size && !diverged) {
+        synced_data = data.substr(0, synced_size);
+        diverged = true;
+      }
+      if (size < data.size()) data.resize(size);
+      preallocated = false;  // as ftruncate(2) does, this drops the zeros past `size` too
     }
     bool failed = false;        // a Sync failed: the file is poisoned
     uint64_t preallocation = 0;  // set_preallocation(): a crash may leave that many zeros at the end

@@ -327,19 +327,19 @@ absl::Status Wal::Write(const std::optional<walpb::LogReset>& reset,
   // Roll over once the active segment is full; a batch is never split across segments.
   {
     Segment& active = segments_.rbegin()->second;
+    // Recover() never leaves an older version's segment active.
+    KEEL_ASSERT(active.version == kWalFormatVersion);
     if (active.file->Size() >= options_.max_segment_bytes) {
-      if (unsynced_ || active.version >= 3) {
-        // The segment about to become an older one must end at its last record: not in a
-        // record a crash can tear (an unsynced hard state), nor in preallocated zeros
-        // (recovery reads anything after the last record of an older segment as corruption).
-        absl::Status status = active.file->Truncate(active.file->Size());
-        if (status.ok()) status = active.file->Sync();
-        if (!status.ok()) {
-          Poison(status);
-          return poisoned_;
-        }
-        unsynced_ = false;
+      // The segment about to become an older one must end at its last record: not in a record
+      // a crash can tear (an unsynced hard state), nor in preallocated zeros (recovery reads
+      // anything after the last record of an older segment as corruption).
+      absl::Status status = active.file->Truncate(active.file->Size());
+      if (status.ok()) status = active.file->Sync();
+      if (!status.ok()) {
+        Poison(status);
+        return poisoned_;
       }
+      unsynced_ = false;
       // A full disk fails cleanly (kResourceExhausted, the WAL unchanged); the rest poisons.
       if (absl::Status status = StartSegment(segments_.rbegin()->first + 1); !status.ok()) return status;
     }
@@ -367,7 +367,7 @@ absl::Status Wal::Write(const std::optional<walpb::LogReset>& reset,
   // term (see Recover).
   if (hard_state) wal::AppendRecord(wal::RecordType::kHardState, hard_state->SerializeAsString(), &buffer);
   if (buffer.empty()) return absl::OkStatus();
-  if (active.version >= 3) wal::AppendRecord(wal::RecordType::kBatchEnd, kBatchEndPayload, &buffer);
+  wal::AppendRecord(wal::RecordType::kBatchEnd, kBatchEndPayload, &buffer);
   if (absl::Status status = active.file->Append(buffer); !status.ok()) {
     if (absl::IsResourceExhausted(status)) return UndoAppend(*active.file, start, status);
     Poison(status);

@@ -175,6 +175,18 @@ Strings WalFiles(SimFileSystem& fs) {
   return names.ok() ? *names : Strings{"<" + names.status().ToString() + ">"};
 }
 
+// Every crash keeps a random prefix of the unsynced bytes (possibly all, possibly none).
+SimDiskFaults AlwaysTorn() {
+  SimDiskFaults faults;
+  faults.torn_write_probability = 1;
+  return faults;
+}
+
+// A batch written with sync == false (Wal::Write: only a hard state alone stays unsynced).
+absl::Status WriteNoSync(Wal& wal, const Entries& entries, const raftpb::HardState& hs) {
+  return wal.Write(std::nullopt, entries, &hs, /*sync=*/false);
+}
+
 SimDiskFaults NoTornWrites() {
   SimDiskFaults faults;
   faults.torn_write_probability = 0;
@@ -778,9 +790,7 @@ TEST(WalRecoveryTest, AVersion2SegmentIsReadAndTheNextBatchStartsAVersion3One) {
 TEST(WalRecoveryTest, AnUnsyncedTailOfAVersion2SegmentIsSyncedBeforeTheNextSegmentStarts) {
   for (uint64_t seed = 1; seed <= 10; ++seed) {
     SCOPED_TRACE(absl::StrCat("seed ", seed));
-    SimDiskFaults faults;
-    faults.torn_write_probability = 1;
-    SimFileSystem fs(seed, faults);
+    SimFileSystem fs(seed, AlwaysTorn());
     std::string hard_state;
     wal::AppendRecord(wal::RecordType::kHardState, Hs(1, 1, 1).SerializeAsString(), &hard_state);
     ASSERT_OK(fs.MakeDirs(kWalDir));
@@ -883,16 +893,13 @@ TEST(WalRecoveryTest, AnUnsyncedCommitOnlyHardStateIsLostCleanlyToACrash) {
   int lost = 0;
   for (uint64_t seed = 1; seed <= 20; ++seed) {
     SCOPED_TRACE(absl::StrCat("seed ", seed));
-    SimDiskFaults faults;
-    faults.torn_write_probability = 1;
-    SimFileSystem fs(seed, faults);
+    SimFileSystem fs(seed, AlwaysTorn());
     {
       absl::StatusOr<std::unique_ptr<Wal>> wal = OpenWal(fs);
       ASSERT_OK(wal);
       ASSERT_OK(Write(**wal, Range(1, 4, 2), Hs(2, 1, 2)));
-      const raftpb::HardState commit_only = Hs(2, 1, 4);
-      ASSERT_OK((*wal)->Write(std::nullopt, {}, &commit_only, /*sync=*/false));
-      EXPECT_EQ(Show((*wal)->hard_state()), Show(commit_only)) << "written, so the in-memory view moves";
+      ASSERT_OK(WriteNoSync(**wal, {}, Hs(2, 1, 4)));
+      EXPECT_EQ(Show((*wal)->hard_state()), Show(Hs(2, 1, 4))) << "written, so the in-memory view moves";
     }
     fs.Crash();
     absl::StatusOr<std::unique_ptr<Wal>> reopened = OpenWal(fs);
@@ -908,15 +915,12 @@ TEST(WalRecoveryTest, AnUnsyncedCommitOnlyHardStateIsLostCleanlyToACrash) {
 
 // The next synced batch makes the unsynced hard state durable with it.
 TEST(WalRecoveryTest, AnUnsyncedHardStateIsDurableOnceTheNextBatchIsSynced) {
-  SimDiskFaults faults;
-  faults.torn_write_probability = 1;
-  SimFileSystem fs(3, faults);
+  SimFileSystem fs(3, AlwaysTorn());
   {
     absl::StatusOr<std::unique_ptr<Wal>> wal = OpenWal(fs);
     ASSERT_OK(wal);
     ASSERT_OK(Write(**wal, Range(1, 4, 2), Hs(2, 1, 2)));
-    const raftpb::HardState commit_only = Hs(2, 1, 4);
-    ASSERT_OK((*wal)->Write(std::nullopt, {}, &commit_only, /*sync=*/false));
+    ASSERT_OK(WriteNoSync(**wal, {}, Hs(2, 1, 4)));
     ASSERT_OK(Write(**wal, Range(5, 5, 2)));
   }
   fs.Crash();
@@ -928,14 +932,11 @@ TEST(WalRecoveryTest, AnUnsyncedHardStateIsDurableOnceTheNextBatchIsSynced) {
 
 // Entries and log resets are always synced, whatever `sync` says: acks promise them.
 TEST(WalRecoveryTest, EntriesAreSyncedEvenWhenTheCallerSaysNoSync) {
-  SimDiskFaults faults;
-  faults.torn_write_probability = 1;
-  SimFileSystem fs(5, faults);
+  SimFileSystem fs(5, AlwaysTorn());
   {
     absl::StatusOr<std::unique_ptr<Wal>> wal = OpenWal(fs);
     ASSERT_OK(wal);
-    const raftpb::HardState hs = Hs(2, 1, 3);
-    ASSERT_OK((*wal)->Write(std::nullopt, Range(1, 3, 2), &hs, /*sync=*/false));
+    ASSERT_OK(WriteNoSync(**wal, Range(1, 3, 2), Hs(2, 1, 3)));
   }
   fs.Crash();
   absl::StatusOr<std::unique_ptr<Wal>> reopened = OpenWal(fs);
@@ -949,9 +950,7 @@ TEST(WalRecoveryTest, EntriesAreSyncedEvenWhenTheCallerSaysNoSync) {
 TEST(WalRecoveryTest, RolloverSyncsAnUnsyncedHardStateBeforeStartingTheNextSegment) {
   for (uint64_t seed = 1; seed <= 10; ++seed) {
     SCOPED_TRACE(absl::StrCat("seed ", seed));
-    SimDiskFaults faults;
-    faults.torn_write_probability = 1;
-    SimFileSystem fs(seed, faults);
+    SimFileSystem fs(seed, AlwaysTorn());
     WalOptions options;
     options.max_segment_bytes = 200;
     Index last = 0;
@@ -960,8 +959,7 @@ TEST(WalRecoveryTest, RolloverSyncsAnUnsyncedHardStateBeforeStartingTheNextSegme
       ASSERT_OK(wal);
       for (last = 1; last <= 20; ++last) {
         ASSERT_OK(Write(**wal, Range(last, last, 1)));
-        const raftpb::HardState commit_only = Hs(1, 1, last);
-        ASSERT_OK((*wal)->Write(std::nullopt, {}, &commit_only, /*sync=*/false));
+        ASSERT_OK(WriteNoSync(**wal, {}, Hs(1, 1, last)));
       }
       --last;
       ASSERT_GT((*wal)->segment_count(), 3u) << "the test needs rollovers";
