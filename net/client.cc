@@ -8,69 +8,19 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "engine/assert.h"
-#include "kvstate/command_kind.h"
+#include "net/dealer_set.h"
 #include "zmq.hpp"
 
 namespace keel::client {
 namespace {
 
-int64_t NowNanos() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-// Commands that need a session: all but reads and the registration itself.
-bool IsMutating(const kvpb::Command& command) {
-  return !kvstate::IsReadCommand(command) && command.op_case() != kvpb::Command::kRegisterSession &&
-         command.op_case() != kvpb::Command::OP_NOT_SET;
-}
-
-// Object commands in a session are deduplicated by it; session commands are not (a
-// keep-alive, though, does nothing twice that it did not do once).
-bool IsDeduplicatedInSession(const kvpb::Command& command) {
-  return command.op_case() != kvpb::Command::kCloseSession;
-}
-
-// Answers the client may not wait past: the attempt's own timeout plus room for the trip back.
-constexpr int64_t kAnswerSlackNanos = 1'000'000'000;  // a node answers by deadline + a tick
-constexpr int64_t kBackoffNanos = 20'000'000;
+int64_t NowNanos() { return SteadyNowNanos(); }
 
 }  // namespace
 
-// One ZeroMQ context (one I/O thread) per process, shared by every Client: contexts are
-// thread-safe, and a context per Client would start an I/O thread per Client (256 of them
-// for keel-bench at 256 clients, on 2 cores).
-zmq::context_t& SharedContext() {
-  static zmq::context_t* context = new zmq::context_t(1);  // never destroyed: outlives every Client
-  return *context;
-}
-
 struct Client::Sockets {
-  zmq::context_t& context = SharedContext();
-  std::vector<std::unique_ptr<zmq::socket_t>> dealers;  // one per endpoint, made on first use
-  const std::optional<ClientOptions::Curve>* curve = nullptr;
-
-  zmq::socket_t& For(size_t index, const std::string& endpoint) {
-    if (dealers[index] == nullptr) {
-      auto socket = std::make_unique<zmq::socket_t>(context, zmq::socket_type::dealer);
-      socket->set(zmq::sockopt::linger, 0);
-      socket->set(zmq::sockopt::sndhwm, 1000);
-      socket->set(zmq::sockopt::rcvhwm, 1000);
-      socket->set(zmq::sockopt::reconnect_ivl, 100);
-      socket->set(zmq::sockopt::reconnect_ivl_max, 1000);
-      socket->set(zmq::sockopt::maxmsgsize, int64_t{64} << 20);
-      if (curve->has_value()) {
-        const ClientOptions::Curve& keys = **curve;
-        auto server = keys.server_keys.find(endpoint);
-        socket->set(zmq::sockopt::curve_serverkey, server != keys.server_keys.end() ? server->second : keys.server_key);
-        socket->set(zmq::sockopt::curve_publickey, keys.client.public_key);
-        socket->set(zmq::sockopt::curve_secretkey, keys.client.secret_key);
-      }
-      socket->connect(endpoint);
-      dealers[index] = std::move(socket);
-    }
-    return *dealers[index];
-  }
+  explicit Sockets(const ClientOptions& options) : dealers(options) {}
+  DealerSet dealers;
 };
 
 absl::StatusOr<std::vector<std::string>> ParseEndpoints(const std::string& list) {
@@ -113,14 +63,12 @@ absl::StatusOr<ClientOptions::Curve> LoadClientCurve(const std::string& key_file
   return curve;
 }
 
-Client::Client(const ClientOptions& options) : options_(options), sockets_(std::make_unique<Sockets>()) {
-  sockets_->dealers.resize(options_.endpoints.size());
-  sockets_->curve = &options_.curve;
-}
+Client::Client(const ClientOptions& options)
+    : options_(options), sockets_(std::make_unique<Sockets>(options_)), leader_(options_.endpoints.size()) {}
 
 Client::~Client() = default;
 
-absl::StatusOr<std::unique_ptr<Client>> Client::Create(const ClientOptions& options) {
+absl::Status ValidateClientOptions(const ClientOptions& options) {
   if (options.endpoints.empty()) return absl::InvalidArgumentError("client: no endpoints");
   if (options.attempt_timeout_nanos <= 0 || options.call_timeout_nanos < options.attempt_timeout_nanos) {
     return absl::InvalidArgumentError("client: need 0 < attempt_timeout <= call_timeout");
@@ -136,8 +84,12 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Create(const ClientOptions& opti
       }
     }
   }
-  std::unique_ptr<Client> client(new Client(options));
-  return client;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<Client>> Client::Create(const ClientOptions& options) {
+  if (absl::Status status = ValidateClientOptions(options); !status.ok()) return status;
+  return std::unique_ptr<Client>(new Client(options));
 }
 
 absl::StatusOr<Response> Client::CallOnce(size_t index, Request request) {
@@ -145,7 +97,7 @@ absl::StatusOr<Response> Client::CallOnce(size_t index, Request request) {
   if (request.id() == 0) request.set_id(next_id_++);
   if (request.timeout_nanos() == 0) request.set_timeout_nanos(options_.attempt_timeout_nanos);
   if (request.cluster_id() == 0) request.set_cluster_id(options_.cluster_id);
-  zmq::socket_t& socket = sockets_->For(index, options_.endpoints[index]);
+  zmq::socket_t& socket = sockets_->dealers.For(index);
   ++attempts_;
   const std::string bytes = request.SerializeAsString();
   if (!socket.send(zmq::buffer(bytes), zmq::send_flags::dontwait)) {
@@ -176,58 +128,35 @@ void Client::LearnEndpointIds() {
     request.set_timeout_nanos(std::min<int64_t>(options_.attempt_timeout_nanos, 500'000'000));
     absl::StatusOr<Response> response = CallOnce(i, std::move(request));
     if (!response.ok() || response->code() != nodepb::CODE_OK) continue;
-    endpoint_of_[response->status().id()] = i;
-    if (response->status().leader() != kNoNode) leader_ = response->status().leader();
+    leader_.Learn(response->status().id(), i, response->status().leader());
   }
 }
 
 size_t Client::PickEndpoint() {
   if (!ids_learned_ && options_.endpoints.size() > 1) LearnEndpointIds();
-  auto it = endpoint_of_.find(leader_);
-  if (leader_ != kNoNode && it != endpoint_of_.end()) return it->second;
-  const size_t index = next_endpoint_ % options_.endpoints.size();
-  ++next_endpoint_;
-  return index;
+  return leader_.Pick();
 }
 
 absl::StatusOr<Response> Client::Call(Request request, bool retry_on_unknown) {
   const int64_t deadline = NowNanos() + options_.call_timeout_nanos;
-  bool maybe_applied = false;
-  std::string last_error = "no attempt made";
+  CallProgress progress;
   while (NowNanos() < deadline) {
     const size_t index = PickEndpoint();
     Request attempt = request;
     attempt.set_id(next_id_++);
     attempt.set_timeout_nanos(std::min(options_.attempt_timeout_nanos, std::max<int64_t>(1, deadline - NowNanos())));
     absl::StatusOr<Response> response = CallOnce(index, std::move(attempt));
-    if (response.ok() && response->leader_hint() != kNoNode) leader_ = response->leader_hint();
-    const nodepb::Code code = response.ok() ? response->code() : nodepb::CODE_DEADLINE_EXCEEDED;
-    if (response.ok()) last_error = absl::StrCat(nodepb::Code_Name(code), ": ", response->error());
-    else last_error = std::string(response.status().message());
-    switch (code) {
-      case nodepb::CODE_OK:
-      case nodepb::CODE_INVALID_ARGUMENT:
-      case nodepb::CODE_FAILED_PRECONDITION:
-      case nodepb::CODE_WRONG_CLUSTER:
+    switch (JudgeAttempt(response, retry_on_unknown, leader_, progress)) {
+      case AttemptVerdict::kSettled:
         return response;
-      case nodepb::CODE_UNAVAILABLE:
-        // Not applied. A node that does not know the leader either: try another one.
-        if (!response->leader_hint()) leader_ = kNoNode;
-        break;
-      default:
-        // No answer, or an unknown outcome: the same request may be sent again only when
-        // that cannot apply it twice.
-        maybe_applied = true;
-        leader_ = kNoNode;
-        if (!retry_on_unknown) {
-          return absl::DeadlineExceededError(absl::StrCat("outcome unknown: ", last_error));
-        }
+      case AttemptVerdict::kUnknown:
+        return UnknownStatus(progress);
+      case AttemptVerdict::kRetry:
         break;
     }
     std::this_thread::sleep_for(std::chrono::nanoseconds(kBackoffNanos));
   }
-  if (maybe_applied) return absl::DeadlineExceededError(absl::StrCat("outcome unknown: ", last_error));
-  return absl::UnavailableError(absl::StrCat("not applied: ", last_error));
+  return GiveUpStatus(progress);
 }
 
 absl::Status Client::OpenSession() {
@@ -270,35 +199,19 @@ absl::Status Client::KeepAliveIfDue() {
 }
 
 absl::StatusOr<kvpb::Result> Client::Execute(kvpb::Command command, nodepb::ReadMode read_mode) {
-  if (command.op_case() == kvpb::Command::OP_NOT_SET) return absl::InvalidArgumentError("command has no op");
-  const bool mutating = IsMutating(command);
-  const bool read = kvstate::IsReadCommand(command);
-  if (mutating) {
-    if (session_ == 0) return absl::FailedPreconditionError("a mutating command needs an open session");
+  if (IsMutating(command) && session_ != 0) {
     if (absl::Status status = KeepAliveIfDue(); !status.ok()) return status;
-    // One command at a time: every earlier result has been seen.
-    command.set_session(session_);
-    command.set_sequence(++sequence_);
-    command.set_acked_sequence(sequence_ - 1);
   }
+  // One command at a time: every earlier result has been seen.
+  absl::StatusOr<CommandPlan> plan = PrepareCommand(command, session_, sequence_ + 1, sequence_);
+  if (!plan.ok()) return plan.status();
+  if (plan->mutating) ++sequence_;
   Request request;
   *request.mutable_command() = std::move(command);
   request.set_read_mode(read_mode);
-  // Reads change nothing and a mutating command carries its session: both may be resent. A
-  // registration or a close is not deduplicated: resent only if it surely did not apply.
-  const bool resendable = read || (mutating && IsDeduplicatedInSession(request.command()));
-  absl::StatusOr<Response> response = Call(std::move(request), /*retry_on_unknown=*/resendable);
-  if (!response.ok() && read && absl::IsDeadlineExceeded(response.status())) {
-    // A read changes nothing: no answer means not served, never "maybe applied".
-    return absl::UnavailableError(response.status().message());
-  }
-  if (!response.ok()) return response.status();
-  if (response->code() == nodepb::CODE_INVALID_ARGUMENT || response->code() == nodepb::CODE_WRONG_CLUSTER) {
-    return absl::InvalidArgumentError(response->error());
-  }
-  if (response->code() != nodepb::CODE_OK) return absl::InternalError(response->error());
-  if (mutating) last_activity_nanos_ = NowNanos();
-  return response->result();
+  absl::StatusOr<kvpb::Result> result = ToResult(Call(std::move(request), plan->resendable), *plan);
+  if (result.ok() && plan->mutating) last_activity_nanos_ = NowNanos();
+  return result;
 }
 
 absl::StatusOr<nodepb::NodeStatus> Client::NodeStatus(size_t index) {
@@ -317,7 +230,7 @@ absl::Status Client::TransferLeader(NodeId target) {
   absl::StatusOr<Response> response = Call(std::move(request), /*retry_on_unknown=*/true);
   if (!response.ok()) return response.status();
   if (response->code() == nodepb::CODE_OK) {
-    leader_ = target;
+    leader_.Hint(target);
     return absl::OkStatus();
   }
   if (response->code() == nodepb::CODE_INVALID_ARGUMENT || response->code() == nodepb::CODE_WRONG_CLUSTER) {

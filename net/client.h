@@ -16,6 +16,7 @@
 #include "engine/types.h"
 #include "kvstate/kv.pb.h"
 #include "net/client.pb.h"
+#include "net/client_call.h"
 #include "net/curve.h"
 
 namespace keel::client {
@@ -103,12 +104,14 @@ class Client {
   uint64_t session_ = 0;
   uint64_t sequence_ = 0;
   int64_t last_activity_nanos_ = 0;
-  NodeId leader_ = kNoNode;
-  size_t next_endpoint_ = 0;
+  LeaderTracker leader_;
   bool ids_learned_ = false;
-  std::map<NodeId, size_t> endpoint_of_;  // node id -> endpoint index (from status answers)
   uint64_t attempts_ = 0;
 };
+
+// OK if `options` are usable: endpoints given, 0 < attempt timeout <= call timeout, and with
+// CURVE, a key pair and a server key for every endpoint. Else InvalidArgument saying which.
+absl::Status ValidateClientOptions(const ClientOptions& options);
 
 // Parses "tcp://h:p,tcp://h:p" or "h:p,h:p" into endpoints.
 absl::StatusOr<std::vector<std::string>> ParseEndpoints(const std::string& list);

@@ -1,7 +1,9 @@
 // keel-bench: closed-loop load generator for a keel cluster, measuring the way the anchor
 // benchmarks' driver does (../shared/bench-anchors/README.md, "What the driver measures"), so
 // its figures can be set beside etcd's and hashicorp/raft's from the same run: N clients, each
-// its own Client on its own thread with exactly one request outstanding; keys uniform over
+// with exactly one request outstanding (by default all on one pipelined client, as the anchor
+// driver's goroutines share one connection; --driver=threads gives each client its own
+// blocking Client and thread); keys uniform over
 // --keys; values of --value-size random bytes; a warm-up that is discarded; only operations
 // completing inside the measured window count; exact percentiles over every sample.
 //
@@ -17,6 +19,7 @@
 #include <cstdint>
 #include <iostream>
 #include <latch>
+#include <map>
 #include <memory>
 #include <random>
 #include <string>
@@ -25,6 +28,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/numbers.h"
@@ -34,6 +38,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "net/client.h"
+#include "net/pipeline.h"
 #include "tools/cli_endpoints.h"
 
 namespace keel::bench {
@@ -68,7 +73,7 @@ Output: one line
 (MIX is the operation's name when there is only one), or with --json one JSON object with
 the same figures (and ops_per_s, like the anchor driver's), routing, value_size, keys,
 seconds, attempts (requests the clients sent, sessions, preload and retries included) and
-driver_cpu_s (the generator's own CPU time). errors counts
+driver_cpu_s (the generator's own CPU time) and driver. errors counts
 operations that got an error status or a result code other than OK (and NOT_FOUND for gets).
 
 Exit status: 0 the run completed, 1 setup failed, 2 usage error.
@@ -88,6 +93,7 @@ struct Options {
   bool leader_only = true;  // the default; the flag only spells it out
   bool spread = false;
   bool json = false;
+  std::string driver = "pipeline";
   tools::SecurityFlags security;
   std::optional<client::ClientOptions::Curve> curve;  // from `security`
 };
@@ -245,24 +251,58 @@ struct ClientReport {
   uint64_t attempts = 0;
 };
 
+using ResultFn = absl::AnyInvocable<void(absl::StatusOr<kvpb::Result>)>;
+using StatusFn = absl::AnyInvocable<void(absl::Status)>;
+
+// How a worker's commands reach the cluster: at once on its own blocking Client (the threaded
+// driver), or queued on the Pipeline its driver thread polls (the pipelined driver). `done`
+// runs with the answer: before Execute returns, or inside a later Pipeline::Poll.
+class Executor {
+ public:
+  virtual ~Executor() = default;
+  virtual void Execute(kvpb::Command command, ResultFn done) = 0;
+};
+
+class ClientExecutor final : public Executor {
+ public:
+  explicit ClientExecutor(client::Client& client) : client_(client) {}
+  void Execute(kvpb::Command command, ResultFn done) override { done(client_.Execute(std::move(command))); }
+
+ private:
+  client::Client& client_;
+};
+
+class PipelineExecutor final : public Executor {
+ public:
+  explicit PipelineExecutor(client::Pipeline& pipeline) : pipeline_(pipeline) {}
+  void Execute(kvpb::Command command, ResultFn done) override {
+    pipeline_.Submit(std::move(command), std::move(done));
+  }
+
+ private:
+  client::Pipeline& pipeline_;
+};
+
+// One closed-loop client's operations. Each Run ends by calling `done` once, with OK or the
+// operation's error.
 class Worker {
  public:
-  Worker(int index, const Shared& shared, client::Client& client)
+  Worker(int index, const Shared& shared, Executor& executor)
       : shared_(shared),
-        client_(client),
+        executor_(executor),
         owner_(absl::StrCat("bench-", index)),
         rng_(static_cast<uint64_t>(index) * 7919 + Clock::now().time_since_epoch().count()) {}
 
-  absl::Status Run(Op op) {
+  void Run(Op op, StatusFn done) {
     switch (op) {
       case kPut:
-        return Put(Key(std::uniform_int_distribution<int>(0, shared_.options.keys - 1)(rng_)));
+        return Put(Key(std::uniform_int_distribution<int>(0, shared_.options.keys - 1)(rng_)), std::move(done));
       case kGet:
-        return Get();
+        return Get(std::move(done));
       case kAcquire:
-        return AcquireRelease();
+        return AcquireRelease(std::move(done));
       default:
-        return Next();
+        return Next(std::move(done));
     }
   }
 
@@ -277,40 +317,45 @@ class Worker {
 
   static std::string Key(int n) { return absl::StrFormat("bench/kv/key%08d", n); }
 
-  absl::Status Put(const std::string& key) {
+  void Put(const std::string& key, StatusFn done) {
     const size_t offset = std::uniform_int_distribution<size_t>(0, kValuePoolBytes - 1)(rng_);
     kvpb::Command command;
     command.mutable_kv_put()->set_key(key);
-    command.mutable_kv_put()->set_value(
-        shared_.value_pool.substr(offset, shared_.options.value_size));
-    return Check(client_.Execute(std::move(command)), "put");
+    command.mutable_kv_put()->set_value(shared_.value_pool.substr(offset, shared_.options.value_size));
+    executor_.Execute(std::move(command), Checked("put", std::move(done)));
   }
 
  private:
-  absl::Status Get() {
+  void Get(StatusFn done) {
     kvpb::Command command;
-    command.mutable_kv_get()->set_key(
-        Key(std::uniform_int_distribution<int>(0, shared_.options.keys - 1)(rng_)));
-    return Check(client_.Execute(std::move(command)), "get", kvpb::CODE_NOT_FOUND);
+    command.mutable_kv_get()->set_key(Key(std::uniform_int_distribution<int>(0, shared_.options.keys - 1)(rng_)));
+    executor_.Execute(std::move(command), Checked("get", std::move(done), kvpb::CODE_NOT_FOUND));
   }
 
-  absl::Status AcquireRelease() {
+  void AcquireRelease(StatusFn done) {
     kvpb::Command command;
     command.mutable_pool_acquire()->set_pool(kPool);
     command.mutable_pool_acquire()->set_owner(owner_);
-    absl::StatusOr<kvpb::Result> acquired = client_.Execute(std::move(command));
-    if (absl::Status status = Check(acquired, "acquire"); !status.ok()) return status;
-    kvpb::Command release;
-    release.mutable_pool_release()->set_pool(kPool);
-    release.mutable_pool_release()->set_slot(acquired->slot());
-    release.mutable_pool_release()->set_owner(owner_);
-    return Check(client_.Execute(std::move(release)), "release");
+    executor_.Execute(std::move(command), [this, done = std::move(done)](absl::StatusOr<kvpb::Result> acquired) mutable {
+      if (absl::Status status = Check(acquired, "acquire"); !status.ok()) return done(status);
+      kvpb::Command release;
+      release.mutable_pool_release()->set_pool(kPool);
+      release.mutable_pool_release()->set_slot(acquired->slot());
+      release.mutable_pool_release()->set_owner(owner_);
+      executor_.Execute(std::move(release), Checked("release", std::move(done)));
+    });
   }
 
-  absl::Status Next() {
+  void Next(StatusFn done) {
     kvpb::Command command;
     command.mutable_lb_pick()->set_group(kLbGroup);
-    return Check(client_.Execute(std::move(command)), "next");
+    executor_.Execute(std::move(command), Checked("next", std::move(done)));
+  }
+
+  static ResultFn Checked(absl::string_view what, StatusFn done, kvpb::Code also_fine = kvpb::CODE_OK) {
+    return [what, done = std::move(done), also_fine](absl::StatusOr<kvpb::Result> result) mutable {
+      done(Check(result, what, also_fine));
+    };
   }
 
   // An error status, or a result code other than OK and `also_fine`, is an error.
@@ -325,10 +370,17 @@ class Worker {
   }
 
   const Shared& shared_;
-  client::Client& client_;
+  Executor& executor_;
   const std::string owner_;
   std::mt19937_64 rng_;
 };
+
+// Runs `worker`'s operation on a synchronous executor and returns its status.
+absl::Status RunSync(Worker& worker, Op op) {
+  absl::Status status = absl::InternalError("operation did not finish");
+  worker.Run(op, [&status](absl::Status s) { status = std::move(s); });
+  return status;
+}
 
 // Session, then this client's share of the preload: keys index, index + clients, ...
 absl::Status PrepareClient(int index, const Shared& shared, client::Client& client,
@@ -338,7 +390,9 @@ absl::Status PrepareClient(int index, const Shared& shared, client::Client& clie
   }
   if (shared.mix.weights[kGet] == 0) return absl::OkStatus();
   for (int n = index; n < shared.options.keys; n += shared.options.clients) {
-    if (absl::Status status = worker.Put(Worker::Key(n)); !status.ok()) {
+    absl::Status status = absl::InternalError("put did not finish");
+    worker.Put(Worker::Key(n), [&status](absl::Status s) { status = std::move(s); });
+    if (!status.ok()) {
       return absl::Status(status.code(), absl::StrCat("preload: ", status.message()));
     }
   }
@@ -354,7 +408,8 @@ void RunClient(int index, std::vector<std::string> endpoints, Shared& shared,
     return;
   }
   client::Client& client = **connected;
-  Worker worker(index, shared, client);
+  ClientExecutor executor(client);
+  Worker worker(index, shared, executor);
   report.setup = PrepareClient(index, shared, client, worker);
   shared.ready.count_down();
   shared.go.wait();
@@ -366,7 +421,7 @@ void RunClient(int index, std::vector<std::string> endpoints, Shared& shared,
   while (true) {
     const Clock::time_point start = Clock::now();
     if (start >= shared.measure_end) break;
-    const absl::Status status = worker.Run(worker.Draw());
+    const absl::Status status = RunSync(worker, worker.Draw());
     const Clock::time_point end = Clock::now();
     if (!status.ok()) {
       if (report.errors++ == 0) report.first_error = status.ToString();
@@ -382,6 +437,111 @@ void RunClient(int index, std::vector<std::string> endpoints, Shared& shared,
   client.CloseSession().IgnoreError();  // best effort: it would expire anyway
   report.attempts = client.attempts();
 }
+
+// The pipelined driver: one thread per distinct endpoint list runs that list's clients as
+// closed loops over one Pipeline (one session, one socket per node), as the anchor driver's
+// goroutines share one connection. Each client still has exactly one operation outstanding.
+class PipelinedGroup {
+ public:
+  PipelinedGroup(Shared& shared, std::vector<int> clients, std::vector<ClientReport*> reports)
+      : shared_(shared), indices_(std::move(clients)), reports_(std::move(reports)) {}
+
+  void Run(std::vector<std::string> endpoints) {
+    client::ClientOptions options;
+    options.endpoints = std::move(endpoints);
+    options.curve = shared_.options.curve;
+    absl::StatusOr<std::unique_ptr<client::Pipeline>> created = client::Pipeline::Create(options);
+    absl::Status setup = created.ok() ? Prepare(**created) : created.status();
+    for (ClientReport* report : reports_) {
+      report->setup = setup;
+      shared_.ready.count_down();
+    }
+    shared_.go.wait();
+    if (!setup.ok() || shared_.abort.load()) {
+      if (created.ok()) (*created)->CloseSession().IgnoreError();
+      return;
+    }
+    client::Pipeline& pipeline = **created;
+    for (size_t i = 0; i < loops_.size(); ++i) Start(i);
+    while (running_ > 0 || pipeline.open_calls() > 0) {
+      pipeline.Poll(paused_.empty() ? 5'000'000 : 1'000'000);
+      const Clock::time_point now = Clock::now();
+      while (!paused_.empty() && paused_.begin()->first <= now) {
+        const size_t loop = paused_.begin()->second;
+        paused_.erase(paused_.begin());
+        Start(loop);
+      }
+    }
+    pipeline.CloseSession().IgnoreError();  // best effort: it would expire anyway
+    reports_.front()->attempts = pipeline.attempts();
+  }
+
+ private:
+  struct Loop {
+    std::unique_ptr<Worker> worker;
+    ClientReport* report = nullptr;
+    Clock::time_point started;
+  };
+
+  // The session, the workers, and (for gets) this group's share of the preload, each client
+  // writing its keys index, index + clients, ... one at a time.
+  absl::Status Prepare(client::Pipeline& pipeline) {
+    if (absl::Status status = pipeline.OpenSession(); !status.ok()) {
+      return absl::Status(status.code(), absl::StrCat("open session: ", status.message()));
+    }
+    executor_ = std::make_unique<PipelineExecutor>(pipeline);
+    for (size_t i = 0; i < indices_.size(); ++i) {
+      loops_.push_back(Loop{std::make_unique<Worker>(indices_[i], shared_, *executor_), reports_[i], {}});
+      loops_.back().report->latencies_nanos.reserve(1 << 14);
+    }
+    if (shared_.mix.weights[kGet] == 0) return absl::OkStatus();
+    absl::Status failed;
+    for (size_t i = 0; i < loops_.size(); ++i) Preload(i, indices_[i], failed);
+    while (pipeline.open_calls() > 0) pipeline.Poll(5'000'000);
+    if (!failed.ok()) return absl::Status(failed.code(), absl::StrCat("preload: ", failed.message()));
+    return absl::OkStatus();
+  }
+
+  void Preload(size_t loop, int key, absl::Status& failed) {
+    if (key >= shared_.options.keys || !failed.ok()) return;
+    loops_[loop].worker->Put(Worker::Key(key), [this, loop, key, &failed](absl::Status status) {
+      if (!status.ok()) failed.Update(status);
+      Preload(loop, key + shared_.options.clients, failed);
+    });
+  }
+
+  // Starts client `loop`'s next operation, or retires it once the window closed.
+  void Start(size_t loop) {
+    Loop& l = loops_[loop];
+    l.started = Clock::now();
+    if (l.started >= shared_.measure_end) return;
+    ++running_;
+    l.worker->Run(l.worker->Draw(), [this, loop](absl::Status status) { Finished(loop, status); });
+  }
+
+  void Finished(size_t loop, const absl::Status& status) {
+    --running_;
+    Loop& l = loops_[loop];
+    const Clock::time_point end = Clock::now();
+    if (!status.ok()) {
+      if (l.report->errors++ == 0) l.report->first_error = status.ToString();
+      if (l.report->errors <= kMaxErrorsPerClient) paused_.emplace(end + kErrorPause, loop);
+      return;
+    }
+    if (end >= shared_.measure_start && end <= shared_.measure_end) {
+      l.report->latencies_nanos.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(end - l.started).count());
+    }
+    Start(loop);
+  }
+
+  Shared& shared_;
+  std::vector<int> indices_;
+  std::vector<ClientReport*> reports_;
+  std::unique_ptr<PipelineExecutor> executor_;
+  std::vector<Loop> loops_;
+  size_t running_ = 0;
+  std::multimap<Clock::time_point, size_t> paused_;  // clients pausing after an error
+};
 
 // ---------------------------------------------------------------------------------------
 // The run and its report.
@@ -429,9 +589,10 @@ void PrintReport(const Shared& shared, const std::vector<ClientReport>& reports)
       "{\"system\":\"keel\",\"mode\":\"%s\",\"routing\":\"%s\",\"clients\":%d,\"ops\":%d,"
       "\"ops_per_sec\":%.1f,\"ops_per_s\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"p999_ms\":%.3f,"
       "\"errors\":%d,\"value_size\":%d,\"keys\":%d,\"seconds\":%g,\"attempts\":%d,"
-      "\"driver_cpu_s\":%.1f}\n",
+      "\"driver_cpu_s\":%.1f,\"driver\":\"%s\"}\n",
       shared.mix.name, o.spread ? "spread" : "leader", o.clients, all.size(), ops_per_sec,
-      ops_per_sec, p50, p99, p999, errors, o.value_size, o.keys, o.seconds, attempts, CpuSeconds());
+      ops_per_sec, p50, p99, p999, errors, o.value_size, o.keys, o.seconds, attempts, CpuSeconds(),
+      o.driver);
 }
 
 // Leader only: every client talks to the leader's endpoint. Spread: client i talks to endpoint
@@ -473,8 +634,23 @@ int RunBench(const Options& o, Mix mix) {
   shared.value_pool = RandomBytes(kValuePoolBytes + o.value_size);
   std::vector<ClientReport> reports(o.clients);
   std::vector<std::thread> threads;
-  for (int i = 0; i < o.clients; ++i) {
-    threads.emplace_back(RunClient, i, (*endpoints)[i], std::ref(shared), std::ref(reports[i]));
+  std::vector<std::unique_ptr<PipelinedGroup>> groups;
+  if (o.driver == "threads") {
+    for (int i = 0; i < o.clients; ++i) {
+      threads.emplace_back(RunClient, i, (*endpoints)[i], std::ref(shared), std::ref(reports[i]));
+    }
+  } else {
+    // One group (and thread) per distinct endpoint list: one for --leader-only, n for --spread.
+    std::map<std::vector<std::string>, std::pair<std::vector<int>, std::vector<ClientReport*>>> by_endpoints;
+    for (int i = 0; i < o.clients; ++i) {
+      auto& group = by_endpoints[(*endpoints)[i]];
+      group.first.push_back(i);
+      group.second.push_back(&reports[i]);
+    }
+    for (auto& [list, members] : by_endpoints) {
+      groups.push_back(std::make_unique<PipelinedGroup>(shared, members.first, members.second));
+      threads.emplace_back([group = groups.back().get(), list = list] { group->Run(list); });
+    }
   }
   const Clock::time_point prepare = Clock::now();
   shared.ready.wait();
@@ -526,6 +702,12 @@ void AddOptions(CLI::App& app, Options& o) {
   CLI::Option* spread =
       app.add_flag("--spread", o.spread, "client i talks to endpoint i mod n; followers proxy");
   spread->excludes(leader_only);
+  app.add_option("--driver", o.driver,
+                 "pipeline: one thread and one session per endpoint list, every client's request "
+                 "on one socket (as the anchor driver's goroutines on one connection); threads: a "
+                 "thread, a blocking Client and a session per client")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"pipeline", "threads"}));
   app.add_flag("--json", o.json, "print one JSON object instead of the key=value line");
 }
 

@@ -1,0 +1,102 @@
+#include "net/client_call.h"
+
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "engine/assert.h"
+#include "kvstate/command_kind.h"
+#include "net/client.h"
+
+namespace keel::client {
+
+int64_t SteadyNowNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+void LeaderTracker::Learn(NodeId id, size_t index, NodeId leader) {
+  KEEL_ASSERT(index < endpoints_);
+  endpoint_of_[id] = index;
+  if (leader != kNoNode) leader_ = leader;
+}
+
+size_t LeaderTracker::Pick() {
+  auto it = endpoint_of_.find(leader_);
+  if (leader_ != kNoNode && it != endpoint_of_.end()) return it->second;
+  const size_t index = next_endpoint_ % endpoints_;
+  ++next_endpoint_;
+  return index;
+}
+
+AttemptVerdict JudgeAttempt(const absl::StatusOr<Response>& response, bool retry_on_unknown,
+                            LeaderTracker& leader, CallProgress& progress) {
+  if (response.ok() && response->leader_hint() != kNoNode) leader.Hint(response->leader_hint());
+  const nodepb::Code code = response.ok() ? response->code() : nodepb::CODE_DEADLINE_EXCEEDED;
+  if (response.ok()) progress.last_error = absl::StrCat(nodepb::Code_Name(code), ": ", response->error());
+  else progress.last_error = std::string(response.status().message());
+  switch (code) {
+    case nodepb::CODE_OK:
+    case nodepb::CODE_INVALID_ARGUMENT:
+    case nodepb::CODE_FAILED_PRECONDITION:
+    case nodepb::CODE_WRONG_CLUSTER:
+      return AttemptVerdict::kSettled;
+    case nodepb::CODE_UNAVAILABLE:
+      // Not applied. A node that does not know the leader either: try another one.
+      if (!response->leader_hint()) leader.Forget();
+      return AttemptVerdict::kRetry;
+    default:
+      // No answer, or an unknown outcome: the same request may be sent again only when that
+      // cannot apply it twice.
+      progress.maybe_applied = true;
+      leader.Forget();
+      return retry_on_unknown ? AttemptVerdict::kRetry : AttemptVerdict::kUnknown;
+  }
+}
+
+absl::Status UnknownStatus(const CallProgress& progress) {
+  return absl::DeadlineExceededError(absl::StrCat("outcome unknown: ", progress.last_error));
+}
+
+absl::Status GiveUpStatus(const CallProgress& progress) {
+  if (progress.maybe_applied) return UnknownStatus(progress);
+  return absl::UnavailableError(absl::StrCat("not applied: ", progress.last_error));
+}
+
+bool IsMutating(const kvpb::Command& command) {
+  return !kvstate::IsReadCommand(command) && command.op_case() != kvpb::Command::kRegisterSession &&
+         command.op_case() != kvpb::Command::OP_NOT_SET;
+}
+
+absl::StatusOr<CommandPlan> PrepareCommand(kvpb::Command& command, uint64_t session, uint64_t sequence,
+                                           uint64_t acked_sequence) {
+  if (command.op_case() == kvpb::Command::OP_NOT_SET) return absl::InvalidArgumentError("command has no op");
+  CommandPlan plan;
+  plan.read = kvstate::IsReadCommand(command);
+  plan.mutating = IsMutating(command);
+  if (plan.mutating) {
+    if (session == 0) return absl::FailedPreconditionError("a mutating command needs an open session");
+    KEEL_ASSERT(acked_sequence < sequence);
+    command.set_session(session);
+    command.set_sequence(sequence);
+    command.set_acked_sequence(acked_sequence);
+  }
+  // Reads change nothing and a mutating command carries its session: both may be resent. A
+  // registration or a close is not deduplicated: resent only if it surely did not apply.
+  plan.resendable = plan.read || (plan.mutating && command.op_case() != kvpb::Command::kCloseSession);
+  return plan;
+}
+
+absl::StatusOr<kvpb::Result> ToResult(absl::StatusOr<Response> response, const CommandPlan& plan) {
+  if (!response.ok() && plan.read && absl::IsDeadlineExceeded(response.status())) {
+    // A read changes nothing: no answer means not served, never "maybe applied".
+    return absl::UnavailableError(response.status().message());
+  }
+  if (!response.ok()) return response.status();
+  if (response->code() == nodepb::CODE_INVALID_ARGUMENT || response->code() == nodepb::CODE_WRONG_CLUSTER) {
+    return absl::InvalidArgumentError(response->error());
+  }
+  if (response->code() != nodepb::CODE_OK) return absl::InternalError(response->error());
+  return std::move(*response->mutable_result());
+}
+
+}  // namespace keel::client
