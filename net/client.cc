@@ -127,6 +127,7 @@ void Client::LearnEndpointIds() {
     request.mutable_status();
     request.set_timeout_nanos(std::min<int64_t>(options_.attempt_timeout_nanos, 500'000'000));
     absl::StatusOr<Response> response = CallOnce(i, std::move(request));
+    if (!response.ok()) leader_.NoAnswer(i);
     if (!response.ok() || response->code() != nodepb::CODE_OK) continue;
     leader_.Learn(response->status().id(), i, response->status().leader());
   }
@@ -146,7 +147,7 @@ absl::StatusOr<Response> Client::Call(Request request, bool retry_on_unknown) {
     attempt.set_id(next_id_++);
     attempt.set_timeout_nanos(std::min(options_.attempt_timeout_nanos, std::max<int64_t>(1, deadline - NowNanos())));
     absl::StatusOr<Response> response = CallOnce(index, std::move(attempt));
-    switch (JudgeAttempt(response, retry_on_unknown, leader_, progress)) {
+    switch (JudgeAttempt(response, index, retry_on_unknown, leader_, progress)) {
       case AttemptVerdict::kSettled:
         return response;
       case AttemptVerdict::kUnknown:

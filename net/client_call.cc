@@ -1,5 +1,6 @@
 #include "net/client_call.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
@@ -17,20 +18,52 @@ int64_t SteadyNowNanos() {
 void LeaderTracker::Learn(NodeId id, size_t index, NodeId leader) {
   KEEL_ASSERT(index < endpoints_);
   endpoint_of_[id] = index;
-  if (leader != kNoNode) leader_ = leader;
+  Answered(index);
+  Hint(leader);
+}
+
+bool LeaderTracker::IsSilentNode(NodeId id) const {
+  auto it = endpoint_of_.find(id);
+  return it != endpoint_of_.end() && silent_[it->second];
+}
+
+void LeaderTracker::Hint(NodeId leader) {
+  if (leader != kNoNode && !IsSilentNode(leader)) leader_ = leader;
+}
+
+void LeaderTracker::Answered(size_t index) {
+  KEEL_ASSERT(index < endpoints_);
+  silent_[index] = false;
+}
+
+void LeaderTracker::NoAnswer(size_t index) {
+  KEEL_ASSERT(index < endpoints_);
+  silent_[index] = true;
+  if (IsSilentNode(leader_)) leader_ = kNoNode;
+  if (std::all_of(silent_.begin(), silent_.end(), [](bool s) { return s; })) {
+    std::fill(silent_.begin(), silent_.end(), false);  // none answers: try them all again
+  }
 }
 
 size_t LeaderTracker::Pick() {
   auto it = endpoint_of_.find(leader_);
-  if (leader_ != kNoNode && it != endpoint_of_.end()) return it->second;
-  const size_t index = next_endpoint_ % endpoints_;
-  ++next_endpoint_;
-  return index;
+  if (leader_ != kNoNode && it != endpoint_of_.end() && !silent_[it->second]) return it->second;
+  // NoAnswer never leaves every endpoint silent, so this finds one within a turn.
+  for (size_t tried = 0;; ++tried) {
+    KEEL_ASSERT(tried < endpoints_);
+    const size_t index = next_endpoint_++ % endpoints_;
+    if (!silent_[index]) return index;
+  }
 }
 
-AttemptVerdict JudgeAttempt(const absl::StatusOr<Response>& response, bool retry_on_unknown,
+AttemptVerdict JudgeAttempt(const absl::StatusOr<Response>& response, size_t index, bool retry_on_unknown,
                             LeaderTracker& leader, CallProgress& progress) {
-  if (response.ok() && response->leader_hint() != kNoNode) leader.Hint(response->leader_hint());
+  if (response.ok()) {
+    leader.Answered(index);
+    leader.Hint(response->leader_hint());
+  } else {
+    leader.NoAnswer(index);
+  }
   const nodepb::Code code = response.ok() ? response->code() : nodepb::CODE_DEADLINE_EXCEEDED;
   if (response.ok()) progress.last_error = absl::StrCat(nodepb::Code_Name(code), ": ", response->error());
   else progress.last_error = std::string(response.status().message());
@@ -46,9 +79,10 @@ AttemptVerdict JudgeAttempt(const absl::StatusOr<Response>& response, bool retry
       return AttemptVerdict::kRetry;
     default:
       // No answer, or an unknown outcome: the same request may be sent again only when that
-      // cannot apply it twice.
+      // cannot apply it twice. An answering node that could not tell may have lost the
+      // leader too: ask around again.
       progress.maybe_applied = true;
-      leader.Forget();
+      if (response.ok()) leader.Forget();
       return retry_on_unknown ? AttemptVerdict::kRetry : AttemptVerdict::kUnknown;
   }
 }

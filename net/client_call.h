@@ -27,23 +27,37 @@ inline constexpr int64_t kBackoffNanos = 20'000'000;
 int64_t SteadyNowNanos();
 
 // The client's knowledge of the leader: node id -> endpoint (learned from status answers),
-// and the last leader hint. Pick() goes to the leader's endpoint when both are known, else
-// round-robin over the endpoints.
+// the last leader hint, and which endpoints went silent (an attempt got no answer). Pick()
+// goes to the leader's endpoint when both are known and it is not silent, else round-robin
+// over the endpoints that are not silent (all of them again once every one went silent).
+// Why silence counts: after a leader dies, followers keep naming it until they elect another,
+// and every other call's timeout used to reset the choice to plain round-robin, so one call
+// could spend its whole deadline on the dead node, one attempt timeout at a time.
 class LeaderTracker {
  public:
-  explicit LeaderTracker(size_t endpoints) : endpoints_(endpoints) {}
+  explicit LeaderTracker(size_t endpoints) : endpoints_(endpoints), silent_(endpoints, false) {}
   // Endpoint `index` answered a status request as node `id`, seeing `leader` (or kNoNode).
   void Learn(NodeId id, size_t index, NodeId leader);
-  void Hint(NodeId leader) { leader_ = leader; }
+  // A node names `leader` (kNoNode: none). Ignored if that node's endpoint is silent: it
+  // answers nobody, whoever still believes it leads.
+  void Hint(NodeId leader);
   void Forget() { leader_ = kNoNode; }
+  // Endpoint `index` answered (any answer, even a late one): it is not silent.
+  void Answered(size_t index);
+  // An attempt to endpoint `index` got no answer in time: skip it until it answers again.
+  void NoAnswer(size_t index);
   NodeId leader() const { return leader_; }
+  bool silent(size_t index) const { return silent_[index]; }
   size_t Pick();
 
  private:
+  bool IsSilentNode(NodeId id) const;
+
   size_t endpoints_;
   NodeId leader_ = kNoNode;
   size_t next_endpoint_ = 0;
   std::map<NodeId, size_t> endpoint_of_;
+  std::vector<bool> silent_;
 };
 
 // What one call has seen over its attempts.
@@ -58,10 +72,10 @@ enum class AttemptVerdict {
   kUnknown,  // may have been applied and may not be resent: DeadlineExceeded now
 };
 
-// Judges one attempt's outcome (`response` an answer, or an error for no answer in time),
-// updating what `leader` and `progress` know. `retry_on_unknown`: the request may be resent
-// when its outcome is unknown (reads, deduplicated session commands).
-AttemptVerdict JudgeAttempt(const absl::StatusOr<Response>& response, bool retry_on_unknown,
+// Judges one attempt's outcome at endpoint `index` (`response` an answer, or an error for no
+// answer in time), updating what `leader` and `progress` know. `retry_on_unknown`: the request
+// may be resent when its outcome is unknown (reads, deduplicated session commands).
+AttemptVerdict JudgeAttempt(const absl::StatusOr<Response>& response, size_t index, bool retry_on_unknown,
                             LeaderTracker& leader, CallProgress& progress);
 
 // The status of a call whose deadline passed without a settled answer: DeadlineExceeded if

@@ -77,11 +77,13 @@ void Pipeline::Send(uint64_t key, int64_t now) {
   call.request.set_cluster_id(options_.cluster_id);
   const std::string bytes = call.request.SerializeAsString();
   ++attempts_;
+  call.endpoint = index;
   if (!dealers_->For(index).send(zmq::buffer(bytes), zmq::send_flags::dontwait)) {
     OnOutcome(key, absl::UnavailableError(absl::StrCat(options_.endpoints[index], ": send queue full")), now);
     return;
   }
   call.attempt = id;
+  call.endpoint = index;
   by_attempt_[id] = key;
   attempt_deadlines_.emplace(now + timeout + kAnswerSlackNanos, id);
 }
@@ -93,11 +95,13 @@ void Pipeline::OnOutcome(uint64_t key, absl::StatusOr<Response> outcome, int64_t
   if (call.probe_endpoint >= 0) {
     if (outcome.ok() && outcome->code() == nodepb::CODE_OK) {
       leader_.Learn(outcome->status().id(), static_cast<size_t>(call.probe_endpoint), outcome->status().leader());
+    } else if (!outcome.ok()) {
+      leader_.NoAnswer(static_cast<size_t>(call.probe_endpoint));
     }
     Finish(key, std::move(outcome));
     return;
   }
-  switch (JudgeAttempt(outcome, call.plan.resendable, leader_, call.progress)) {
+  switch (JudgeAttempt(outcome, call.endpoint, call.plan.resendable, leader_, call.progress)) {
     case AttemptVerdict::kSettled:
       Finish(key, std::move(outcome));
       return;
@@ -134,6 +138,7 @@ void Pipeline::Receive(int64_t now) {
     while (socket->recv(frame, zmq::recv_flags::dontwait)) {
       Response response;
       if (!response.ParseFromArray(frame.data(), static_cast<int>(frame.size()))) continue;
+      leader_.Answered(index);  // even a late answer shows the node is back
       auto it = by_attempt_.find(response.id());
       if (it == by_attempt_.end()) continue;  // a late answer to an attempt already given up
       OnOutcome(it->second, std::move(response), now);

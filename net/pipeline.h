@@ -70,6 +70,7 @@ class Pipeline {
     int64_t deadline = 0;  // the call gives up after this
     CallProgress progress;
     uint64_t attempt = 0;  // the request id of the attempt in flight, 0 if none
+    size_t endpoint = 0;   // where that attempt went
     int64_t probe_endpoint = -1;  // a status probe: that endpoint only, never retried
   };
   struct Settled {

@@ -92,6 +92,7 @@ struct Options {
   double seconds = 10;
   bool leader_only = true;  // the default; the flag only spells it out
   bool spread = false;
+  bool follow_leader = false;
   bool json = false;
   std::string driver = "pipeline";
   tools::SecurityFlags security;
@@ -590,16 +591,23 @@ void PrintReport(const Shared& shared, const std::vector<ClientReport>& reports)
       "\"ops_per_sec\":%.1f,\"ops_per_s\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"p999_ms\":%.3f,"
       "\"errors\":%d,\"value_size\":%d,\"keys\":%d,\"seconds\":%g,\"attempts\":%d,"
       "\"driver_cpu_s\":%.1f,\"driver\":\"%s\"}\n",
-      shared.mix.name, o.spread ? "spread" : "leader", o.clients, all.size(), ops_per_sec,
+      shared.mix.name, o.spread ? "spread" : (o.follow_leader ? "follow" : "leader"), o.clients, all.size(), ops_per_sec,
       ops_per_sec, p50, p99, p999, errors, o.value_size, o.keys, o.seconds, attempts, CpuSeconds(),
       o.driver);
 }
 
 // Leader only: every client talks to the leader's endpoint. Spread: client i talks to endpoint
 // i mod n alone (so followers proxy), since a Client given them all would go to the leader.
+// Follow: every client gets every endpoint and goes wherever the leader is.
 absl::StatusOr<std::vector<std::vector<std::string>>> ClientEndpoints(
     const Options& o, const std::vector<std::string>& all) {
   std::vector<std::vector<std::string>> endpoints;
+  if (o.follow_leader) {
+    std::cerr << "keel-bench: " << o.clients << " clients following the leader among " << absl::StrJoin(all, ",")
+              << "\n";
+    endpoints.assign(o.clients, all);
+    return endpoints;
+  }
   if (o.spread) {
     for (int i = 0; i < o.clients; ++i) endpoints.push_back({all[i % all.size()]});
     std::cerr << "keel-bench: " << o.clients << " clients spread over " << absl::StrJoin(all, ",")
@@ -702,6 +710,11 @@ void AddOptions(CLI::App& app, Options& o) {
   CLI::Option* spread =
       app.add_flag("--spread", o.spread, "client i talks to endpoint i mod n; followers proxy");
   spread->excludes(leader_only);
+  CLI::Option* follow = app.add_flag("--follow-leader", o.follow_leader,
+                                     "every client is given every endpoint and follows the leader as the client "
+                                     "library does, so a run survives a leader change");
+  follow->excludes(leader_only);
+  follow->excludes(spread);
   app.add_option("--driver", o.driver,
                  "pipeline: one thread and one session per endpoint list, every client's request "
                  "on one socket (as the anchor driver's goroutines on one connection); threads: a "

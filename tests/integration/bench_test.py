@@ -4,6 +4,7 @@ no error, leader-only and spread over followers; afterwards no pool slot is left
 acquire was applied twice and no release lost."""
 import json
 import subprocess
+import time
 import unittest
 
 import keelcluster
@@ -45,6 +46,36 @@ class BenchTest(unittest.TestCase):
                 self.bench(c, driver)
                 self.bench(c, driver, "--spread")
             self.assertEqual(self.pool_busy(Session(c, c.ids())), 0)
+
+    def test_pipeline_through_a_leader_kill_every_command_applied_once(self):
+        """Every acquire and release retried across the failover keeps its (session, sequence):
+        none fails, and none is applied twice (a twice-applied acquire would leave a slot held)."""
+        with Cluster(nodes=3) as c:
+            leader = c.wait_leader()
+            endpoints = ",".join(f"127.0.0.1:{c.client_ports[n]}" for n in c.ids())
+            cmd = [keelcluster.bin_path("keel-bench"), "--endpoints", endpoints, "--follow-leader",
+                   "--clients", "16", "--mix", "acquire=100", "--seconds", "5", "--warmup-seconds", "0.5",
+                   "--json", "--driver", "pipeline", *c.client_flags()]
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            try:
+                time.sleep(2.5)
+                c.kill(leader)
+                out, err = proc.communicate(timeout=90)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+            self.assertEqual(proc.returncode, 0, err)
+            row = json.loads(out.strip().splitlines()[-1])
+            print(f"through a leader kill: {row['ops']} pairs, p99 {row['p99_ms']} ms, "
+                  f"attempts {row['attempts']}, errors {row['errors']}")
+            self.assertEqual(row["routing"], "follow")
+            self.assertEqual(row["errors"], 0, err)
+            self.assertGreater(row["ops"], 100)
+            # The answers stalled for the failover: someone waited at least an election timeout.
+            self.assertGreater(row["p999_ms"], c.election_timeout() * 1000)
+            survivors = [n for n in c.ids() if n != leader]
+            self.assertEqual(self.pool_busy(Session(c, survivors)), 0)
 
     def test_bad_driver_is_a_usage_error(self):
         out = subprocess.run([keelcluster.bin_path("keel-bench"), "--driver", "fibers"],

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <functional>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -322,7 +323,7 @@ TEST(ClientCallTest, VerdictsOfEachAnswer) {
     response.set_code(code);
     response.set_leader_hint(hint);
     CallProgress progress;
-    const AttemptVerdict verdict = JudgeAttempt(response, resendable, leader, progress);
+    const AttemptVerdict verdict = JudgeAttempt(response, 0, resendable, leader, progress);
     return std::make_pair(verdict, progress.maybe_applied);
   };
   EXPECT_EQ(judge(nodepb::CODE_OK, false).first, AttemptVerdict::kSettled);
@@ -333,9 +334,46 @@ TEST(ClientCallTest, VerdictsOfEachAnswer) {
   EXPECT_EQ(leader.leader(), kNoNode);  // an unknown outcome forgets the leader
   EXPECT_EQ(judge(nodepb::CODE_DEADLINE_EXCEEDED, false), std::make_pair(AttemptVerdict::kUnknown, true));
   CallProgress progress;
-  EXPECT_EQ(JudgeAttempt(absl::DeadlineExceededError("no answer"), false, leader, progress), AttemptVerdict::kUnknown);
+  EXPECT_EQ(JudgeAttempt(absl::DeadlineExceededError("no answer"), 0, false, leader, progress), AttemptVerdict::kUnknown);
   EXPECT_TRUE(absl::IsDeadlineExceeded(GiveUpStatus(progress)));
   EXPECT_TRUE(absl::IsUnavailable(GiveUpStatus(CallProgress{})));
+}
+
+TEST(ClientCallTest, ASilentEndpointIsSkippedAndItsNodeNotBelievedLeader) {
+  LeaderTracker tracker(3);
+  tracker.Learn(1, 0, kNoNode);
+  tracker.Learn(2, 1, kNoNode);
+  tracker.Learn(3, 2, 1);
+  EXPECT_EQ(tracker.Pick(), 0u);  // node 1 leads
+  // Node 1 dies: its attempt gets no answer; the followers still name it for a while.
+  CallProgress progress;
+  EXPECT_EQ(JudgeAttempt(absl::DeadlineExceededError("no answer"), 0, true, tracker, progress),
+            AttemptVerdict::kRetry);
+  EXPECT_EQ(tracker.leader(), kNoNode);
+  Response stale;
+  stale.set_code(nodepb::CODE_UNAVAILABLE);
+  stale.set_leader_hint(1);
+  EXPECT_EQ(JudgeAttempt(stale, 1, true, tracker, progress), AttemptVerdict::kRetry);
+  EXPECT_EQ(tracker.leader(), kNoNode);  // the hint names a silent node
+  for (int i = 0; i < 6; ++i) EXPECT_NE(tracker.Pick(), 0u);
+  // Node 3 is elected and named: picked. Node 1 answers again (restarted): no longer skipped.
+  Response fresh;
+  fresh.set_code(nodepb::CODE_UNAVAILABLE);
+  fresh.set_leader_hint(3);
+  JudgeAttempt(fresh, 1, true, tracker, progress);
+  EXPECT_EQ(tracker.Pick(), 2u);
+  tracker.Answered(0);
+  tracker.Forget();
+  std::set<size_t> picked;
+  for (int i = 0; i < 3; ++i) picked.insert(tracker.Pick());
+  EXPECT_EQ(picked.size(), 3u);
+  // When every endpoint went silent, all are tried again rather than none.
+  tracker.NoAnswer(0);
+  tracker.NoAnswer(1);
+  tracker.NoAnswer(2);
+  picked.clear();
+  for (int i = 0; i < 3; ++i) picked.insert(tracker.Pick());
+  EXPECT_EQ(picked.size(), 3u);
 }
 
 }  // namespace
