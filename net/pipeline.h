@@ -5,7 +5,8 @@
 // A proxy serving many connections from one event loop, or a load generator, uses this one.
 //
 // Not thread-safe: one thread submits and polls; callbacks run inside Poll on that thread and
-// may Submit again.
+// may Submit again. Every call ends (its callback runs) by its call timeout, unless the
+// Pipeline is destroyed first: then open calls' callbacks never run.
 #pragma once
 
 #include <cstdint>
