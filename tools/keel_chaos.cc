@@ -18,7 +18,8 @@
 // mismatch are answers too); Unavailable (never applied) is :fail; DeadlineExceeded and any
 // other error (outcome unknown) are :info, after which the client continues as a new process
 // (Jepsen: the old one still has an operation in flight). Client c's processes are
-// c, c + (clients + 1), ...; the final reader's is 0.
+// c, c + (clients + 1), ...; the final reader's is 0. "clients" counts the --pipelined-clients
+// too: closed loops sharing one pipelined client (net/pipeline.h) on one thread.
 //
 // Durability: besides the checked history, each client puts write-once keys
 // `dur/c<client>b<block>/<n>` now and then (kept out of the EDN history: thousands of
@@ -41,6 +42,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/prng.h"
 #include "net/client.h"
+#include "net/pipeline.h"
 #include "sim/checker/kvstate_model.h"
 #include "tools/cli_endpoints.h"
 
@@ -82,6 +84,7 @@ struct Options {
   int64_t attempt_timeout_ms = 1000;
   int64_t call_timeout_ms = 6000;
   int64_t think_ms = 20;
+  int pipelined_clients = 0;  // closed loops on one Pipeline, after the threads' clients
   std::string history;
 };
 
@@ -134,10 +137,14 @@ struct ClientState {
   uint64_t dur_next = 0;
 };
 
-// Runs one operation and records it. Returns false if the session must be opened again.
-bool RunOperation(ClientState& c, History& history, const kvpb::Command& command) {
+void RecordInvoke(ClientState& c, History& history, const kvpb::Command& command) {
   history.Record(c.process, "invoke", command, keel::checker::ProtoToEdnText(keel::checker::CommandBody(command)));
-  absl::StatusOr<kvpb::Result> result = c.client->Execute(command);
+}
+
+// Records the outcome of `command` and what the client learned from it. Returns false if the
+// session must be opened again.
+bool RecordOutcome(ClientState& c, History& history, const kvpb::Command& command,
+                   const absl::StatusOr<kvpb::Result>& result) {
   if (result.ok() && result->code() != kvpb::CODE_SESSION_UNKNOWN) {
     kvpb::Result recorded = *result;
     recorded.clear_error();
@@ -164,6 +171,13 @@ bool RunOperation(ClientState& c, History& history, const kvpb::Command& command
   history.Record(c.process, "info", command, "nil");
   c.process += history.clients() + 1;
   return !(result.ok() && result->code() == kvpb::CODE_SESSION_UNKNOWN);
+}
+
+// Runs one operation on the client's blocking Client and records it. Returns false if the
+// session must be opened again.
+bool RunOperation(ClientState& c, History& history, const kvpb::Command& command) {
+  RecordInvoke(c, history, command);
+  return RecordOutcome(c, history, command, c.client->Execute(command));
 }
 
 kvpb::Command DrawPoolCommand(ClientState& c) {
@@ -330,6 +344,76 @@ void ClientMain(int id, const Options& o, History& history, Durability& durabili
   }
 }
 
+kvpb::Command DrawCommand(ClientState& c) {
+  const uint64_t family = c.prng.Uniform(90);
+  return family < 30 ? DrawPoolCommand(c) : family < 60 ? DrawLbCommand(c) : DrawKvCommand(c);
+}
+
+// The pipelined processes: --pipelined-clients closed loops sharing one keel::client::Pipeline
+// (one session, every command on one socket per node, answered out of order) on one thread,
+// as a proxy's event loop would use it. Each keeps one operation outstanding; their numbers
+// follow the threads' (clients + 1, ...). A loop whose session is lost (SESSION_UNKNOWN)
+// retires: its operations are all recorded, and the rest go on.
+class PipelinedClients {
+ public:
+  PipelinedClients(const Options& o, History& history, const std::atomic<bool>& stop)
+      : o_(o), history_(history), stop_(stop) {}
+
+  void Run() {
+    ClientOptions options;
+    absl::StatusOr<std::vector<std::string>> endpoints = keel::client::ParseEndpoints(o_.endpoints);
+    if (!endpoints.ok()) return;
+    options.endpoints = *endpoints;
+    options.cluster_id = o_.cluster_id;
+    options.attempt_timeout_nanos = o_.attempt_timeout_ms * 1'000'000;
+    options.call_timeout_nanos = o_.call_timeout_ms * 1'000'000;
+    options.session_timeout_nanos = 3600LL * 1'000'000'000;  // outlives any run
+    if (!keel::tools::ApplySecurity(o_.security, options).ok()) return;
+    absl::StatusOr<std::unique_ptr<keel::client::Pipeline>> pipeline = keel::client::Pipeline::Create(options);
+    if (!pipeline.ok()) return;
+    pipeline_ = pipeline->get();
+    while (!stop_.load() && !pipeline_->OpenSession().ok()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    loops_.resize(static_cast<size_t>(o_.pipelined_clients));
+    for (size_t i = 0; i < loops_.size(); ++i) {
+      ClientState& c = loops_[i];
+      c.id = o_.clients + 1 + static_cast<int>(i);
+      c.process = c.id;
+      c.prng = Prng(o_.seed * 1000003 + static_cast<uint64_t>(c.id));
+      Start(i);
+    }
+    while (pipeline_->open_calls() > 0 || (!stop_.load() && !waiting_.empty())) {
+      pipeline_->Poll(2'000'000);
+      const auto now = std::chrono::steady_clock::now();
+      while (!waiting_.empty() && waiting_.begin()->first <= now) {
+        const size_t loop = waiting_.begin()->second;
+        waiting_.erase(waiting_.begin());
+        Start(loop);
+      }
+    }
+  }
+
+ private:
+  void Start(size_t loop) {
+    if (stop_.load()) return;
+    ClientState& c = loops_[loop];
+    const kvpb::Command command = DrawCommand(c);
+    RecordInvoke(c, history_, command);
+    pipeline_->Submit(command, [this, loop, command](absl::StatusOr<kvpb::Result> result) {
+      ClientState& c = loops_[loop];
+      if (!RecordOutcome(c, history_, command, result)) return;  // session lost: retire
+      const auto think = std::chrono::milliseconds(1 + c.prng.Uniform(static_cast<uint64_t>(o_.think_ms) + 1));
+      waiting_.emplace(std::chrono::steady_clock::now() + think, loop);
+    });
+  }
+
+  const Options& o_;
+  History& history_;
+  const std::atomic<bool>& stop_;
+  keel::client::Pipeline* pipeline_ = nullptr;
+  std::vector<ClientState> loops_;
+  std::multimap<std::chrono::steady_clock::time_point, size_t> waiting_;  // thinking until then
+};
+
 // A read as one operation of process 0, its attempts repeated until one is answered (a read
 // changes nothing, so repeating it inside one operation is sound). False if none was.
 bool FinalRead(Client& client, History& history, const kvpb::Command& cmd, kvpb::Result* out) {
@@ -396,10 +480,12 @@ bool FinalReads(const Options& o, History& history, Durability& durability, uint
 }
 
 int Run(const Options& o) {
-  History history(o.clients);
+  History history(o.clients + o.pipelined_clients);
   Durability durability;
   std::atomic<bool> stop{false};
   std::vector<std::thread> threads;
+  PipelinedClients pipelined(o, history, stop);
+  if (o.pipelined_clients > 0) threads.emplace_back([&] { pipelined.Run(); });
   for (int id = 1; id <= o.clients; ++id) {
     threads.emplace_back([&, id] { ClientMain(id, o, history, durability, stop); });
   }
@@ -454,6 +540,10 @@ int main(int argc, char** argv) {
   app.add_option("--local-clients", o.local_clients,
                  "how many of the clients talk to one node only (client c to endpoint c mod N), like a proxy "
                  "next to its node; the others to all");
+  app.add_option("--pipelined-clients", o.pipelined_clients,
+                 "more clients, all on one pipelined client (net/pipeline.h): one session and socket per node, "
+                 "one thread, one operation outstanding each")
+      ->check(CLI::Range(0, 256));
   app.add_option("--seed", o.seed, "seeds each client's choice of operations");
   app.add_option("--duration-ms", o.duration_ms, "stop after this long (0: at a 'stop' line or EOF on stdin)");
   app.add_option("--attempt-timeout-ms", o.attempt_timeout_ms, "one attempt's timeout")->check(CLI::PositiveNumber);

@@ -53,6 +53,8 @@ def parse_args():
     p.add_argument("--nodes", type=int, default=3, choices=(3, 5))
     p.add_argument("--duration", type=float, default=60, help="seconds of faults")
     p.add_argument("--clients", type=int, default=6)
+    p.add_argument("--pipelined-clients", type=int, default=3,
+                   help="keel-chaos: more clients sharing one pipelined client (net/pipeline.h)")
     p.add_argument("--call-timeout-ms", type=int, default=3000,
                    help="keel-chaos: an operation's deadline, retries included; shorter than most faults, so "
                         "that histories hold indeterminate (:info) and refused (:fail) operations too")
@@ -86,7 +88,7 @@ def run_clients(args, cluster, nemesis, out):
     log = open(os.path.join(out, "keel-chaos.log"), "w")
     clients = subprocess.Popen(
         [os.path.join(args.bin, "keel-chaos"), f"--endpoints={cluster.endpoints()}", "--cluster-id=77",
-         f"--clients={args.clients}", f"--seed={args.seed}", f"--call-timeout-ms={args.call_timeout_ms}", f"--history={os.path.join(out, 'history.edn')}"]
+         f"--clients={args.clients}", f"--pipelined-clients={args.pipelined_clients}", f"--seed={args.seed}", f"--call-timeout-ms={args.call_timeout_ms}", f"--history={os.path.join(out, 'history.edn')}"]
         + cluster.client_flags(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True)
     janitor.track(clients)
     try:
