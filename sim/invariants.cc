@@ -100,8 +100,26 @@ absl::Status CheckNodeInvariants(const Raft& raft, Index window) {
   return absl::OkStatus();
 }
 
-absl::Status ClusterSafetyChecker::CheckLogMatching(const Raft& a, const Raft& b, Index window,
+void ClusterSafetyChecker::RecentTerms::Reset(const Raft& raft) {
+  raft_ = &raft;
+  last_ = raft.log().LastIndex();
+  read_.fill(false);
+}
+
+std::optional<Term> ClusterSafetyChecker::RecentTerms::At(Index index) {
+  if (index > last_ || last_ - index > kSpan) return raft_->log().TermAt(index);
+  const Index k = last_ - index;
+  if (!read_[k]) {
+    terms_[k] = raft_->log().TermAt(index);
+    read_[k] = true;
+  }
+  return terms_[k];
+}
+
+absl::Status ClusterSafetyChecker::CheckLogMatching(RecentTerms& terms_a, RecentTerms& terms_b, Index window,
                                                    bool compare_data) {
+  const Raft& a = terms_a.raft();
+  const Raft& b = terms_b.raft();
   const Index low = std::max(a.log().FirstIndex(), b.log().FirstIndex());
   const Index high = std::min(a.log().LastIndex(), b.log().LastIndex());
   if (low > high) return absl::OkStatus();
@@ -109,14 +127,14 @@ absl::Status ClusterSafetyChecker::CheckLogMatching(const Raft& a, const Raft& b
   // Find the highest index where the terms agree; everything below must be identical.
   Index agree = 0;
   for (Index i = high; i >= scan_low && i > 0; --i) {
-    if (a.log().TermAt(i) == b.log().TermAt(i)) {
+    if (terms_a.At(i) == terms_b.At(i)) {
       agree = i;
       break;
     }
   }
   if (agree == 0) return absl::OkStatus();
   for (Index i = scan_low; i <= agree; ++i) {
-    if (a.log().TermAt(i) != b.log().TermAt(i)) {
+    if (terms_a.At(i) != terms_b.At(i)) {
       return absl::InternalError(absl::StrCat(
           "Log Matching violated: nodes ", a.id(), " and ", b.id(), " agree on the term at index ",
           agree, " but differ at index ", i, " (terms ", a.log().TermAt(i).value_or(0), " vs ",
@@ -223,12 +241,14 @@ absl::Status ClusterSafetyChecker::Observe(const std::vector<const Raft*>& nodes
     }
   }
   // Log Matching, for every pair whose logs changed since the pair was last compared.
+  recent_.resize(nodes.size());
+  for (size_t k = 0; k < nodes.size(); ++k) recent_[k].Reset(*nodes[k]);
   for (size_t i = 0; i < nodes.size(); ++i) {
     for (size_t j = i + 1; j < nodes.size(); ++j) {
       const std::pair<LogShape, LogShape> pair_shapes{shapes[i], shapes[j]};
       auto [matched, first_seen] = matched_shapes_.try_emplace({nodes[i]->id(), nodes[j]->id()}, pair_shapes);
       if (!thorough && !first_seen && matched->second == pair_shapes) continue;
-      if (absl::Status status = CheckLogMatching(*nodes[i], *nodes[j], thorough ? kMaxScan : 64, thorough);
+      if (absl::Status status = CheckLogMatching(recent_[i], recent_[j], thorough ? kMaxScan : 64, thorough);
           !status.ok()) {
         return status;
       }

@@ -2,7 +2,9 @@
 // simulator, they turn a silent safety bug into an immediate, located failure.
 #pragma once
 
+#include <array>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -60,7 +62,24 @@ class ClusterSafetyChecker {
     raftpb::EntryType type = raftpb::ENTRY_NORMAL;
     Term observed_in_term = 0;  // the observer's term when it was first seen committed
   };
-  absl::Status CheckLogMatching(const Raft& a, const Raft& b, Index window, bool compare_data);
+  // The terms of a node's most recent entries, each read from its log at most once per
+  // Observe however many pairs the node is compared in (term reads were the largest cost of
+  // the per-step checks); indices further back are read every time.
+  class RecentTerms {
+   public:
+    static constexpr Index kSpan = 128;
+    void Reset(const Raft& raft);
+    const Raft& raft() const { return *raft_; }
+    std::optional<Term> At(Index index);
+
+   private:
+    const Raft* raft_ = nullptr;
+    Index last_ = 0;
+    std::array<std::optional<Term>, kSpan + 1> terms_;  // [k]: the term at last_ - k
+    std::array<bool, kSpan + 1> read_{};
+  };
+  absl::Status CheckLogMatching(RecentTerms& a, RecentTerms& b, Index window, bool compare_data);
+  std::vector<RecentTerms> recent_;  // Observe's, kept to reuse the memory
 
   // What the terms in a node's log window can depend on. While it stays the same, the term
   // scans of that log need not be repeated (they are most of the checker's cost).
