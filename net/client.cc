@@ -64,7 +64,8 @@ absl::StatusOr<ClientOptions::Curve> LoadClientCurve(const std::string& key_file
 }
 
 Client::Client(const ClientOptions& options)
-    : options_(options), sockets_(std::make_unique<Sockets>(options_)), leader_(options_.endpoints.size()) {}
+    : options_(options), sockets_(std::make_unique<Sockets>(options_)),
+      leader_(options_.endpoints.size(), options_.attempt_timeout_nanos) {}
 
 Client::~Client() = default;
 
@@ -127,15 +128,15 @@ void Client::LearnEndpointIds() {
     request.mutable_status();
     request.set_timeout_nanos(std::min<int64_t>(options_.attempt_timeout_nanos, 500'000'000));
     absl::StatusOr<Response> response = CallOnce(i, std::move(request));
-    if (!response.ok()) leader_.NoAnswer(i);
+    if (!response.ok() && !absl::IsUnavailable(response.status())) leader_.NoAnswer(i, NowNanos());
     if (!response.ok() || response->code() != nodepb::CODE_OK) continue;
-    leader_.Learn(response->status().id(), i, response->status().leader());
+    leader_.Learn(response->status().id(), i, response->status().leader(), NowNanos());
   }
 }
 
 size_t Client::PickEndpoint() {
   if (!ids_learned_ && options_.endpoints.size() > 1) LearnEndpointIds();
-  return leader_.Pick();
+  return leader_.Pick(NowNanos());
 }
 
 absl::StatusOr<Response> Client::Call(Request request, bool retry_on_unknown) {
@@ -147,7 +148,7 @@ absl::StatusOr<Response> Client::Call(Request request, bool retry_on_unknown) {
     attempt.set_id(next_id_++);
     attempt.set_timeout_nanos(std::min(options_.attempt_timeout_nanos, std::max<int64_t>(1, deadline - NowNanos())));
     absl::StatusOr<Response> response = CallOnce(index, std::move(attempt));
-    switch (JudgeAttempt(response, index, retry_on_unknown, leader_, progress)) {
+    switch (JudgeAttempt(response, index, NowNanos(), retry_on_unknown, leader_, progress)) {
       case AttemptVerdict::kSettled:
         return response;
       case AttemptVerdict::kUnknown:
@@ -231,7 +232,7 @@ absl::Status Client::TransferLeader(NodeId target) {
   absl::StatusOr<Response> response = Call(std::move(request), /*retry_on_unknown=*/true);
   if (!response.ok()) return response.status();
   if (response->code() == nodepb::CODE_OK) {
-    leader_.Hint(target);
+    leader_.Elected(target);
     return absl::OkStatus();
   }
   if (response->code() == nodepb::CODE_INVALID_ARGUMENT || response->code() == nodepb::CODE_WRONG_CLUSTER) {

@@ -15,54 +15,65 @@ int64_t SteadyNowNanos() {
       .count();
 }
 
-void LeaderTracker::Learn(NodeId id, size_t index, NodeId leader) {
+void LeaderTracker::Learn(NodeId id, size_t index, NodeId leader, int64_t now) {
   KEEL_ASSERT(index < endpoints_);
   endpoint_of_[id] = index;
   Answered(index);
-  Hint(leader);
+  Hint(leader, now);
 }
 
-bool LeaderTracker::IsSilentNode(NodeId id) const {
+bool LeaderTracker::IsSilentNode(NodeId id, int64_t now) const {
   auto it = endpoint_of_.find(id);
-  return it != endpoint_of_.end() && silent_[it->second];
+  return it != endpoint_of_.end() && silent(it->second, now);
 }
 
-void LeaderTracker::Hint(NodeId leader) {
-  if (leader != kNoNode && !IsSilentNode(leader)) leader_ = leader;
+void LeaderTracker::Hint(NodeId leader, int64_t now) {
+  if (leader != kNoNode && !IsSilentNode(leader, now)) leader_ = leader;
+}
+
+void LeaderTracker::Elected(NodeId leader) {
+  auto it = endpoint_of_.find(leader);
+  if (it != endpoint_of_.end()) Answered(it->second);
+  leader_ = leader;
 }
 
 void LeaderTracker::Answered(size_t index) {
   KEEL_ASSERT(index < endpoints_);
-  silent_[index] = false;
+  silent_until_[index] = 0;
 }
 
-void LeaderTracker::NoAnswer(size_t index) {
+void LeaderTracker::NoAnswer(size_t index, int64_t now) {
   KEEL_ASSERT(index < endpoints_);
-  silent_[index] = true;
-  if (IsSilentNode(leader_)) leader_ = kNoNode;
-  if (std::all_of(silent_.begin(), silent_.end(), [](bool s) { return s; })) {
-    std::fill(silent_.begin(), silent_.end(), false);  // none answers: try them all again
+  silent_until_[index] = now + silence_nanos_;
+  if (IsSilentNode(leader_, now)) leader_ = kNoNode;
+  if (std::all_of(silent_until_.begin(), silent_until_.end(), [now](int64_t until) { return now < until; })) {
+    std::fill(silent_until_.begin(), silent_until_.end(), 0);  // none answers: try them all again
   }
 }
 
-size_t LeaderTracker::Pick() {
+size_t LeaderTracker::Pick(int64_t now) {
   auto it = endpoint_of_.find(leader_);
-  if (leader_ != kNoNode && it != endpoint_of_.end() && !silent_[it->second]) return it->second;
-  // NoAnswer never leaves every endpoint silent, so this finds one within a turn.
+  if (leader_ != kNoNode && it != endpoint_of_.end() && !silent(it->second, now)) return it->second;
+  // NoAnswer never leaves every endpoint silent, and silence only lapses: one turn finds one.
   for (size_t tried = 0;; ++tried) {
     KEEL_ASSERT(tried < endpoints_);
     const size_t index = next_endpoint_++ % endpoints_;
-    if (!silent_[index]) return index;
+    if (!silent(index, now)) return index;
   }
 }
 
-AttemptVerdict JudgeAttempt(const absl::StatusOr<Response>& response, size_t index, bool retry_on_unknown,
-                            LeaderTracker& leader, CallProgress& progress) {
+AttemptVerdict JudgeAttempt(const absl::StatusOr<Response>& response, size_t index, int64_t now,
+                            bool retry_on_unknown, LeaderTracker& leader, CallProgress& progress) {
+  if (!response.ok() && absl::IsUnavailable(response.status())) {
+    // Never sent (the socket's queue was full): nothing is known of the node or the command.
+    progress.last_error = std::string(response.status().message());
+    return AttemptVerdict::kRetry;
+  }
   if (response.ok()) {
     leader.Answered(index);
-    leader.Hint(response->leader_hint());
+    leader.Hint(response->leader_hint(), now);
   } else {
-    leader.NoAnswer(index);
+    leader.NoAnswer(index, now);
   }
   const nodepb::Code code = response.ok() ? response->code() : nodepb::CODE_DEADLINE_EXCEEDED;
   if (response.ok()) progress.last_error = absl::StrCat(nodepb::Code_Name(code), ": ", response->error());

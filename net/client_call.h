@@ -27,37 +27,43 @@ inline constexpr int64_t kBackoffNanos = 20'000'000;
 int64_t SteadyNowNanos();
 
 // The client's knowledge of the leader: node id -> endpoint (learned from status answers),
-// the last leader hint, and which endpoints went silent (an attempt got no answer). Pick()
-// goes to the leader's endpoint when both are known and it is not silent, else round-robin
-// over the endpoints that are not silent (all of them again once every one went silent).
-// Why silence counts: after a leader dies, followers keep naming it until they elect another,
-// and every other call's timeout used to reset the choice to plain round-robin, so one call
-// could spend its whole deadline on the dead node, one attempt timeout at a time.
+// the last leader hint, and which endpoints went silent (an attempt got no answer) and until
+// when. Pick() goes to the leader's endpoint when both are known and it is not silent, else
+// round-robin over the endpoints that are not silent (all of them again once every one went
+// silent). Why silence counts: after a leader dies, followers keep naming it until they elect
+// another, and every other call's timeout used to reset the choice to plain round-robin, so
+// one call could spend its whole deadline on the dead node, one attempt timeout at a time.
+// Silence lapses after `silence_nanos` (a client that never reads late answers would
+// otherwise never go back to a node that recovered). Times are the caller's clock.
 class LeaderTracker {
  public:
-  explicit LeaderTracker(size_t endpoints) : endpoints_(endpoints), silent_(endpoints, false) {}
+  LeaderTracker(size_t endpoints, int64_t silence_nanos)
+      : endpoints_(endpoints), silence_nanos_(silence_nanos), silent_until_(endpoints, 0) {}
   // Endpoint `index` answered a status request as node `id`, seeing `leader` (or kNoNode).
-  void Learn(NodeId id, size_t index, NodeId leader);
+  void Learn(NodeId id, size_t index, NodeId leader, int64_t now);
   // A node names `leader` (kNoNode: none). Ignored if that node's endpoint is silent: it
   // answers nobody, whoever still believes it leads.
-  void Hint(NodeId leader);
+  void Hint(NodeId leader, int64_t now);
+  // `leader` is known to lead now (a leadership transfer to it succeeded): taken as is.
+  void Elected(NodeId leader);
   void Forget() { leader_ = kNoNode; }
   // Endpoint `index` answered (any answer, even a late one): it is not silent.
   void Answered(size_t index);
-  // An attempt to endpoint `index` got no answer in time: skip it until it answers again.
-  void NoAnswer(size_t index);
+  // An attempt to endpoint `index` got no answer in time: skip it for silence_nanos.
+  void NoAnswer(size_t index, int64_t now);
   NodeId leader() const { return leader_; }
-  bool silent(size_t index) const { return silent_[index]; }
-  size_t Pick();
+  bool silent(size_t index, int64_t now) const { return now < silent_until_[index]; }
+  size_t Pick(int64_t now);
 
  private:
-  bool IsSilentNode(NodeId id) const;
+  bool IsSilentNode(NodeId id, int64_t now) const;
 
   size_t endpoints_;
+  int64_t silence_nanos_;
   NodeId leader_ = kNoNode;
   size_t next_endpoint_ = 0;
   std::map<NodeId, size_t> endpoint_of_;
-  std::vector<bool> silent_;
+  std::vector<int64_t> silent_until_;  // per endpoint; silent while now < this
 };
 
 // What one call has seen over its attempts.
@@ -72,11 +78,12 @@ enum class AttemptVerdict {
   kUnknown,  // may have been applied and may not be resent: DeadlineExceeded now
 };
 
-// Judges one attempt's outcome at endpoint `index` (`response` an answer, or an error for no
-// answer in time), updating what `leader` and `progress` know. `retry_on_unknown`: the request
+// Judges one attempt's outcome at endpoint `index` at time `now`: `response` is an answer,
+// Unavailable if the request could not even be queued (never sent), or another error for no
+// answer in time. Updates what `leader` and `progress` know. `retry_on_unknown`: the request
 // may be resent when its outcome is unknown (reads, deduplicated session commands).
-AttemptVerdict JudgeAttempt(const absl::StatusOr<Response>& response, size_t index, bool retry_on_unknown,
-                            LeaderTracker& leader, CallProgress& progress);
+AttemptVerdict JudgeAttempt(const absl::StatusOr<Response>& response, size_t index, int64_t now,
+                            bool retry_on_unknown, LeaderTracker& leader, CallProgress& progress);
 
 // The status of a call whose deadline passed without a settled answer: DeadlineExceeded if
 // some attempt may have applied it, else Unavailable.

@@ -17,7 +17,8 @@ constexpr int64_t kProbeTimeoutNanos = 500'000'000;
 }  // namespace
 
 Pipeline::Pipeline(const ClientOptions& options)
-    : options_(options), dealers_(std::make_unique<DealerSet>(options_)), leader_(options_.endpoints.size()) {}
+    : options_(options), dealers_(std::make_unique<DealerSet>(options_)),
+      leader_(options_.endpoints.size(), options_.attempt_timeout_nanos) {}
 
 Pipeline::~Pipeline() = default;
 
@@ -49,6 +50,14 @@ void Pipeline::Submit(kvpb::Command command, Done done, nodepb::ReadMode read_mo
     return;
   }
   const bool mutating = IsMutating(command);
+  if (mutating && sequence_ + 1 - AckedSequence() > kMaxSessionWindow) {
+    // The node keeps the results of at most kMaxSessionWindow sequences above the watermark:
+    // one more would drop the oldest open call's, and its retry would get STALE_SEQUENCE.
+    settled_.push_back({std::move(done), absl::ResourceExhaustedError(absl::StrCat(
+                                             "client: sequence ", AckedSequence() + 1, " is still open, ",
+                                             kMaxSessionWindow, " sequences ago"))});
+    return;
+  }
   absl::StatusOr<CommandPlan> plan =
       PrepareCommand(command, session_, mutating ? sequence_ + 1 : 0, mutating ? AckedSequence() : 0);
   if (!plan.ok()) {
@@ -69,7 +78,7 @@ void Pipeline::Send(uint64_t key, int64_t now) {
   auto it = calls_.find(key);
   KEEL_ASSERT(it != calls_.end() && it->second.attempt == 0);
   Call& call = it->second;
-  const size_t index = call.probe_endpoint >= 0 ? static_cast<size_t>(call.probe_endpoint) : leader_.Pick();
+  const size_t index = call.probe_endpoint >= 0 ? static_cast<size_t>(call.probe_endpoint) : leader_.Pick(now);
   const uint64_t id = next_id_++;
   const int64_t timeout = std::min(options_.attempt_timeout_nanos, std::max<int64_t>(1, call.deadline - now));
   call.request.set_id(id);
@@ -94,14 +103,15 @@ void Pipeline::OnOutcome(uint64_t key, absl::StatusOr<Response> outcome, int64_t
   call.attempt = 0;
   if (call.probe_endpoint >= 0) {
     if (outcome.ok() && outcome->code() == nodepb::CODE_OK) {
-      leader_.Learn(outcome->status().id(), static_cast<size_t>(call.probe_endpoint), outcome->status().leader());
-    } else if (!outcome.ok()) {
-      leader_.NoAnswer(static_cast<size_t>(call.probe_endpoint));
+      leader_.Learn(outcome->status().id(), static_cast<size_t>(call.probe_endpoint), outcome->status().leader(),
+                    now);
+    } else if (!outcome.ok() && !absl::IsUnavailable(outcome.status())) {
+      leader_.NoAnswer(static_cast<size_t>(call.probe_endpoint), now);
     }
     Finish(key, std::move(outcome));
     return;
   }
-  switch (JudgeAttempt(outcome, call.endpoint, call.plan.resendable, leader_, call.progress)) {
+  switch (JudgeAttempt(outcome, call.endpoint, now, call.plan.resendable, leader_, call.progress)) {
     case AttemptVerdict::kSettled:
       Finish(key, std::move(outcome));
       return;

@@ -5,8 +5,10 @@
 // A proxy serving many connections from one event loop, or a load generator, uses this one.
 //
 // Not thread-safe: one thread submits and polls; callbacks run inside Poll on that thread and
-// may Submit again. Every call ends (its callback runs) by its call timeout, unless the
-// Pipeline is destroyed first: then open calls' callbacks never run.
+// may Submit again. Every call ends (its callback runs) by its call timeout plus the answer
+// slack (kAnswerSlackNanos), unless the Pipeline is destroyed first: then open calls'
+// callbacks never run. An answer that arrives after its attempt timed out is not used (the
+// call has moved on to a retry or ended).
 #pragma once
 
 #include <cstdint>
@@ -34,6 +36,10 @@ class Pipeline {
   // At most this many calls may be open at once (a session caches at most
   // kvstate::kMaxCachedResults results above its watermark).
   static constexpr size_t kMaxOpenCalls = 4096;
+  // A mutating command is refused while the oldest open one is this many sequences back: a
+  // session keeps at most kvstate::kMaxCachedResults results above its watermark (equal;
+  // pipeline_test checks it), and the node would drop the oldest's to make room.
+  static constexpr uint64_t kMaxSessionWindow = 4096;
 
   // As Client::Create (validates the options; connects lazily).
   static absl::StatusOr<std::unique_ptr<Pipeline>> Create(const ClientOptions& options);
@@ -51,7 +57,8 @@ class Pipeline {
   // Queues `command`; it is sent at the next Poll, and `done` runs inside a later Poll with
   // what Client::Execute would have returned. Mutating commands get the session, the next
   // sequence and the watermark below every open call's sequence. A malformed command, a
-  // mutating one without a session, or one past kMaxOpenCalls fails through `done` as well.
+  // mutating one without a session, one past kMaxOpenCalls or kMaxSessionWindow fails
+  // (ResourceExhausted for the limits) through `done` as well.
   void Submit(kvpb::Command command, Done done, nodepb::ReadMode read_mode = nodepb::READ_LINEARIZABLE);
 
   // Sends what is queued and retries that are due, waits up to `wait_nanos` for answers (less

@@ -464,7 +464,7 @@ class PipelinedGroup {
     }
     client::Pipeline& pipeline = **created;
     for (size_t i = 0; i < loops_.size(); ++i) Start(i);
-    while (running_ > 0 || pipeline.open_calls() > 0) {
+    while (running_ > 0 || pipeline.open_calls() > 0 || !paused_.empty()) {
       pipeline.Poll(paused_.empty() ? 5'000'000 : 1'000'000);
       const Clock::time_point now = Clock::now();
       while (!paused_.empty() && paused_.begin()->first <= now) {
@@ -496,18 +496,22 @@ class PipelinedGroup {
       loops_.back().report->latencies_nanos.reserve(1 << 14);
     }
     if (shared_.mix.weights[kGet] == 0) return absl::OkStatus();
-    absl::Status failed;
-    for (size_t i = 0; i < loops_.size(); ++i) Preload(i, indices_[i], failed);
-    while (pipeline.open_calls() > 0) pipeline.Poll(5'000'000);
-    if (!failed.ok()) return absl::Status(failed.code(), absl::StrCat("preload: ", failed.message()));
+    for (size_t i = 0; i < loops_.size(); ++i) Preload(i, indices_[i]);
+    while (preloading_ > 0) pipeline.Poll(5'000'000);
+    if (!preload_failed_.ok()) {
+      return absl::Status(preload_failed_.code(), absl::StrCat("preload: ", preload_failed_.message()));
+    }
     return absl::OkStatus();
   }
 
-  void Preload(size_t loop, int key, absl::Status& failed) {
-    if (key >= shared_.options.keys || !failed.ok()) return;
-    loops_[loop].worker->Put(Worker::Key(key), [this, loop, key, &failed](absl::Status status) {
-      if (!status.ok()) failed.Update(status);
-      Preload(loop, key + shared_.options.clients, failed);
+  // Client `loop` writes `key`, then its next key, until the keys run out or a put failed.
+  void Preload(size_t loop, int key) {
+    if (key >= shared_.options.keys || !preload_failed_.ok()) return;
+    ++preloading_;
+    loops_[loop].worker->Put(Worker::Key(key), [this, loop, key](absl::Status status) {
+      --preloading_;
+      if (!status.ok()) preload_failed_.Update(status);
+      Preload(loop, key + shared_.options.clients);
     });
   }
 
@@ -542,6 +546,8 @@ class PipelinedGroup {
   std::vector<Loop> loops_;
   size_t running_ = 0;
   std::multimap<Clock::time_point, size_t> paused_;  // clients pausing after an error
+  size_t preloading_ = 0;  // preload puts submitted and not yet answered
+  absl::Status preload_failed_;
 };
 
 // ---------------------------------------------------------------------------------------

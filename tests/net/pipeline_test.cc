@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "kvstate/sessions.h"
 #include "net/dealer_set.h"
 
 namespace keel::client {
@@ -317,13 +318,13 @@ TEST(PipelineTest, CallsPastTheOpenLimitAreRefused) {
 }
 
 TEST(ClientCallTest, VerdictsOfEachAnswer) {
-  LeaderTracker leader(3);
+  LeaderTracker leader(3, 1000);
   auto judge = [&](nodepb::Code code, bool resendable, NodeId hint = kNoNode) {
     Response response;
     response.set_code(code);
     response.set_leader_hint(hint);
     CallProgress progress;
-    const AttemptVerdict verdict = JudgeAttempt(response, 0, resendable, leader, progress);
+    const AttemptVerdict verdict = JudgeAttempt(response, 0, 0, resendable, leader, progress);
     return std::make_pair(verdict, progress.maybe_applied);
   };
   EXPECT_EQ(judge(nodepb::CODE_OK, false).first, AttemptVerdict::kSettled);
@@ -334,46 +335,99 @@ TEST(ClientCallTest, VerdictsOfEachAnswer) {
   EXPECT_EQ(leader.leader(), kNoNode);  // an unknown outcome forgets the leader
   EXPECT_EQ(judge(nodepb::CODE_DEADLINE_EXCEEDED, false), std::make_pair(AttemptVerdict::kUnknown, true));
   CallProgress progress;
-  EXPECT_EQ(JudgeAttempt(absl::DeadlineExceededError("no answer"), 0, false, leader, progress), AttemptVerdict::kUnknown);
+  EXPECT_EQ(JudgeAttempt(absl::DeadlineExceededError("no answer"), 0, 0, false, leader, progress),
+            AttemptVerdict::kUnknown);
+  // A request that could not even be queued was never sent: retried, not "maybe applied".
+  CallProgress unsent;
+  EXPECT_EQ(JudgeAttempt(absl::UnavailableError("send queue full"), 1, 0, false, leader, unsent),
+            AttemptVerdict::kRetry);
+  EXPECT_FALSE(unsent.maybe_applied);
+  EXPECT_FALSE(leader.silent(1, 0));
   EXPECT_TRUE(absl::IsDeadlineExceeded(GiveUpStatus(progress)));
   EXPECT_TRUE(absl::IsUnavailable(GiveUpStatus(CallProgress{})));
 }
 
 TEST(ClientCallTest, ASilentEndpointIsSkippedAndItsNodeNotBelievedLeader) {
-  LeaderTracker tracker(3);
-  tracker.Learn(1, 0, kNoNode);
-  tracker.Learn(2, 1, kNoNode);
-  tracker.Learn(3, 2, 1);
-  EXPECT_EQ(tracker.Pick(), 0u);  // node 1 leads
-  // Node 1 dies: its attempt gets no answer; the followers still name it for a while.
+  constexpr int64_t kSilence = 1000;
+  LeaderTracker tracker(3, kSilence);
+  tracker.Learn(1, 0, kNoNode, 0);
+  tracker.Learn(2, 1, kNoNode, 0);
+  tracker.Learn(3, 2, 1, 0);
+  EXPECT_EQ(tracker.Pick(0), 0u);  // node 1 leads
+  // Node 1 dies: its attempt gets no answer at t=10; the followers still name it for a while.
   CallProgress progress;
-  EXPECT_EQ(JudgeAttempt(absl::DeadlineExceededError("no answer"), 0, true, tracker, progress),
+  EXPECT_EQ(JudgeAttempt(absl::DeadlineExceededError("no answer"), 0, 10, true, tracker, progress),
             AttemptVerdict::kRetry);
   EXPECT_EQ(tracker.leader(), kNoNode);
   Response stale;
   stale.set_code(nodepb::CODE_UNAVAILABLE);
   stale.set_leader_hint(1);
-  EXPECT_EQ(JudgeAttempt(stale, 1, true, tracker, progress), AttemptVerdict::kRetry);
+  EXPECT_EQ(JudgeAttempt(stale, 1, 20, true, tracker, progress), AttemptVerdict::kRetry);
   EXPECT_EQ(tracker.leader(), kNoNode);  // the hint names a silent node
-  for (int i = 0; i < 6; ++i) EXPECT_NE(tracker.Pick(), 0u);
-  // Node 3 is elected and named: picked. Node 1 answers again (restarted): no longer skipped.
+  for (int i = 0; i < 6; ++i) EXPECT_NE(tracker.Pick(30), 0u);
+  // Node 3 is elected and named: picked.
   Response fresh;
   fresh.set_code(nodepb::CODE_UNAVAILABLE);
   fresh.set_leader_hint(3);
-  JudgeAttempt(fresh, 1, true, tracker, progress);
-  EXPECT_EQ(tracker.Pick(), 2u);
+  JudgeAttempt(fresh, 1, 40, true, tracker, progress);
+  EXPECT_EQ(tracker.Pick(50), 2u);
+  // Silence lapses: a hint naming node 1 is believed again once it is over.
+  tracker.Hint(1, 10 + kSilence - 1);
+  EXPECT_EQ(tracker.leader(), 3u);
+  tracker.Hint(1, 10 + kSilence);
+  EXPECT_EQ(tracker.leader(), 1u);
+  EXPECT_EQ(tracker.Pick(10 + kSilence), 0u);
+  // An answer ends silence at once; so does a transfer to the node.
+  tracker.NoAnswer(0, 2000);
+  EXPECT_TRUE(tracker.silent(0, 2000));
   tracker.Answered(0);
+  EXPECT_FALSE(tracker.silent(0, 2000));
+  tracker.NoAnswer(0, 2000);
+  tracker.Elected(1);
+  EXPECT_EQ(tracker.Pick(2001), 0u);
   tracker.Forget();
   std::set<size_t> picked;
-  for (int i = 0; i < 3; ++i) picked.insert(tracker.Pick());
+  for (int i = 0; i < 3; ++i) picked.insert(tracker.Pick(2001));
   EXPECT_EQ(picked.size(), 3u);
   // When every endpoint went silent, all are tried again rather than none.
-  tracker.NoAnswer(0);
-  tracker.NoAnswer(1);
-  tracker.NoAnswer(2);
+  tracker.NoAnswer(0, 3000);
+  tracker.NoAnswer(1, 3000);
+  tracker.NoAnswer(2, 3000);
   picked.clear();
-  for (int i = 0; i < 3; ++i) picked.insert(tracker.Pick());
+  for (int i = 0; i < 3; ++i) picked.insert(tracker.Pick(3000));
   EXPECT_EQ(picked.size(), 3u);
+}
+
+TEST(PipelineTest, TheSessionWindowMatchesWhatANodeCaches) {
+  static_assert(Pipeline::kMaxSessionWindow == kvstate::kMaxCachedResults);
+  static_assert(Pipeline::kMaxOpenCalls <= Pipeline::kMaxSessionWindow);
+}
+
+TEST(PipelineTest, AMutatingCommandTooFarAheadOfTheOldestOpenOneIsRefused) {
+  // Holds sequence 1 forever and answers every other put at once.
+  FakeNode node(1, 1, [](FakeNode&, const std::string&, const Request& request) {
+    return request.command().has_kv_put() && request.command().sequence() == 1;
+  });
+  auto pipeline = Pipeline::Create(Options({node.endpoint()}, /*attempt_ms=*/60000, /*call_ms=*/60000));
+  ASSERT_TRUE(pipeline.ok());
+  ASSERT_TRUE((*pipeline)->OpenSession().ok());
+  int ok = 0, refused = 0;
+  auto count = [&](absl::StatusOr<kvpb::Result> result) {
+    if (result.ok()) ++ok;
+    else if (absl::IsResourceExhausted(result.status())) ++refused;
+  };
+  (*pipeline)->Submit(Put("held"), count);
+  // Submitted a batch at a time, so the open calls stay far below kMaxOpenCalls.
+  for (uint64_t submitted = 1; submitted < Pipeline::kMaxSessionWindow; ) {
+    for (int i = 0; i < 256 && submitted < Pipeline::kMaxSessionWindow; ++i, ++submitted) (*pipeline)->Submit(Put("k"), count);
+    const int target = static_cast<int>(submitted) - 1;
+    PollUntil(**pipeline, [&] { return ok == target; });
+  }
+  EXPECT_EQ(refused, 0);
+  (*pipeline)->Submit(Put("one too many"), count);
+  (*pipeline)->Poll(0);
+  EXPECT_EQ(refused, 1);
+  EXPECT_EQ(Commands(node, kvpb::Command::kKvPut).back().command().sequence(), Pipeline::kMaxSessionWindow);
 }
 
 }  // namespace
