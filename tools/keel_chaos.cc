@@ -271,7 +271,7 @@ void DurabilityPut(ClientState& c, Durability& durability) {
 // Client `id` (0: the final reader) talks to every node, or, if it is one of the first
 // --local-clients, only to its "own" node, as a GatewayD proxy next to its keel node does: its
 // requests then take the follower-proxying path (and a stale local read would show).
-absl::StatusOr<std::unique_ptr<Client>> MakeClient(const Options& o, int id) {
+absl::StatusOr<ClientOptions> MakeClientOptions(const Options& o, int id) {
   ClientOptions options;
   absl::StatusOr<std::vector<std::string>> endpoints = keel::client::ParseEndpoints(o.endpoints);
   if (!endpoints.ok()) return endpoints.status();
@@ -284,7 +284,13 @@ absl::StatusOr<std::unique_ptr<Client>> MakeClient(const Options& o, int id) {
   options.call_timeout_nanos = o.call_timeout_ms * 1'000'000;
   options.session_timeout_nanos = 3600LL * 1'000'000'000;  // outlives any run
   if (absl::Status s = keel::tools::ApplySecurity(o.security, options); !s.ok()) return s;
-  return Client::Create(options);
+  return options;
+}
+
+absl::StatusOr<std::unique_ptr<Client>> MakeClient(const Options& o, int id) {
+  absl::StatusOr<ClientOptions> options = MakeClientOptions(o, id);
+  if (!options.ok()) return options.status();
+  return Client::Create(*options);
 }
 
 // Creates the pools and load balancers (client 1, like the simulator: the others may see
@@ -360,16 +366,10 @@ class PipelinedClients {
       : o_(o), history_(history), stop_(stop) {}
 
   void Run() {
-    ClientOptions options;
-    absl::StatusOr<std::vector<std::string>> endpoints = keel::client::ParseEndpoints(o_.endpoints);
-    if (!endpoints.ok()) return;
-    options.endpoints = *endpoints;
-    options.cluster_id = o_.cluster_id;
-    options.attempt_timeout_nanos = o_.attempt_timeout_ms * 1'000'000;
-    options.call_timeout_nanos = o_.call_timeout_ms * 1'000'000;
-    options.session_timeout_nanos = 3600LL * 1'000'000'000;  // outlives any run
-    if (!keel::tools::ApplySecurity(o_.security, options).ok()) return;
-    absl::StatusOr<std::unique_ptr<keel::client::Pipeline>> pipeline = keel::client::Pipeline::Create(options);
+    // Every endpoint, as the final reader's (id 0) options have.
+    absl::StatusOr<ClientOptions> options = MakeClientOptions(o_, 0);
+    if (!options.ok()) return;
+    absl::StatusOr<std::unique_ptr<keel::client::Pipeline>> pipeline = keel::client::Pipeline::Create(*options);
     if (!pipeline.ok()) return;
     pipeline_ = pipeline->get();
     while (!stop_.load() && !pipeline_->OpenSession().ok()) std::this_thread::sleep_for(std::chrono::milliseconds(100));

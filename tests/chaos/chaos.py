@@ -5,7 +5,8 @@
 
 starts an N-node cluster (each node in its own network namespace when root, on loopback
 otherwise), runs keel-chaos (concurrent clients through the C++ client library over pools,
-load balancers and KV, recording an EDN history) while the seeded nemesis (nemesis.py) kills,
+load balancers and KV, blocking Clients on threads and --pipelined-clients more sharing one
+pipelined client, recording an EDN history) while the seeded nemesis (nemesis.py) kills,
 pauses, partitions, drops and delays packets and fills disks; then heals everything, has
 keel-chaos read every object and every acknowledged durability key, runs
 `keel-check --model kvstate` on the history, and prints one verdict line:
