@@ -175,7 +175,9 @@ class Raft {
   // only by counting replicas of entries of its own term (Figure 8).
   Index commit_at_election() const { return commit_at_election_; }
   // Leader with lease reads on: the lease holds now, so ReadIndex answers without a round.
-  bool LeaseHolds() const;
+  // `ticks_ahead`: judge it as if that many more ticks had passed (a caller whose clock says
+  // ticks are due that the core has not been given yet; checkers).
+  bool LeaseHolds(uint64_t ticks_ahead = 0) const;
   // Lease reads on: this node promised a leader (or, after a start, may have) not to vote for
   // another candidate for now.
   bool LeasePromised() const {

@@ -32,7 +32,7 @@ absl::Status Raft::ReadIndex(std::string context) {
   return absl::OkStatus();
 }
 
-bool Raft::LeaseHolds() const {
+bool Raft::LeaseHolds(uint64_t ticks_ahead) const {
   if (!config_.read_only_lease || role_ != Role::kLeader) return false;
   // Without an entry of its term committed, the leader's commit index may miss entries its
   // predecessor committed; a transfer or a TimeoutNow of this term lets a campaign past the
@@ -44,10 +44,11 @@ bool Raft::LeaseHolds() const {
   // running faster than ours, nor for ticks that do not line up with the heartbeat.
   const uint64_t lease_ticks = static_cast<uint64_t>(
       KEEL_PLANTED_BUG(kBugLeaseIgnoresDrift) ? config_.election_tick : config_.LeaseTicks());
+  const uint64_t now = ticks_ + ticks_ahead;
   absl::btree_set<NodeId> fresh = {id_};
   for (const auto& [id, sent_tick] : lease_acks_) {
     KEEL_ASSERT(sent_tick <= ticks_);
-    if (ticks_ - sent_tick < lease_ticks) fresh.insert(id);
+    if (now - sent_tick < lease_ticks) fresh.insert(id);
   }
   return quorum_.HasQuorum(fresh);
 }

@@ -53,6 +53,12 @@ class Replica {
   using ReadStateHandler = std::function<void(const ReadState&)>;
   void set_read_state_handler(ReadStateHandler handler) { read_state_handler_ = std::move(handler); }
   // When Poll() should run next for the next tick (or, stalled, the next persist attempt).
+  // Ticks the clock says are due that the core has not been given yet (Poll gives them; a
+  // step that waited on a slow disk ends with some due).
+  uint64_t TicksDue() const {
+    const int64_t now = clock_.NowNanos();
+    return now > last_tick_nanos_ ? static_cast<uint64_t>((now - last_tick_nanos_) / options_.tick_nanos) : 0;
+  }
   int64_t NextWakeNanos() const {
     return held_ ? next_persist_retry_nanos_ : last_tick_nanos_ + options_.tick_nanos;
   }
