@@ -85,11 +85,11 @@ void Replica::Poll() {
 void Replica::TickToNow() {
   // Frozen while a Ready is held (Poll retries it): no ticks, as for a paused process.
   if (held_ || !failed_.ok()) return;
-  const int64_t now = clock_.NowNanos();
   // After a long stall (a GC pause, a suspended VM) do not replay every missed tick: a few
   // ticks past the election timeout have the same effect.
+  const int64_t now = clock_.NowNanos();
   const int64_t max_catch_up = static_cast<int64_t>(options_.raft.election_tick) * 2;
-  int64_t due = (now - last_tick_nanos_) / options_.tick_nanos;
+  int64_t due = static_cast<int64_t>(TicksDueAt(now));
   if (due > max_catch_up) {
     last_tick_nanos_ = now - max_catch_up * options_.tick_nanos;
     due = max_catch_up;

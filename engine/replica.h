@@ -52,13 +52,10 @@ class Replica {
   // Ready is carried out: the read may be served once the state machine applied its index.
   using ReadStateHandler = std::function<void(const ReadState&)>;
   void set_read_state_handler(ReadStateHandler handler) { read_state_handler_ = std::move(handler); }
-  // When Poll() should run next for the next tick (or, stalled, the next persist attempt).
   // Ticks the clock says are due that the core has not been given yet (Poll gives them; a
   // step that waited on a slow disk ends with some due).
-  uint64_t TicksDue() const {
-    const int64_t now = clock_.NowNanos();
-    return now > last_tick_nanos_ ? static_cast<uint64_t>((now - last_tick_nanos_) / options_.tick_nanos) : 0;
-  }
+  uint64_t TicksDue() const { return TicksDueAt(clock_.NowNanos()); }
+  // When Poll() should run next for the next tick (or, stalled, the next persist attempt).
   int64_t NextWakeNanos() const {
     return held_ ? next_persist_retry_nanos_ : last_tick_nanos_ + options_.tick_nanos;
   }
@@ -94,6 +91,9 @@ class Replica {
   uint64_t rejected_messages() const { return rejected_messages_; }
 
  private:
+  uint64_t TicksDueAt(int64_t now) const {
+    return now > last_tick_nanos_ ? static_cast<uint64_t>((now - last_tick_nanos_) / options_.tick_nanos) : 0;
+  }
   Replica(const ReplicaOptions& options, const Clock& clock, Transport& transport,
           DurableStorage& storage, StateMachine& state_machine);
   // Remembers `done` for an accepted proposal (answered when its entry is applied or lost).

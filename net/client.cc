@@ -12,12 +12,6 @@
 #include "zmq.hpp"
 
 namespace keel::client {
-namespace {
-
-int64_t NowNanos() { return SteadyNowNanos(); }
-
-}  // namespace
-
 struct Client::Sockets {
   explicit Sockets(const ClientOptions& options) : dealers(options) {}
   DealerSet dealers;
@@ -104,9 +98,9 @@ absl::StatusOr<Response> Client::CallOnce(size_t index, Request request) {
   if (!socket.send(zmq::buffer(bytes), zmq::send_flags::dontwait)) {
     return absl::UnavailableError(absl::StrCat(options_.endpoints[index], ": send queue full"));
   }
-  const int64_t give_up = NowNanos() + request.timeout_nanos() + kAnswerSlackNanos;
+  const int64_t give_up = SteadyNowNanos() + request.timeout_nanos() + kAnswerSlackNanos;
   while (true) {
-    const int64_t left = give_up - NowNanos();
+    const int64_t left = give_up - SteadyNowNanos();
     if (left <= 0) break;
     zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
     zmq::poll(&item, 1, std::chrono::milliseconds(left / 1'000'000 + 1));
@@ -127,28 +121,25 @@ void Client::LearnEndpointIds() {
     Request request;
     request.mutable_status();
     request.set_timeout_nanos(std::min<int64_t>(options_.attempt_timeout_nanos, 500'000'000));
-    absl::StatusOr<Response> response = CallOnce(i, std::move(request));
-    if (!response.ok() && !absl::IsUnavailable(response.status())) leader_.NoAnswer(i, NowNanos());
-    if (!response.ok() || response->code() != nodepb::CODE_OK) continue;
-    leader_.Learn(response->status().id(), i, response->status().leader(), NowNanos());
+    leader_.OnProbe(i, CallOnce(i, std::move(request)), SteadyNowNanos());
   }
 }
 
 size_t Client::PickEndpoint() {
   if (!ids_learned_ && options_.endpoints.size() > 1) LearnEndpointIds();
-  return leader_.Pick(NowNanos());
+  return leader_.Pick(SteadyNowNanos());
 }
 
 absl::StatusOr<Response> Client::Call(Request request, bool retry_on_unknown) {
-  const int64_t deadline = NowNanos() + options_.call_timeout_nanos;
+  const int64_t deadline = SteadyNowNanos() + options_.call_timeout_nanos;
   CallProgress progress;
-  while (NowNanos() < deadline) {
+  while (SteadyNowNanos() < deadline) {
     const size_t index = PickEndpoint();
     Request attempt = request;
     attempt.set_id(next_id_++);
-    attempt.set_timeout_nanos(std::min(options_.attempt_timeout_nanos, std::max<int64_t>(1, deadline - NowNanos())));
+    attempt.set_timeout_nanos(std::min(options_.attempt_timeout_nanos, std::max<int64_t>(1, deadline - SteadyNowNanos())));
     absl::StatusOr<Response> response = CallOnce(index, std::move(attempt));
-    switch (JudgeAttempt(response, index, NowNanos(), retry_on_unknown, leader_, progress)) {
+    switch (JudgeAttempt(response, index, SteadyNowNanos(), retry_on_unknown, leader_, progress)) {
       case AttemptVerdict::kSettled:
         return response;
       case AttemptVerdict::kUnknown:
@@ -172,7 +163,7 @@ absl::Status Client::OpenSession() {
   }
   session_ = response->result().session();
   sequence_ = 0;
-  last_activity_nanos_ = NowNanos();
+  last_activity_nanos_ = SteadyNowNanos();
   return absl::OkStatus();
 }
 
@@ -187,7 +178,7 @@ absl::Status Client::CloseSession() {
 }
 
 absl::Status Client::KeepAliveIfDue() {
-  if (session_ == 0 || NowNanos() - last_activity_nanos_ < options_.session_timeout_nanos / 3) {
+  if (session_ == 0 || SteadyNowNanos() - last_activity_nanos_ < options_.session_timeout_nanos / 3) {
     return absl::OkStatus();
   }
   Request request;
@@ -196,7 +187,7 @@ absl::Status Client::KeepAliveIfDue() {
   request.mutable_command()->set_acked_sequence(sequence_);
   absl::StatusOr<Response> response = Call(std::move(request), /*retry_on_unknown=*/true);
   if (!response.ok()) return response.status();
-  last_activity_nanos_ = NowNanos();
+  last_activity_nanos_ = SteadyNowNanos();
   return absl::OkStatus();
 }
 
@@ -212,7 +203,7 @@ absl::StatusOr<kvpb::Result> Client::Execute(kvpb::Command command, nodepb::Read
   *request.mutable_command() = std::move(command);
   request.set_read_mode(read_mode);
   absl::StatusOr<kvpb::Result> result = ToResult(Call(std::move(request), plan->resendable), *plan);
-  if (result.ok() && plan->mutating) last_activity_nanos_ = NowNanos();
+  if (result.ok() && plan->mutating) last_activity_nanos_ = SteadyNowNanos();
   return result;
 }
 

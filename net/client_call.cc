@@ -22,6 +22,14 @@ void LeaderTracker::Learn(NodeId id, size_t index, NodeId leader, int64_t now) {
   Hint(leader, now);
 }
 
+void LeaderTracker::OnProbe(size_t index, const absl::StatusOr<Response>& response, int64_t now) {
+  if (response.ok() && response->code() == nodepb::CODE_OK) {
+    Learn(response->status().id(), index, response->status().leader(), now);
+  } else if (!response.ok() && !absl::IsUnavailable(response.status())) {
+    NoAnswer(index, now);
+  }
+}
+
 bool LeaderTracker::IsSilentNode(NodeId id, int64_t now) const {
   auto it = endpoint_of_.find(id);
   return it != endpoint_of_.end() && silent(it->second, now);

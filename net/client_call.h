@@ -41,6 +41,9 @@ class LeaderTracker {
       : endpoints_(endpoints), silence_nanos_(silence_nanos), silent_until_(endpoints, 0) {}
   // Endpoint `index` answered a status request as node `id`, seeing `leader` (or kNoNode).
   void Learn(NodeId id, size_t index, NodeId leader, int64_t now);
+  // The outcome of a status probe of endpoint `index` (an answer, Unavailable if it could not
+  // be sent, another error for no answer): Learn from an OK answer, NoAnswer for silence.
+  void OnProbe(size_t index, const absl::StatusOr<Response>& response, int64_t now);
   // A node names `leader` (kNoNode: none). Ignored if that node's endpoint is silent: it
   // answers nobody, whoever still believes it leads.
   void Hint(NodeId leader, int64_t now);

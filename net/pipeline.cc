@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -92,7 +93,6 @@ void Pipeline::Send(uint64_t key, int64_t now) {
     return;
   }
   call.attempt = id;
-  call.endpoint = index;
   by_attempt_[id] = key;
   attempt_deadlines_.emplace(now + timeout + kAnswerSlackNanos, id);
 }
@@ -102,12 +102,7 @@ void Pipeline::OnOutcome(uint64_t key, absl::StatusOr<Response> outcome, int64_t
   if (call.attempt != 0) by_attempt_.erase(call.attempt);
   call.attempt = 0;
   if (call.probe_endpoint >= 0) {
-    if (outcome.ok() && outcome->code() == nodepb::CODE_OK) {
-      leader_.Learn(outcome->status().id(), static_cast<size_t>(call.probe_endpoint), outcome->status().leader(),
-                    now);
-    } else if (!outcome.ok() && !absl::IsUnavailable(outcome.status())) {
-      leader_.NoAnswer(static_cast<size_t>(call.probe_endpoint), now);
-    }
+    leader_.OnProbe(static_cast<size_t>(call.probe_endpoint), outcome, now);
     Finish(key, std::move(outcome));
     return;
   }
@@ -215,8 +210,11 @@ size_t Pipeline::Poll(int64_t wait_nanos) {
   return settled.size();
 }
 
-void Pipeline::RunUntil(const bool& done) {
-  while (!done) Poll(options_.attempt_timeout_nanos);
+absl::StatusOr<kvpb::Result> Pipeline::CallAndWait(Request request, CommandPlan plan) {
+  std::optional<absl::StatusOr<kvpb::Result>> result;
+  Open(std::move(request), plan, [&result](absl::StatusOr<kvpb::Result> r) { result = std::move(r); });
+  while (!result.has_value()) Poll(options_.attempt_timeout_nanos);
+  return *std::move(result);
 }
 
 absl::Status Pipeline::OpenSession() {
@@ -235,14 +233,8 @@ absl::Status Pipeline::OpenSession() {
   }
   Request request;
   request.mutable_command()->mutable_register_session()->set_timeout_nanos(options_.session_timeout_nanos);
-  bool done = false;
-  absl::StatusOr<kvpb::Result> result;
   // A lost answer leaves an orphan session behind, which expires on its own: retrying is safe.
-  Open(std::move(request), CommandPlan{.resendable = true}, [&](absl::StatusOr<kvpb::Result> r) {
-    result = std::move(r);
-    done = true;
-  });
-  RunUntil(done);
+  const absl::StatusOr<kvpb::Result> result = CallAndWait(std::move(request), CommandPlan{.resendable = true});
   if (!result.ok()) return result.status();
   if (result->code() != kvpb::CODE_OK) {
     return absl::InternalError(absl::StrCat("register session: ", kvpb::Code_Name(result->code()), ": ", result->error()));
@@ -260,14 +252,7 @@ absl::Status Pipeline::CloseSession() {
   request.mutable_command()->mutable_close_session();
   request.mutable_command()->set_session(session_);
   session_ = 0;
-  bool done = false;
-  absl::StatusOr<kvpb::Result> result;
-  Open(std::move(request), CommandPlan{}, [&](absl::StatusOr<kvpb::Result> r) {
-    result = std::move(r);
-    done = true;
-  });
-  RunUntil(done);
-  return result.ok() ? absl::OkStatus() : result.status();
+  return CallAndWait(std::move(request), CommandPlan{}).status();
 }
 
 }  // namespace keel::client

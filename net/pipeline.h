@@ -97,8 +97,8 @@ class Pipeline {
   void SendDue(int64_t now);
   void KeepAliveIfDue(int64_t now);
   uint64_t AckedSequence() const;
-  // Polls until `done` (set by a callback) is true; every call ends by its deadline.
-  void RunUntil(const bool& done);
+  // Opens a call for `request` and polls until it ends (every call does, by its deadline).
+  absl::StatusOr<kvpb::Result> CallAndWait(Request request, CommandPlan plan);
 
   ClientOptions options_;
   std::unique_ptr<DealerSet> dealers_;

@@ -250,6 +250,21 @@ struct ClientReport {
   std::string first_error;
   absl::Status setup;
   uint64_t attempts = 0;
+
+  // Counts an operation that ran from `start` to `end` with `status`, as both drivers do: its
+  // latency if it succeeded inside the measured window, else the error. False once the client
+  // had more than kMaxErrorsPerClient errors and must stop; after an error that is not yet
+  // the case, it pauses kErrorPause before its next operation.
+  bool Record(const Shared& shared, Clock::time_point start, Clock::time_point end, const absl::Status& status) {
+    if (!status.ok()) {
+      if (errors++ == 0) first_error = status.ToString();
+      return errors <= kMaxErrorsPerClient;
+    }
+    if (end >= shared.measure_start && end <= shared.measure_end) {
+      latencies_nanos.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count());
+    }
+    return true;
+  }
 };
 
 using ResultFn = absl::AnyInvocable<void(absl::StatusOr<kvpb::Result>)>;
@@ -423,17 +438,8 @@ void RunClient(int index, std::vector<std::string> endpoints, Shared& shared,
     const Clock::time_point start = Clock::now();
     if (start >= shared.measure_end) break;
     const absl::Status status = RunSync(worker, worker.Draw());
-    const Clock::time_point end = Clock::now();
-    if (!status.ok()) {
-      if (report.errors++ == 0) report.first_error = status.ToString();
-      if (report.errors > kMaxErrorsPerClient) break;
-      std::this_thread::sleep_for(kErrorPause);
-      continue;
-    }
-    if (end >= shared.measure_start && end <= shared.measure_end) {
-      report.latencies_nanos.push_back(
-          std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count());
-    }
+    if (!report.Record(shared, start, Clock::now(), status)) break;
+    if (!status.ok()) std::this_thread::sleep_for(kErrorPause);
   }
   client.CloseSession().IgnoreError();  // best effort: it would expire anyway
   report.attempts = client.attempts();
@@ -528,15 +534,9 @@ class PipelinedGroup {
     --running_;
     Loop& l = loops_[loop];
     const Clock::time_point end = Clock::now();
-    if (!status.ok()) {
-      if (l.report->errors++ == 0) l.report->first_error = status.ToString();
-      if (l.report->errors <= kMaxErrorsPerClient) paused_.emplace(end + kErrorPause, loop);
-      return;
-    }
-    if (end >= shared_.measure_start && end <= shared_.measure_end) {
-      l.report->latencies_nanos.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(end - l.started).count());
-    }
-    Start(loop);
+    if (!l.report->Record(shared_, l.started, end, status)) return;  // too many errors: retired
+    if (status.ok()) Start(loop);
+    else paused_.emplace(end + kErrorPause, loop);
   }
 
   Shared& shared_;

@@ -40,6 +40,7 @@
 #include <CLI/CLI.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "engine/assert.h"
 #include "engine/prng.h"
 #include "net/client.h"
 #include "net/pipeline.h"
@@ -328,6 +329,14 @@ void OpenSessionUntil(ClientState& c, const std::atomic<bool>& stop) {
   }
 }
 
+// The operation families by a draw in [0, 100): below 10 a durability put (the threads'
+// loop does those itself), then pools, load balancers and KV, 30 each.
+constexpr uint64_t kDurabilityShare = 10;
+kvpb::Command DrawCommand(ClientState& c, uint64_t family) {
+  KEEL_ASSERT(family >= kDurabilityShare && family < 100);
+  return family < 40 ? DrawPoolCommand(c) : family < 70 ? DrawLbCommand(c) : DrawKvCommand(c);
+}
+
 void ClientMain(int id, const Options& o, History& history, Durability& durability, const std::atomic<bool>& stop) {
   ClientState c;
   c.id = id;
@@ -340,19 +349,13 @@ void ClientMain(int id, const Options& o, History& history, Durability& durabili
   if (id == 1) SetUp(c, history, stop);
   while (!stop.load()) {
     const uint64_t family = c.prng.Uniform(100);
-    if (family < 10) {
+    if (family < kDurabilityShare) {
       DurabilityPut(c, durability);
-    } else {
-      const kvpb::Command cmd = family < 40 ? DrawPoolCommand(c) : family < 70 ? DrawLbCommand(c) : DrawKvCommand(c);
-      if (!RunOperation(c, history, cmd)) OpenSessionUntil(c, stop);
+    } else if (!RunOperation(c, history, DrawCommand(c, family))) {
+      OpenSessionUntil(c, stop);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(1 + c.prng.Uniform(static_cast<uint64_t>(o.think_ms) + 1)));
   }
-}
-
-kvpb::Command DrawCommand(ClientState& c) {
-  const uint64_t family = c.prng.Uniform(90);
-  return family < 30 ? DrawPoolCommand(c) : family < 60 ? DrawLbCommand(c) : DrawKvCommand(c);
 }
 
 // The pipelined processes: --pipelined-clients closed loops sharing one keel::client::Pipeline
@@ -396,7 +399,7 @@ class PipelinedClients {
   void Start(size_t loop) {
     if (stop_.load()) return;
     ClientState& c = loops_[loop];
-    const kvpb::Command command = DrawCommand(c);
+    const kvpb::Command command = DrawCommand(c, kDurabilityShare + c.prng.Uniform(100 - kDurabilityShare));
     RecordInvoke(c, history_, command);
     pipeline_->Submit(command, [this, loop, command](absl::StatusOr<kvpb::Result> result) {
       ClientState& c = loops_[loop];
