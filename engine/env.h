@@ -29,8 +29,9 @@ class Clock {
 class Transport {
  public:
   virtual ~Transport() = default;
-  // Queues `message` for message.to(). Never blocks; may drop.
-  virtual void Send(const raftpb::Message& message) = 0;
+  // Queues `message` for message.to(). Never blocks; may drop. By value: the replica hands
+  // over its Ready's messages, so their entries are moved along, not copied.
+  virtual void Send(raftpb::Message message) = 0;
 };
 
 // An open file. Offsets are bytes from the start. Not thread-safe.

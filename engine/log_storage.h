@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "engine/entry.h"
 #include "engine/raft.pb.h"
 #include "engine/types.h"
 
@@ -42,7 +43,7 @@ class LogStorage {
   // Appends entries [lo, hi) to `out`, stopping once max_bytes would be exceeded but always
   // returning at least one entry. Precondition: FirstIndex() <= lo < hi <= LastIndex() + 1.
   virtual absl::Status Entries(Index lo, Index hi, uint64_t max_bytes,
-                               std::vector<raftpb::Entry>* out) const = 0;
+                               std::vector<Entry>* out) const = 0;
   // Metadata of the newest snapshot (index 0 if there is none).
   virtual raftpb::SnapshotMeta SnapshotMetadata() const = 0;
   // Bytes [offset, offset + max_bytes) of the snapshot described by `meta`. kOutOfRange if a
@@ -53,8 +54,5 @@ class LogStorage {
                                                         uint64_t offset,
                                                         uint64_t max_bytes) const = 0;
 };
-
-// Approximate wire size of an entry, used for byte-based flow control.
-inline uint64_t EntryBytes(const raftpb::Entry& entry) { return entry.data().size() + 24; }
 
 }  // namespace keel

@@ -21,9 +21,9 @@ MemoryStorage::MemoryStorage(std::vector<NodeId> voters) {
   for (NodeId id : voters) snapshot_meta_.mutable_conf_state()->add_voters(id);
 }
 
-const raftpb::Entry& MemoryStorage::At(Index index) const {
+const Entry& MemoryStorage::At(Index index) const {
   KEEL_ASSERT(index >= FirstIndex() && index <= LastIndex());
-  const raftpb::Entry& entry = entries_[index - FirstIndex()];
+  const Entry& entry = entries_[index - FirstIndex()];
   KEEL_ASSERT(entry.index() == index);
   return entry;
 }
@@ -36,13 +36,13 @@ absl::StatusOr<Term> MemoryStorage::TermAt(Index index) const {
 }
 
 absl::Status MemoryStorage::Entries(Index lo, Index hi, uint64_t max_bytes,
-                                    std::vector<raftpb::Entry>* out) const {
+                                    std::vector<Entry>* out) const {
   KEEL_ASSERT(lo < hi);
   if (lo < FirstIndex()) return CompactedError(lo);
   if (hi > LastIndex() + 1) return UnavailableError(hi - 1);
   uint64_t bytes = 0;
   for (Index i = lo; i < hi; ++i) {
-    const raftpb::Entry& entry = At(i);
+    const Entry& entry = At(i);
     bytes += EntryBytes(entry);
     if (i > lo && bytes > max_bytes) break;
     out->push_back(entry);
@@ -60,13 +60,13 @@ absl::StatusOr<std::string> MemoryStorage::ReadSnapshotChunk(const raftpb::Snaps
   return snapshot_data_.substr(offset, max_bytes);
 }
 
-void MemoryStorage::Append(const std::vector<raftpb::Entry>& entries) {
+void MemoryStorage::Append(const std::vector<Entry>& entries) {
   if (entries.empty()) return;
   const Index first = entries.front().index();
   KEEL_ASSERT(first >= FirstIndex());
   KEEL_ASSERT(first <= LastIndex() + 1);
   entries_.resize(first - FirstIndex());
-  for (const raftpb::Entry& entry : entries) {
+  for (const Entry& entry : entries) {
     KEEL_ASSERT(entry.index() == LastIndex() + 1);
     entries_.push_back(entry);
   }

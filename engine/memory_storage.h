@@ -21,7 +21,7 @@ class MemoryStorage final : public LogStorage {
   Index LastIndex() const override { return snapshot_meta_.index() + entries_.size(); }
   absl::StatusOr<Term> TermAt(Index index) const override;
   absl::Status Entries(Index lo, Index hi, uint64_t max_bytes,
-                       std::vector<raftpb::Entry>* out) const override;
+                       std::vector<Entry>* out) const override;
   raftpb::SnapshotMeta SnapshotMetadata() const override { return snapshot_meta_; }
   absl::StatusOr<std::string> ReadSnapshotChunk(const raftpb::SnapshotMeta& meta, uint64_t offset,
                                                 uint64_t max_bytes) const override;
@@ -29,7 +29,7 @@ class MemoryStorage final : public LogStorage {
   // Persists entries: stored entries at or after entries.front().index are replaced.
   // Precondition: entries are contiguous and entries.front().index <= LastIndex() + 1 and is
   // above the snapshot.
-  void Append(const std::vector<raftpb::Entry>& entries);
+  void Append(const std::vector<Entry>& entries);
   void SetHardState(const raftpb::HardState& hard_state) { hard_state_ = hard_state; }
   // Installs a snapshot received from the leader: replaces the whole log.
   void ApplySnapshot(const raftpb::SnapshotMeta& meta, std::string data);
@@ -39,12 +39,12 @@ class MemoryStorage final : public LogStorage {
   const std::string& snapshot_data() const { return snapshot_data_; }
 
  private:
-  const raftpb::Entry& At(Index index) const;
+  const Entry& At(Index index) const;
 
   raftpb::HardState hard_state_;
   raftpb::SnapshotMeta snapshot_meta_;
   std::string snapshot_data_;
-  std::deque<raftpb::Entry> entries_;  // entries_[i].index() == snapshot index + 1 + i
+  std::deque<Entry> entries_;  // entries_[i].index() == snapshot index + 1 + i
 };
 
 }  // namespace keel

@@ -32,13 +32,13 @@ bool PlantedStaleRead(const NodeOptions& options, const Raft& raft) {
 class Node::EnvelopeTransport final : public Transport {
  public:
   EnvelopeTransport(PeerChannel& peers, uint64_t cluster_id) : peers_(peers), cluster_id_(cluster_id) {}
-  void Send(const raftpb::Message& message) override {
+  void Send(raftpb::Message message) override {
     nodepb::Envelope envelope;
     envelope.set_cluster_id(cluster_id_);
     envelope.set_from(message.from());
     envelope.set_to(message.to());
-    *envelope.mutable_raft() = message;
-    peers_.Send(envelope);
+    *envelope.mutable_raft() = std::move(message);
+    peers_.Send(std::move(envelope));
   }
 
  private:
@@ -167,7 +167,7 @@ void Node::Poll() {
 void Node::StepEnvelope(nodepb::Envelope& envelope) {
   switch (envelope.body_case()) {
     case nodepb::Envelope::kRaft:
-      replica_->OnMessage(envelope.raft());
+      replica_->OnMessage(std::move(*envelope.mutable_raft()));
       return;
     case nodepb::Envelope::kProxyRequest: {
       const std::pair<NodeId, uint64_t> key{envelope.from(), envelope.proxy_request().proxy_id()};

@@ -45,7 +45,7 @@ class PeerChannel {
  public:
   virtual ~PeerChannel() = default;
   // Queues `envelope` for envelope.to(). Never blocks; may drop.
-  virtual void Send(const nodepb::Envelope& envelope) = 0;
+  virtual void Send(nodepb::Envelope envelope) = 0;
   // The configuration changed (and once when the node opens): every member (voters of either
   // half and learners, this node included if it is one) with the MemberInfo the configuration
   // carries for it (empty for members the operator's flags describe). Production connects to

@@ -108,13 +108,13 @@ absl::Status Raft::Restore(const LogStorage& storage) {
   SetConfState(conf_state);
   // The configuration in force is that of the last config entry in the log: find them.
   for (Index lo = storage.FirstIndex(); lo <= storage.LastIndex();) {
-    std::vector<raftpb::Entry> entries;
+    std::vector<Entry> entries;
     if (absl::Status status = storage.Entries(lo, storage.LastIndex() + 1, 4 << 20, &entries); !status.ok()) {
       return status;
     }
     KEEL_ASSERT(!entries.empty() && entries.front().index() == lo);
     lo = entries.back().index() + 1;
-    std::erase_if(entries, [](const raftpb::Entry& e) { return e.type() != raftpb::ENTRY_CONF_CHANGE; });
+    std::erase_if(entries, [](const Entry& e) { return e.type() != raftpb::ENTRY_CONF_CHANGE; });
     if (!entries.empty()) RecordConfEntries(entries.front().index(), entries);
   }
   const std::optional<Term> last_term = log_.TermAt(log_.LastIndex());
@@ -183,11 +183,11 @@ bool Raft::Promotable() const {
 
 bool Raft::ConfChangeInFlight() const { return pending_conf_index_ > log_.committed() || IsJoint(conf_); }
 
-void Raft::RecordConfEntries(Index first_changed, const std::vector<raftpb::Entry>& entries) {
+void Raft::RecordConfEntries(Index first_changed, const std::vector<Entry>& entries) {
   const bool had_changes = conf_history_.lower_bound(first_changed) != conf_history_.end();
   conf_history_.erase(conf_history_.lower_bound(first_changed), conf_history_.end());
   bool recorded = false;
-  for (const raftpb::Entry& entry : entries) {
+  for (const Entry& entry : entries) {
     if (entry.index() < first_changed || entry.type() != raftpb::ENTRY_CONF_CHANGE) continue;
     const raftpb::ConfState before = ConfStateAt(entry.index() - 1);
     raftpb::ConfChange change;
@@ -302,7 +302,7 @@ void Raft::BecomeLeader() {
   }
   // Raft §8: a no-op of the new term lets the leader learn what is committed (Figure 8: older
   // entries are only committed indirectly, by committing one of the current term).
-  raftpb::Entry noop;
+  Entry noop;
   noop.set_type(raftpb::ENTRY_NOOP);
   AppendEntry(std::move(noop));
   BroadcastAppend();
@@ -456,6 +456,11 @@ absl::Status Raft::ValidateMessage(const raftpb::Message& m) const {
 }
 
 absl::Status Raft::Step(const raftpb::Message& m) {
+  raftpb::Message copy = m;
+  return Step(std::move(copy));
+}
+
+absl::Status Raft::Step(raftpb::Message&& m) {
   if (!fatal_.ok()) return fatal_;
   if (absl::Status status = ValidateMessage(m); !status.ok()) return status;
   // A node removed by a committed configuration is never heard again (its late messages are
@@ -539,7 +544,7 @@ absl::Status Raft::Step(const raftpb::Message& m) {
   return status;
 }
 
-absl::Status Raft::StepCandidate(const raftpb::Message& m) {
+absl::Status Raft::StepCandidate(raftpb::Message& m) {
   switch (m.type()) {
     case raftpb::MSG_APPEND:
     case raftpb::MSG_HEARTBEAT:
@@ -556,7 +561,7 @@ absl::Status Raft::StepCandidate(const raftpb::Message& m) {
   }
 }
 
-absl::Status Raft::StepFollower(const raftpb::Message& m) {
+absl::Status Raft::StepFollower(raftpb::Message& m) {
   switch (m.type()) {
     case raftpb::MSG_APPEND:
       HeardFromLeader(m.from());
@@ -631,7 +636,7 @@ Ready Raft::GetReady() {
   messages_.clear();
   ready.messages_after_persist = std::move(messages_after_persist_);
   messages_after_persist_.clear();
-  absl::StatusOr<std::vector<raftpb::Entry>> committed =
+  absl::StatusOr<std::vector<Entry>> committed =
       log_.NextCommittedEntries(config_.max_committed_bytes_per_ready);
   if (committed.ok()) {
     ready.committed_entries = std::move(*committed);

@@ -98,6 +98,9 @@ class Raft {
 
   // Handles a message from a peer. Invalid messages (malformed, from a non-member, addressed
   // elsewhere, inconsistent entries) are rejected with kInvalidArgument and change nothing.
+  // The rvalue form takes the entries' payloads out of `message` instead of copying them (what
+  // the replica does); the const form copies the message first (tests keep theirs).
+  absl::Status Step(raftpb::Message&& message);
   absl::Status Step(const raftpb::Message& message);
 
   // Appends `data` to the log if this node is the leader. Returns where it landed; the entry is
@@ -210,7 +213,7 @@ class Raft {
   // after it and records those of the config entries in `entries` (index >= first_changed).
   // An invalid change (only a faulty leader writes one) is recorded as no change, the same
   // on every node.
-  void RecordConfEntries(Index first_changed, const std::vector<raftpb::Entry>& entries);
+  void RecordConfEntries(Index first_changed, const std::vector<Entry>& entries);
   // Leader: leaves a committed joint config; a leader that is no longer a voter of a
   // committed config steps down (deferred: callers may hold Progress references).
   void AfterCommit();
@@ -220,9 +223,10 @@ class Raft {
   void Send(raftpb::Message message);
   void SendAfterPersist(raftpb::Message message);
   absl::Status ValidateMessage(const raftpb::Message& message) const;
-  absl::Status StepLeader(const raftpb::Message& message);
-  absl::Status StepCandidate(const raftpb::Message& message);
-  absl::Status StepFollower(const raftpb::Message& message);
+  // Mutable: an append's entries are moved out of the message (HandleAppend).
+  absl::Status StepLeader(raftpb::Message& message);
+  absl::Status StepCandidate(raftpb::Message& message);
+  absl::Status StepFollower(raftpb::Message& message);
   raftpb::HardState CurrentHardState() const;
 
   // --- elections (raft_election.cc) ---
@@ -237,7 +241,7 @@ class Raft {
   bool InLease() const;
 
   // --- replication (raft_replication.cc) ---
-  absl::Status HandleAppend(const raftpb::Message& message);
+  absl::Status HandleAppend(raftpb::Message& message);
   absl::Status HandleAppendResponse(const raftpb::Message& message);
   void HandleHeartbeat(const raftpb::Message& message);
   void HandleHeartbeatResponse(const raftpb::Message& message);
@@ -248,7 +252,7 @@ class Raft {
   void BroadcastHeartbeat(const std::string& context);
   void SendHeartbeat(NodeId to, const std::string& context);
   bool MaybeCommit();
-  Index AppendEntry(raftpb::Entry entry);
+  Index AppendEntry(Entry entry);
   // Leader: appends `change` as a config entry (in force at once) and returns its index.
   Index AppendConfEntry(const raftpb::ConfChange& change);
   void OnSelfPersisted(Index index, Term term);

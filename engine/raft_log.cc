@@ -63,13 +63,20 @@ bool RaftLog::IsUpToDate(Index last_index, Term last_term) const {
   return last_term > our_last_term || (last_term == our_last_term && last_index >= LastIndex());
 }
 
-Index RaftLog::Append(raftpb::Entry entry) {
-  std::vector<raftpb::Entry> entries;
+Index RaftLog::Append(Entry entry) {
+  // The leader's path for every proposal (nothing to truncate): no vector around the entry.
+  if (entry.index() == LastIndex() + 1) {
+    KEEL_ASSERT(entry.index() > committed_);
+    ++version_;
+    unstable_.push_back(std::move(entry));
+    return LastIndex();
+  }
+  std::vector<Entry> entries;
   entries.push_back(std::move(entry));
   return Append(entries);
 }
 
-Index RaftLog::Append(const std::vector<raftpb::Entry>& entries) {
+Index RaftLog::Append(const std::vector<Entry>& entries) {
   if (entries.empty()) return LastIndex();
   ++version_;
   const Index first = entries.front().index();
@@ -82,7 +89,7 @@ Index RaftLog::Append(const std::vector<raftpb::Entry>& entries) {
     // The application truncates its storage when it persists them (Ready::entries contract).
     unstable_.clear();
   }
-  for (const raftpb::Entry& entry : entries) {
+  for (const Entry& entry : entries) {
     KEEL_ASSERT(unstable_.empty() || entry.index() == unstable_.back().index() + 1);
     unstable_.push_back(entry);
   }
@@ -92,19 +99,19 @@ Index RaftLog::Append(const std::vector<raftpb::Entry>& entries) {
 
 std::optional<Index> RaftLog::MaybeAppend(
     Index prev_index, Term prev_term, Index leader_commit,
-    const google::protobuf::RepeatedPtrField<raftpb::Entry>& entries) {
+    const std::vector<Entry>& entries) {
   if (!MatchTerm(prev_index, prev_term)) return std::nullopt;
   const Index last_new = prev_index + entries.size();
   // Find the first entry that is new or conflicts; entries before it are already present.
-  int first_new = 0;
+  size_t first_new = 0;
   for (; first_new < entries.size(); ++first_new) {
-    const raftpb::Entry& entry = entries[first_new];
+    const Entry& entry = entries[first_new];
     if (!MatchTerm(entry.index(), entry.term())) break;
   }
   if (first_new < entries.size()) {
     KEEL_ASSERT_MSG(entries[first_new].index() > committed_,
                     "a leader tried to overwrite a committed entry");
-    std::vector<raftpb::Entry> to_append(entries.begin() + first_new, entries.end());
+    std::vector<Entry> to_append(entries.begin() + first_new, entries.end());
     Append(to_append);
   }
   CommitTo(std::min(leader_commit, last_new));
@@ -137,7 +144,7 @@ bool RaftLog::MaybeCommit(Index index, Term term) {
 }
 
 absl::Status RaftLog::Slice(Index lo, Index hi, uint64_t max_bytes,
-                            std::vector<raftpb::Entry>* out) const {
+                            std::vector<Entry>* out) const {
   KEEL_ASSERT(lo < hi && hi <= LastIndex() + 1);
   if (lo < FirstIndex()) return CompactedError(lo);
   const size_t start_size = out->size();
@@ -153,7 +160,7 @@ absl::Status RaftLog::Slice(Index lo, Index hi, uint64_t max_bytes,
     lo = stored_hi;
   }
   for (Index i = lo; i < hi; ++i) {
-    const raftpb::Entry& entry = unstable_[i - unstable_start];
+    const Entry& entry = unstable_[i - unstable_start];
     bytes += EntryBytes(entry);
     if (out->size() > start_size && bytes > max_bytes) break;
     out->push_back(entry);
@@ -167,8 +174,8 @@ bool RaftLog::HasNextCommittedEntries() const {
   return !unstable_snapshot_meta_ && committed_ > applied_;
 }
 
-absl::StatusOr<std::vector<raftpb::Entry>> RaftLog::NextCommittedEntries(uint64_t max_bytes) const {
-  std::vector<raftpb::Entry> out;
+absl::StatusOr<std::vector<Entry>> RaftLog::NextCommittedEntries(uint64_t max_bytes) const {
+  std::vector<Entry> out;
   if (!HasNextCommittedEntries()) return out;
   const absl::Status status = Slice(applied_ + 1, committed_ + 1, max_bytes, &out);
   // Committed, unapplied entries are never compacted: only a read failure can get here.

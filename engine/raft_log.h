@@ -36,15 +36,15 @@ class RaftLog {
   // Appends entries after truncating any suffix that starts at entries.front().index().
   // Precondition: committed() < entries.front().index() <= LastIndex() + 1 (never truncates
   // committed entries). Returns the new last index.
-  Index Append(const std::vector<raftpb::Entry>& entries);
-  Index Append(raftpb::Entry entry);
+  Index Append(const std::vector<Entry>& entries);
+  Index Append(Entry entry);
 
   // AppendEntries receiver (Figure 2): if our log has (prev_index, prev_term), appends the new
   // entries (skipping those already present, truncating at the first conflict), advances the
   // commit index to min(leader_commit, last new index) and returns the last new index.
   // Returns nullopt if (prev_index, prev_term) does not match.
   std::optional<Index> MaybeAppend(Index prev_index, Term prev_term, Index leader_commit,
-                                   const google::protobuf::RepeatedPtrField<raftpb::Entry>& entries);
+                                   const std::vector<Entry>& entries);
 
   // Fast backtracking: the largest index <= `index` whose term is <= `term`, with that term.
   // Used by a follower to hint the leader past a whole conflicting term at once.
@@ -58,15 +58,15 @@ class RaftLog {
   bool MaybeCommit(Index index, Term term);
 
   // Entries [lo, hi) bounded by max_bytes (at least one). kOutOfRange if lo was compacted.
-  absl::Status Slice(Index lo, Index hi, uint64_t max_bytes, std::vector<raftpb::Entry>* out) const;
+  absl::Status Slice(Index lo, Index hi, uint64_t max_bytes, std::vector<Entry>* out) const;
 
   // --- Ready support ---
-  const std::deque<raftpb::Entry>& unstable_entries() const { return unstable_; }
+  const std::deque<Entry>& unstable_entries() const { return unstable_; }
   const std::optional<raftpb::SnapshotMeta>& unstable_snapshot() const { return unstable_snapshot_meta_; }
   const std::string& unstable_snapshot_data() const { return unstable_snapshot_data_; }
   // Committed entries not yet handed to the application, bounded by max_bytes. Fails only if
   // storage cannot read them.
-  absl::StatusOr<std::vector<raftpb::Entry>> NextCommittedEntries(uint64_t max_bytes) const;
+  absl::StatusOr<std::vector<Entry>> NextCommittedEntries(uint64_t max_bytes) const;
   bool HasNextCommittedEntries() const;
   // The application persisted entries up to (index, term): drop them from memory if the entry
   // at index still has that term (it may have been truncated since).
@@ -87,7 +87,7 @@ class RaftLog {
   const LogStorage& storage_;
   std::optional<raftpb::SnapshotMeta> unstable_snapshot_meta_;
   std::string unstable_snapshot_data_;
-  std::deque<raftpb::Entry> unstable_;  // contiguous; not yet persisted
+  std::deque<Entry> unstable_;  // contiguous; not yet persisted
   Index committed_ = 0;
   Index applied_ = 0;
   uint64_t version_ = 0;

@@ -20,10 +20,7 @@ absl::StatusOr<LogPosition> Raft::Propose(std::string data) {
     return absl::FailedPreconditionError(
         absl::StrCat("leadership is being transferred to ", lead_transferee_));
   }
-  raftpb::Entry entry;
-  entry.set_type(raftpb::ENTRY_NORMAL);
-  entry.set_data(std::move(data));
-  const Index index = AppendEntry(std::move(entry));
+  const Index index = AppendEntry(Entry(0, 0, raftpb::ENTRY_NORMAL, std::move(data)));
   BroadcastAppend();
   return LogPosition{index, term_};
 }
@@ -65,19 +62,14 @@ absl::StatusOr<LogPosition> Raft::ProposeConfChange(const raftpb::ConfChange& ch
 }
 
 Index Raft::AppendConfEntry(const raftpb::ConfChange& change) {
-  raftpb::Entry entry;
-  entry.set_type(raftpb::ENTRY_CONF_CHANGE);
-  entry.set_data(change.SerializeAsString());
-  entry.set_term(term_);
-  entry.set_index(log_.LastIndex() + 1);
-  const raftpb::Entry copy = entry;
-  const Index index = AppendEntry(std::move(entry));
-  KEEL_ASSERT(index == copy.index());
-  RecordConfEntries(index, {copy});
+  const Entry entry(term_, log_.LastIndex() + 1, raftpb::ENTRY_CONF_CHANGE, change.SerializeAsString());
+  const Index index = AppendEntry(entry);
+  KEEL_ASSERT(index == entry.index());
+  RecordConfEntries(index, {entry});
   return index;
 }
 
-Index Raft::AppendEntry(raftpb::Entry entry) {
+Index Raft::AppendEntry(Entry entry) {
   KEEL_ASSERT(role_ == Role::kLeader);
   entry.set_term(term_);
   entry.set_index(log_.LastIndex() + 1);
@@ -131,7 +123,7 @@ bool Raft::MaybeSendAppend(NodeId to, bool send_if_empty) {
   message.set_commit(log_.committed());
   uint64_t bytes = 0;
   if (progress.next() <= log_.LastIndex()) {
-    std::vector<raftpb::Entry> entries;
+    std::vector<Entry> entries;
     const absl::Status status =
         log_.Slice(progress.next(), log_.LastIndex() + 1, config_.max_msg_bytes, &entries);
     if (IsCompacted(status)) {
@@ -142,9 +134,10 @@ bool Raft::MaybeSendAppend(NodeId to, bool send_if_empty) {
       Fail(status);
       return false;
     }
-    for (raftpb::Entry& entry : entries) {
+    message.mutable_entries()->Reserve(static_cast<int>(entries.size()));
+    for (const Entry& entry : entries) {
       bytes += EntryBytes(entry);
-      *message.add_entries() = std::move(entry);
+      ToProto(entry, message.add_entries());
     }
   }
   if (message.entries().empty() && !send_if_empty) return false;
@@ -155,7 +148,7 @@ bool Raft::MaybeSendAppend(NodeId to, bool send_if_empty) {
   return true;
 }
 
-absl::Status Raft::HandleAppend(const raftpb::Message& m) {
+absl::Status Raft::HandleAppend(raftpb::Message& m) {
   raftpb::Message reply;
   reply.set_type(raftpb::MSG_APPEND_RESP);
   reply.set_to(m.from());
@@ -173,11 +166,15 @@ absl::Status Raft::HandleAppend(const raftpb::Message& m) {
                                               entry.index()));
     }
   }
+  // The payloads move out of the message; the log, the Ready and storage share them from here.
+  // (m.entries() keeps the indexes and terms.)
+  std::vector<Entry> entries;
+  entries.reserve(static_cast<size_t>(m.entries_size()));
+  for (raftpb::Entry& entry : *m.mutable_entries()) entries.push_back(FromProto(std::move(entry)));
   if (KEEL_PLANTED_BUG(kBugSkipLogMatching) && !log_.MatchTerm(m.index(), m.log_term()) &&
       m.index() <= log_.LastIndex() && m.index() > log_.committed()) {
     // Wrong: accept the entries without checking that our log matches the leader's at
     // m.index(); the entries before it keep whatever (possibly divergent) terms they had.
-    std::vector<raftpb::Entry> entries(m.entries().begin(), m.entries().end());
     if (!entries.empty()) {
       log_.Append(entries);
       RecordConfEntries(entries.front().index(), entries);
@@ -191,16 +188,14 @@ absl::Status Raft::HandleAppend(const raftpb::Message& m) {
   // The first entry that will change our log (a conflict or past our end): configs recorded
   // from there on are rewritten.
   Index first_changed = 0;
-  for (const raftpb::Entry& entry : m.entries()) {
+  for (const Entry& entry : entries) {
     if (!log_.MatchTerm(entry.index(), entry.term())) {
       first_changed = entry.index();
       break;
     }
   }
-  if (std::optional<Index> last_new = log_.MaybeAppend(m.index(), m.log_term(), m.commit(), m.entries())) {
-    if (first_changed != 0) {
-      RecordConfEntries(first_changed, std::vector<raftpb::Entry>(m.entries().begin(), m.entries().end()));
-    }
+  if (std::optional<Index> last_new = log_.MaybeAppend(m.index(), m.log_term(), m.commit(), entries)) {
+    if (first_changed != 0) RecordConfEntries(first_changed, entries);
     reply.set_index(*last_new);
   } else {
     // Fast backtracking: tell the leader the last index whose term is <= the term it probed
@@ -215,7 +210,7 @@ absl::Status Raft::HandleAppend(const raftpb::Message& m) {
   return absl::OkStatus();
 }
 
-absl::Status Raft::StepLeader(const raftpb::Message& m) {
+absl::Status Raft::StepLeader(raftpb::Message& m) {
   // A node we track no Progress for (not a member, or one just removed) has nothing to tell.
   if (!progress_.contains(m.from())) return absl::OkStatus();
   switch (m.type()) {

@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/entry.h"
 #include "engine/raft.pb.h"
 #include "absl/strings/string_view.h"
 #include "engine/types.h"
@@ -61,10 +62,10 @@ struct Ready {
   // before messages_after_persist leave.
   bool hard_state_commit_only = false;
   std::optional<SnapshotToInstall> snapshot;
-  std::vector<raftpb::Entry> entries;
+  std::vector<Entry> entries;
   std::vector<raftpb::Message> messages;
   std::vector<raftpb::Message> messages_after_persist;
-  std::vector<raftpb::Entry> committed_entries;
+  std::vector<Entry> committed_entries;
   std::vector<ReadState> read_states;
 
   // True if step 2 has anything that must be durable (fsynced) before step 3.

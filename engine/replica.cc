@@ -45,7 +45,7 @@ void Replica::FailPending(const absl::Status& status) {
   for (auto& [index, proposal] : pending) proposal.done(status);
 }
 
-void Replica::OnMessage(const raftpb::Message& message) {
+void Replica::OnMessage(raftpb::Message message) {
   if (!failed_.ok()) return;
   if (held_) {
     // The core is frozen while its Ready is held (see HoldReady): dropped, as a lossy
@@ -56,7 +56,7 @@ void Replica::OnMessage(const raftpb::Message& message) {
   // With lease reads, a follower's promise to a leader runs from the tick count at which it
   // hears from it: ticks still owed for time before the message must not count towards it.
   if (options_.raft.read_only_lease) TickToNow();
-  if (!raft_->Step(message).ok()) ++rejected_messages_;
+  if (!raft_->Step(std::move(message)).ok()) ++rejected_messages_;
 }
 
 absl::Status Replica::ReadIndex(std::string context) {
@@ -121,7 +121,7 @@ void Replica::HandleReady() {
   while (failed_.ok() && !held_ && raft_->HasReady()) {
     Ready ready = raft_->GetReady();
     // The leader's appends go out before its own write (dissertation §10.2.1).
-    for (const raftpb::Message& message : ready.messages) transport_.Send(message);
+    for (raftpb::Message& message : ready.messages) transport_.Send(std::move(message));
     // Committed entries are durable on a quorum already: apply them and answer their clients
     // before this node's fsync of the entries proposed since (ready.h, step 4). Under load
     // every leader Ready carries both, so this takes one fsync off each request's latency.
@@ -177,7 +177,7 @@ void Replica::HoldReady(Ready ready, const absl::Status& status) {
   held_.emplace(std::move(ready));
 }
 
-void Replica::CompleteReady(const Ready& ready) {
+void Replica::CompleteReady(Ready& ready) {
   if (ready.snapshot) {
     if (absl::Status status = state_machine_.Restore(ready.snapshot->data); !status.ok()) {
       Stop(absl::DataLossError(absl::StrCat("received snapshot does not restore: ", status.message())));
@@ -191,7 +191,7 @@ void Replica::CompleteReady(const Ready& ready) {
       node.mapped().done(absl::UnavailableError("outcome unknown: replaced by a snapshot"));
     }
   }
-  for (const raftpb::Message& message : ready.messages_after_persist) transport_.Send(message);
+  for (raftpb::Message& message : ready.messages_after_persist) transport_.Send(std::move(message));
   ApplyCommitted(ready);
   if (read_state_handler_) {
     for (const ReadState& read_state : ready.read_states) read_state_handler_(read_state);
@@ -206,7 +206,7 @@ void Replica::CompleteReady(const Ready& ready) {
 }
 
 void Replica::ApplyCommitted(const Ready& ready) {
-  for (const raftpb::Entry& entry : ready.committed_entries) {
+  for (const Entry& entry : ready.committed_entries) {
     if (entry.index() <= applied_through_) continue;  // applied before the persist
     KEEL_ASSERT(entry.index() == applied_through_ + 1);
     applied_through_ = entry.index();

@@ -41,7 +41,7 @@ class Replica {
 
   // Steps a message from a peer into the core (invalid ones are counted and dropped). The
   // next Poll() carries out what it caused, so a burst of messages costs one Ready (one fsync).
-  void OnMessage(const raftpb::Message& message);
+  void OnMessage(raftpb::Message message);
   // Ticks the core for the time that passed and carries out every pending Ready.
   void Poll();
   // Raft::ReadIndex, with the core ticked up to the present first when lease reads are on: a
@@ -103,7 +103,7 @@ class Replica {
   bool Persist(Ready& ready);
   void HoldReady(Ready ready, const absl::Status& status);
   // Steps 3-6 of the persistence contract (ready.h) for a persisted Ready.
-  void CompleteReady(const Ready& ready);
+  void CompleteReady(Ready& ready);
   // Step 4: applies ready.committed_entries above applied_through_ and answers their
   // proposals. Called before the persist too (ready.h allows it without a snapshot).
   void ApplyCommitted(const Ready& ready);

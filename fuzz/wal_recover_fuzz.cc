@@ -42,7 +42,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const keel::Index last_index = (*storage)->LastIndex();
   if (last_index + 1 < first_index) std::abort();
   if (last_index >= first_index) {
-    std::vector<keel::raftpb::Entry> entries;
+    std::vector<keel::Entry> entries;
     const absl::Status status = (*storage)->Entries(first_index, last_index + 1, UINT64_MAX, &entries);
     if (status.ok()) {
       // Every CRC-valid entry record anywhere in the input, decoded.
@@ -55,9 +55,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           verified.insert(entry.SerializeAsString());
         }
       }
-      for (const keel::raftpb::Entry& entry : entries) {
+      for (const keel::Entry& entry : entries) {
         // Every returned entry must be a verified record of the input.
-        if (!verified.contains(entry.SerializeAsString())) {
+        if (!verified.contains(keel::ToProto(entry).SerializeAsString())) {
           std::fprintf(stderr, "entry %llu was not read from a verified record\n",
                        static_cast<unsigned long long>(entry.index()));
           std::abort();

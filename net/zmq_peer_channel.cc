@@ -120,7 +120,7 @@ void ZmqPeerChannel::Problem(NodeId id, const std::string& what) {
   if (problem_listener_) problem_listener_(absl::StrCat("member ", id, " cannot be reached: ", what));
 }
 
-void ZmqPeerChannel::Send(const nodepb::Envelope& envelope) {
+void ZmqPeerChannel::Send(nodepb::Envelope envelope) {
   auto it = outbound_.find(envelope.to());
   if (it == outbound_.end()) {
     ++counters_.dropped_unknown_peer;

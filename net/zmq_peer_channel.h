@@ -53,7 +53,7 @@ class ZmqPeerChannel final : public PeerChannel {
                                                                 const std::map<NodeId, std::string>& peers,
                                                                 const PeerCurve* curve);
 
-  void Send(const nodepb::Envelope& envelope) override;
+  void Send(nodepb::Envelope envelope) override;
   // Dials members this channel has no address for yet (added at run time: their MemberInfo
   // comes from the configuration) and, with CURVE, hands their public keys to the key
   // listener so the raft port admits them. Addresses and keys from the flags win over the

@@ -20,7 +20,7 @@ absl::Status Violation(const Raft& raft, absl::string_view what) {
 
 // The entry at `index` of `raft`'s log, read into `scratch`; nullptr with `*status` set if
 // it cannot be read.
-const raftpb::Entry* FindEntry(const Raft& raft, Index index, std::vector<raftpb::Entry>* scratch,
+const Entry* FindEntry(const Raft& raft, Index index, std::vector<Entry>* scratch,
                                absl::Status* status) {
   scratch->clear();
   if (index < raft.log().FirstIndex() || index > raft.log().LastIndex()) {
@@ -142,8 +142,8 @@ absl::Status ClusterSafetyChecker::CheckLogMatching(RecentTerms& terms_a, Recent
     }
   }
   if (!compare_data) return absl::OkStatus();
-  std::vector<raftpb::Entry> entries_a;
-  std::vector<raftpb::Entry> entries_b;
+  std::vector<Entry> entries_a;
+  std::vector<Entry> entries_b;
   if (unreadable_.contains(a.id()) || unreadable_.contains(b.id())) return absl::OkStatus();
   const absl::Status read_a = a.log().Slice(scan_low, agree + 1, UINT64_MAX, &entries_a);
   const absl::Status read_b = b.log().Slice(scan_low, agree + 1, UINT64_MAX, &entries_b);
@@ -155,8 +155,8 @@ absl::Status ClusterSafetyChecker::CheckLogMatching(RecentTerms& terms_a, Recent
                                             b.id(), ": ", read_a.ToString(), "; ", read_b.ToString()));
   }
   for (size_t i = 0; i < entries_a.size(); ++i) {
-    const raftpb::Entry& x = entries_a[i];
-    const raftpb::Entry& y = entries_b[i];
+    const Entry& x = entries_a[i];
+    const Entry& y = entries_b[i];
     if (x.term() != y.term() || x.data() != y.data() || x.type() != y.type()) {
       return absl::InternalError(absl::StrCat(
           "Log Matching violated: nodes ", a.id(), " and ", b.id(), " agree on the term at index ",
@@ -177,7 +177,7 @@ ClusterSafetyChecker::LogShape ClusterSafetyChecker::ShapeOf(const Raft& raft) c
 }
 
 absl::Status ClusterSafetyChecker::Observe(const std::vector<const Raft*>& nodes, bool thorough) {
-  std::vector<raftpb::Entry> scratch;
+  std::vector<Entry> scratch;
   std::vector<LogShape> shapes;
   shapes.reserve(nodes.size());
   for (const Raft* node : nodes) shapes.push_back(ShapeOf(*node));
@@ -206,7 +206,7 @@ absl::Status ClusterSafetyChecker::Observe(const std::vector<const Raft*>& nodes
     if (unreadable_.contains(node->id())) continue;
     for (Index i = from; i <= node->log().committed(); ++i) {
       absl::Status read;
-      const raftpb::Entry* entry = FindEntry(*node, i, &scratch, &read);
+      const Entry* entry = FindEntry(*node, i, &scratch, &read);
       if (absl::IsDataLoss(read)) {
         unreadable_.insert(node->id());
         break;
@@ -268,7 +268,7 @@ absl::Status ClusterSafetyChecker::OnRestart(NodeId node, Index applied) {
   return absl::OkStatus();
 }
 
-absl::Status ClusterSafetyChecker::OnApplied(NodeId node, const raftpb::Entry& entry, Term node_term) {
+absl::Status ClusterSafetyChecker::OnApplied(NodeId node, const Entry& entry, Term node_term) {
   KEEL_ASSERT(node_term >= entry.term());
   Index& last = last_applied_[node];
   if (entry.index() <= last) {

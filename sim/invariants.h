@@ -43,7 +43,7 @@ class ClusterSafetyChecker {
   // Ready::committed_entries). The entry was committed by a leader of a term between
   // entry.term() and `node_term`: only the upper bound is safe for Leader Completeness (a
   // stale leader of a term below `node_term` need not hold it).
-  absl::Status OnApplied(NodeId node, const raftpb::Entry& entry, Term node_term);
+  absl::Status OnApplied(NodeId node, const Entry& entry, Term node_term);
 
   // `node` (re)started from, or installed, a snapshot at `applied`: it applies from there on,
   // and its committed entries above `applied` are compared again on the next Observe.

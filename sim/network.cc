@@ -28,7 +28,7 @@ void Network::Detach(NodeId id) {
   nodes_.erase(id);
 }
 
-void Network::Send(const nodepb::Envelope& message) {
+void Network::Send(nodepb::Envelope message) {
   ++sent_;
   const std::pair<NodeId, NodeId> link{message.from(), message.to()};
   if (cut_.contains(link) || !nodes_.contains(message.to())) {
@@ -42,11 +42,14 @@ void Network::Send(const nodepb::Envelope& message) {
   }
   const bool duplicate =
       options_.duplicate_probability > 0 && prng_.NextDouble() < options_.duplicate_probability;
-  for (int copy = 0; copy < (duplicate ? 2 : 1); ++copy) {
+  const int copies = duplicate ? 2 : 1;
+  for (int copy = 0; copy < copies; ++copy) {
+    // The last copy takes the envelope itself.
+    nodepb::Envelope sent = copy + 1 == copies ? std::move(message) : message;
     if (clogged_.contains(link)) {
-      held_[link].push_back(message);
+      held_[link].push_back(std::move(sent));
     } else {
-      Schedule(message);
+      Schedule(std::move(sent));
     }
   }
 }
@@ -89,7 +92,7 @@ void Network::Unclog(NodeId from, NodeId to) {
   if (it == held_.end()) return;
   std::vector<nodepb::Envelope> released = std::move(it->second);
   held_.erase(it);
-  for (const nodepb::Envelope& message : released) Schedule(message);
+  for (nodepb::Envelope& message : released) Schedule(std::move(message));
 }
 
 void Network::HealAll() {
@@ -98,8 +101,8 @@ void Network::HealAll() {
   // Links in (from, to) order, each in send order: deterministic.
   auto held = std::move(held_);
   held_.clear();
-  for (const auto& [link, messages] : held) {
-    for (const nodepb::Envelope& message : messages) Schedule(message);
+  for (auto& [link, messages] : held) {
+    for (nodepb::Envelope& message : messages) Schedule(std::move(message));
   }
 }
 
@@ -111,11 +114,13 @@ int64_t Network::DrawLatency() {
   return options_.min_latency_nanos + static_cast<int64_t>(tail);
 }
 
-void Network::Schedule(const nodepb::Envelope& message) {
-  scheduler_.At(scheduler_.now() + DrawLatency(), [this, message] { DeliverNow(message); });
+void Network::Schedule(nodepb::Envelope message) {
+  // Each scheduled event runs once, so it may hand its envelope on.
+  scheduler_.At(scheduler_.now() + DrawLatency(),
+                [this, message = std::move(message)]() mutable { DeliverNow(std::move(message)); });
 }
 
-void Network::DeliverNow(const nodepb::Envelope& message) {
+void Network::DeliverNow(nodepb::Envelope message) {
   auto it = nodes_.find(message.to());
   if (it == nodes_.end()) {  // detached while the message was in flight
     ++dropped_;
@@ -124,7 +129,7 @@ void Network::DeliverNow(const nodepb::Envelope& message) {
   ++delivered_;
   // A copy: the callback may detach or re-attach its own node.
   const Deliver deliver = it->second;
-  deliver(message);
+  deliver(std::move(message));
 }
 
 }  // namespace keel::sim

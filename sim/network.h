@@ -28,7 +28,8 @@ struct NetworkOptions {
 
 class Network {
  public:
-  using Deliver = std::function<void(const nodepb::Envelope&)>;
+  // Takes the envelope by value: the network hands over its in-flight copy (moved, not copied).
+  using Deliver = std::function<void(nodepb::Envelope)>;
 
   Network(Scheduler& scheduler, Prng prng, NetworkOptions options);
 
@@ -39,7 +40,7 @@ class Network {
   void Detach(NodeId id);
 
   // Sends `message` from message.from() to message.to(), subject to every fault in force.
-  void Send(const nodepb::Envelope& message);
+  void Send(nodepb::Envelope message);
 
   // Faults. A cut link drops everything sent over it; a clogged link holds messages and
   // delivers them (with fresh latency) when unclogged.
@@ -56,8 +57,8 @@ class Network {
 
  private:
   int64_t DrawLatency();
-  void Schedule(const nodepb::Envelope& message);
-  void DeliverNow(const nodepb::Envelope& message);
+  void Schedule(nodepb::Envelope message);
+  void DeliverNow(nodepb::Envelope message);
 
   Scheduler& scheduler_;
   Prng prng_;

@@ -247,10 +247,10 @@ void Simulation::StartNode(NodeId id) {
   node.up = true;
   node.refused_data_loss = false;
   checker_.OnRestart(id, node.storage->SnapshotMetadata().index()).IgnoreError();
-  network_->Attach(id, [this, id](const nodepb::Envelope& envelope) {
+  network_->Attach(id, [this, id](nodepb::Envelope envelope) {
     Node& target = nodes_.at(id);
     if (!target.up) return;
-    target.driver->OnEnvelope(envelope);
+    target.driver->OnEnvelope(std::move(envelope));
     scheduler_.Wake(target.fiber);
   });
   node.fiber = scheduler_.Spawn(absl::StrCat("node-", id), [this, id]() { NodeMain(id); });
@@ -425,7 +425,7 @@ void Simulation::OnApply(NodeId id, Index index, absl::string_view command) {
   // Committed entries are applied before they can be compacted, so the term is in the log.
   const std::optional<Term> term = node.replica().raft().log().TermAt(index);
   KEEL_ASSERT(term.has_value());
-  raftpb::Entry entry;
+  Entry entry;
   entry.set_index(index);
   entry.set_term(*term);
   entry.set_data(std::string(command));

@@ -74,8 +74,9 @@ class BenchCluster {
         raftpb::Message m = std::move(queue_.front());
         queue_.pop_front();
         const uint64_t allocations_before = g_allocations.load(std::memory_order_relaxed);
-        (void)rafts_[m.to() - 1]->Step(m);
-        if (m.to() == 1) leader_allocations_ += g_allocations.load(std::memory_order_relaxed) - allocations_before;
+        const NodeId to = m.to();
+        (void)rafts_[to - 1]->Step(std::move(m));
+        if (to == 1) leader_allocations_ += g_allocations.load(std::memory_order_relaxed) - allocations_before;
       }
     }
   }

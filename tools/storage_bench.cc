@@ -58,7 +58,7 @@ void BM_WalAppend(benchmark::State& state) {
     Ready ready;
     ready.entries.reserve(batch);
     for (int i = 0; i < batch; ++i) {
-      raftpb::Entry entry;
+      Entry entry;
       entry.set_index(next++);
       entry.set_term(1);
       entry.set_data(payload);
@@ -92,7 +92,7 @@ void BM_Recovery1GiB(benchmark::State& state) {
     for (uint64_t written = 0; written < kTotal;) {
       Ready ready;
       for (int i = 0; i < 1024; ++i, written += kEntryBytes) {
-        raftpb::Entry entry;
+        Entry entry;
         entry.set_index(next++);
         entry.set_term(1);
         entry.set_data(payload);

@@ -56,7 +56,7 @@ absl::StatusOr<Term> DurableStorage::TermAt(Index index) const {
 }
 
 absl::Status DurableStorage::Entries(Index lo, Index hi, uint64_t max_bytes,
-                                     std::vector<raftpb::Entry>* out) const {
+                                     std::vector<Entry>* out) const {
   if (lo <= wal_->base_index()) return CompactedError(lo);
   if (hi > wal_->last_index() + 1) return UnavailableError(hi - 1);
   return wal_->ReadEntries(lo, hi, max_bytes, out);

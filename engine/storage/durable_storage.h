@@ -36,7 +36,7 @@ class DurableStorage final : public LogStorage {
   Index LastIndex() const override { return wal_->last_index(); }
   absl::StatusOr<Term> TermAt(Index index) const override;
   absl::Status Entries(Index lo, Index hi, uint64_t max_bytes,
-                       std::vector<raftpb::Entry>* out) const override;
+                       std::vector<Entry>* out) const override;
   raftpb::SnapshotMeta SnapshotMetadata() const override { return snapshots_->meta(); }
   absl::StatusOr<std::string> ReadSnapshotChunk(const raftpb::SnapshotMeta& meta, uint64_t offset,
                                                 uint64_t max_bytes) const override;

@@ -318,7 +318,7 @@ absl::Status Wal::UndoAppend(File& file, uint64_t start, const absl::Status& cau
 }
 
 absl::Status Wal::Write(const std::optional<walpb::LogReset>& reset,
-                        const std::vector<raftpb::Entry>& entries, const raftpb::HardState* hard_state,
+                        const std::vector<Entry>& entries, const raftpb::HardState* hard_state,
                         bool sync) {
   if (!poisoned_.ok()) return poisoned_;
   KEEL_ASSERT(!segments_.empty());
@@ -352,9 +352,9 @@ absl::Status Wal::Write(const std::optional<walpb::LogReset>& reset,
   std::vector<std::pair<uint64_t, uint32_t>> frames;  // offset, size of each entry record
   frames.reserve(entries.size());
   std::string payload;
-  for (const raftpb::Entry& entry : entries) {
+  for (const Entry& entry : entries) {
     payload.clear();
-    entry.SerializeToString(&payload);
+    AppendEncoded(entry, &payload);
     const size_t before = buffer.size();
     wal::AppendRecord(wal::RecordType::kEntry, payload, &buffer);
     frames.emplace_back(start + before, static_cast<uint32_t>(buffer.size() - before));
@@ -397,11 +397,11 @@ absl::Status Wal::Write(const std::optional<walpb::LogReset>& reset,
       KEEL_ASSERT(entries[i].index() == last_index() + 1);
       entries_.push_back(Location{entries[i].term(), sequence, frames[i].first, frames[i].second});
       cache_.push_back(entries[i]);
-      cache_bytes_ += entries[i].ByteSizeLong();
+      cache_bytes_ += EncodedSize(entries[i]);
     }
     active.max_index = std::max(active.max_index, entries.back().index());
     while (cache_bytes_ > options_.cache_bytes && cache_.size() > 1) {
-      cache_bytes_ -= cache_.front().ByteSizeLong();
+      cache_bytes_ -= EncodedSize(cache_.front());
       cache_.pop_front();
     }
   }
@@ -411,7 +411,7 @@ absl::Status Wal::Write(const std::optional<walpb::LogReset>& reset,
 
 void Wal::TruncateCacheAfter(Index index) {
   while (!cache_.empty() && cache_.back().index() > index) {
-    cache_bytes_ -= cache_.back().ByteSizeLong();
+    cache_bytes_ -= EncodedSize(cache_.back());
     cache_.pop_back();
   }
 }
@@ -432,13 +432,13 @@ absl::StatusOr<File*> Wal::SegmentFile(uint64_t sequence) {
   return segment.file.get();
 }
 
-absl::Status Wal::ReadEntries(Index lo, Index hi, uint64_t max_bytes, std::vector<raftpb::Entry>* out) {
+absl::Status Wal::ReadEntries(Index lo, Index hi, uint64_t max_bytes, std::vector<Entry>* out) {
   KEEL_ASSERT(lo > base_index_ && lo < hi && hi <= last_index() + 1);
   const Index cache_first = cache_.empty() ? last_index() + 1 : cache_.front().index();
   uint64_t bytes = 0;
   for (Index index = lo; index < hi; ++index) {
     if (index >= cache_first) {
-      const raftpb::Entry& entry = cache_[index - cache_first];
+      const Entry& entry = cache_[index - cache_first];
       bytes += entry.data().size() + 24;
       if (index > lo && bytes > max_bytes) break;
       out->push_back(entry);
@@ -473,7 +473,7 @@ absl::Status Wal::ReadEntries(Index lo, Index hi, uint64_t max_bytes, std::vecto
     if (!ok) return absl::DataLossError(absl::StrCat(where, ": ", reason));
     bytes += entry.data().size() + 24;
     if (index > lo && bytes > max_bytes) break;
-    out->push_back(std::move(entry));
+    out->push_back(FromProto(std::move(entry)));
   }
   return absl::OkStatus();
 }
@@ -489,7 +489,7 @@ absl::Status Wal::CompactTo(Index index, Term term) {
     base_index_ = index;
     base_term_ = term;
     while (!cache_.empty() && cache_.front().index() <= index) {
-      cache_bytes_ -= cache_.front().ByteSizeLong();
+      cache_bytes_ -= EncodedSize(cache_.front());
       cache_.pop_front();
     }
   }

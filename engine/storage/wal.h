@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "engine/entry.h"
 #include "engine/env.h"
 #include "engine/raft.pb.h"
 #include "engine/storage/wal.pb.h"
@@ -79,7 +80,7 @@ class Wal {
   std::optional<Term> TermAt(Index index) const;
   // Appends entries [lo, hi) bounded by max_bytes (at least one) to `out`, verifying each
   // record read from disk. Precondition: base_index < lo < hi <= last_index + 1.
-  absl::Status ReadEntries(Index lo, Index hi, uint64_t max_bytes, std::vector<raftpb::Entry>* out);
+  absl::Status ReadEntries(Index lo, Index hi, uint64_t max_bytes, std::vector<Entry>* out);
 
   // Durably writes one batch: an optional log reset, then entries (contiguous; the first may
   // be at or below last_index to replace a suffix), then an optional hard state. Returns only
@@ -91,7 +92,7 @@ class Wal {
   // kResourceExhausted: the disk is full and nothing of the batch was kept (not poisoned;
   // retry later). Any other error poisons the WAL (poisoned() never is kResourceExhausted).
   absl::Status Write(const std::optional<walpb::LogReset>& reset,
-                     const std::vector<raftpb::Entry>& entries, const raftpb::HardState* hard_state,
+                     const std::vector<Entry>& entries, const raftpb::HardState* hard_state,
                      bool sync = true);
 
   // Entries up to `index` are in a snapshot: forget them and delete every segment (but the one
@@ -153,7 +154,7 @@ class Wal {
   bool base_known_ = false;  // false until a reset or the first entry fixes the base (recovery)
   bool base_inferred_ = false;  // the base came from the first entry seen, not from a reset
   std::deque<Location> entries_;
-  std::deque<raftpb::Entry> cache_;  // the most recent entries, ending at last_index()
+  std::deque<Entry> cache_;  // the most recent entries, ending at last_index()
   uint64_t cache_bytes_ = 0;
   absl::Status poisoned_;
   // The active segment holds bytes written without an fsync (a hard state alone, sync ==

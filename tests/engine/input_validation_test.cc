@@ -113,14 +113,14 @@ TEST(InputValidationTest, InconsistentAppendRejected) {
         m.mutable_entries(0)->set_index(1);
       }),
       Mutated("prev index without a term", [](raftpb::Message& m) { m.set_log_term(0); }),
-      Mutated("entries not contiguous", [](raftpb::Message& m) { *m.add_entries() = MakeEntry(6, 2); }),
+      Mutated("entries not contiguous", [](raftpb::Message& m) { *m.add_entries() = ToProto(MakeEntry(6, 2)); }),
       Mutated("first entry does not follow prev", [](raftpb::Message& m) { m.mutable_entries(0)->set_index(5); }),
       Mutated("entry term above message term", [](raftpb::Message& m) { m.mutable_entries(0)->set_term(3); }),
       Mutated("entry term below prev term", [](raftpb::Message& m) { m.mutable_entries(0)->set_term(1); }),
       Mutated("entry terms decreasing", [](raftpb::Message& m) {
         m.set_term(3);
         m.mutable_entries(0)->set_term(3);
-        *m.add_entries() = MakeEntry(5, 2);
+        *m.add_entries() = ToProto(MakeEntry(5, 2));
       }),
       Mutated("unknown entry type", [](raftpb::Message& m) {
         m.mutable_entries(0)->set_type(static_cast<raftpb::EntryType>(7));

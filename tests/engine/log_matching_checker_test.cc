@@ -16,10 +16,10 @@ using keel::testing::TestNode;
 
 // A log of `length` entries of term 1, with the entries from `bump` on in term 2 (0: none)
 // and the entries from `bump2` on in term 3 (0: none).
-std::vector<raftpb::Entry> Log(Index length, Index bump, Index bump2 = 0) {
-  std::vector<raftpb::Entry> entries;
+std::vector<Entry> Log(Index length, Index bump, Index bump2 = 0) {
+  std::vector<Entry> entries;
   for (Index i = 1; i <= length; ++i) {
-    raftpb::Entry entry;
+    Entry entry;
     entry.set_index(i);
     entry.set_term(bump2 != 0 && i >= bump2 ? 3 : bump != 0 && i >= bump ? 2 : 1);
     entry.set_data("x");
@@ -28,7 +28,7 @@ std::vector<raftpb::Entry> Log(Index length, Index bump, Index bump2 = 0) {
   return entries;
 }
 
-TestNode Node(NodeId id, std::vector<raftpb::Entry> entries) {
+TestNode Node(NodeId id, std::vector<Entry> entries) {
   NodeOptions options;
   options.entries = std::move(entries);
   options.term = 3;

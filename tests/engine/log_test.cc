@@ -11,17 +11,17 @@
 namespace keel::testing {
 namespace {
 
-std::vector<raftpb::Entry> Entries(Index from, const std::vector<Term>& terms, size_t data_bytes = 0) {
-  std::vector<raftpb::Entry> out;
+std::vector<Entry> Entries(Index from, const std::vector<Term>& terms, size_t data_bytes = 0) {
+  std::vector<Entry> out;
   for (size_t i = 0; i < terms.size(); ++i) {
     out.push_back(MakeEntry(from + i, terms[i], std::string(data_bytes, 'd')));
   }
   return out;
 }
 
-std::vector<Index> Indexes(const std::vector<raftpb::Entry>& entries) {
+std::vector<Index> Indexes(const std::vector<Entry>& entries) {
   std::vector<Index> out;
-  for (const raftpb::Entry& entry : entries) out.push_back(entry.index());
+  for (const Entry& entry : entries) out.push_back(entry.index());
   return out;
 }
 
@@ -55,7 +55,7 @@ TEST(LogTest, AppendTruncatesUnstableAndPersistedSuffixes) {
   EXPECT_EQ(log.TermAt(2), 3u);
   EXPECT_EQ(log.TermAt(3), std::nullopt) << "the stored entry 3 is hidden until the next persist";
   EXPECT_EQ(log.TermAt(1), 1u);
-  std::vector<raftpb::Entry> slice;
+  std::vector<Entry> slice;
   ASSERT_TRUE(log.Slice(1, 3, UINT64_MAX, &slice).ok());
   ASSERT_EQ(slice.size(), 2u);
   EXPECT_EQ(slice[0].term(), 1u);
@@ -114,7 +114,7 @@ TEST(LogTest, SliceIsByteBoundedButNeverEmptyAcrossStoredAndUnstable) {
   log.Append(Entries(4, {1, 1}, 10));
   const uint64_t one = EntryBytes(MakeEntry(1, 1, std::string(10, 'd')));
   auto slice = [&](Index lo, Index hi, uint64_t max_bytes) {
-    std::vector<raftpb::Entry> out;
+    std::vector<Entry> out;
     EXPECT_TRUE(log.Slice(lo, hi, max_bytes, &out).ok());
     return Indexes(out);
   };
@@ -139,7 +139,7 @@ TEST(LogTest, CommittedEntriesAreHandedOutInBoundedBatchesExactlyOnce) {
   while (node->HasReady()) {
     const Ready ready = node.Process();
     EXPECT_LE(ready.committed_entries.size(), 2u);
-    for (const raftpb::Entry& entry : ready.committed_entries) applied.push_back(entry.index());
+    for (const Entry& entry : ready.committed_entries) applied.push_back(entry.index());
   }
   EXPECT_EQ(applied, (std::vector<Index>{1, 2, 3, 4, 5}));
   EXPECT_EQ(node->log().applied(), 5u);
@@ -153,7 +153,7 @@ TEST(LogTest, CompactedRangesReportOutOfRangeAndPastEndNotFound) {
   EXPECT_EQ(log.FirstIndex(), 4u);
   EXPECT_EQ(log.TermAt(3), 2u) << "the snapshot's own index keeps its term";
   EXPECT_EQ(log.TermAt(2), std::nullopt);
-  std::vector<raftpb::Entry> out;
+  std::vector<Entry> out;
   EXPECT_TRUE(IsCompacted(log.Slice(2, 5, UINT64_MAX, &out)));
   EXPECT_EQ(storage.TermAt(1).status().code(), absl::StatusCode::kOutOfRange);
   EXPECT_EQ(storage.TermAt(9).status().code(), absl::StatusCode::kNotFound);

@@ -83,7 +83,7 @@ TEST(SafetyTest, Figure8OldTermEntryNotCommittedByCountingReplicas) {
         << " but must not be committed by counting";
   }
   const Ready not_yet = node.Process();
-  for (const raftpb::Entry& entry : not_yet.committed_entries) EXPECT_LT(entry.index(), 2u);
+  for (const Entry& entry : not_yet.committed_entries) EXPECT_LT(entry.index(), 2u);
   // One replica of the term-4 no-op besides the leader's own commits both.
   raftpb::Message ack = MakeMessage(raftpb::MSG_APPEND_RESP, 2, 1, 4);
   ack.set_index(3);

@@ -330,7 +330,7 @@ TEST(SnapshotTest, EntriesFollowingAnUninstalledSnapshotApplyAfterIt) {
       EXPECT_TRUE(applied_after_snapshot.empty());
       installed = true;
     }
-    for (const raftpb::Entry& entry : ready.committed_entries) {
+    for (const Entry& entry : ready.committed_entries) {
       EXPECT_TRUE(installed) << "entry " << entry.index() << " applied before the snapshot under it";
       applied_after_snapshot.push_back(entry.index());
     }

@@ -17,9 +17,9 @@
 
 namespace keel::testing {
 
-inline raftpb::Entry MakeEntry(Index index, Term term, std::string data = "",
+inline Entry MakeEntry(Index index, Term term, std::string data = "",
                                raftpb::EntryType type = raftpb::ENTRY_NORMAL) {
-  raftpb::Entry entry;
+  Entry entry;
   entry.set_index(index);
   entry.set_term(term);
   entry.set_type(type);
@@ -28,8 +28,8 @@ inline raftpb::Entry MakeEntry(Index index, Term term, std::string data = "",
 }
 
 // Entries 1..terms.size(), entry i having term terms[i-1].
-inline std::vector<raftpb::Entry> EntriesWithTerms(const std::vector<Term>& terms) {
-  std::vector<raftpb::Entry> entries;
+inline std::vector<Entry> EntriesWithTerms(const std::vector<Term>& terms) {
+  std::vector<Entry> entries;
   for (size_t i = 0; i < terms.size(); ++i) {
     entries.push_back(MakeEntry(i + 1, terms[i], absl::StrCat("e", i + 1)));
   }
@@ -47,12 +47,12 @@ inline raftpb::Message MakeMessage(raftpb::MessageType type, NodeId from, NodeId
 
 inline raftpb::Message MakeAppend(NodeId from, NodeId to, Term term, Index prev_index,
                                   Term prev_term, Index commit,
-                                  const std::vector<raftpb::Entry>& entries) {
+                                  const std::vector<Entry>& entries) {
   raftpb::Message message = MakeMessage(raftpb::MSG_APPEND, from, to, term);
   message.set_index(prev_index);
   message.set_log_term(prev_term);
   message.set_commit(commit);
-  for (const raftpb::Entry& entry : entries) *message.add_entries() = entry;
+  for (const Entry& entry : entries) ToProto(entry, message.add_entries());
   return message;
 }
 
@@ -88,7 +88,7 @@ inline raftpb::Message MakeSnapshotChunk(NodeId from, NodeId to, Term term,
 
 struct NodeOptions {
   std::vector<NodeId> voters = {1, 2, 3};
-  std::vector<raftpb::Entry> entries;  // initial durable log (starting at index 1)
+  std::vector<Entry> entries;  // initial durable log (starting at index 1)
   Term term = 0;
   NodeId vote = kNoNode;
   Index commit = 0;
@@ -157,7 +157,7 @@ class TestNode {
     if (ready.snapshot) storage_->ApplySnapshot(ready.snapshot->meta, ready.snapshot->data);
     storage_->Append(ready.entries);
     if (ready.hard_state) storage_->SetHardState(*ready.hard_state);
-    for (const raftpb::Entry& entry : ready.committed_entries) applied_.push_back(entry);
+    for (const Entry& entry : ready.committed_entries) applied_.push_back(entry);
     raft_->Advance(ready);
     CheckInvariants();
     return ready;
@@ -186,7 +186,7 @@ class TestNode {
     return status;
   }
 
-  const std::vector<raftpb::Entry>& applied() const { return applied_; }
+  const std::vector<Entry>& applied() const { return applied_; }
 
  private:
   void Start() {
@@ -200,7 +200,7 @@ class TestNode {
   NodeOptions options_;
   std::unique_ptr<MemoryStorage> storage_;
   std::unique_ptr<Raft> raft_;
-  std::vector<raftpb::Entry> applied_;
+  std::vector<Entry> applied_;
 };
 
 inline std::vector<raftpb::Message> Filter(const std::vector<raftpb::Message>& messages,
@@ -290,7 +290,7 @@ inline void ElectLeader(Cluster& cluster, NodeId id) {
 
 struct DurableState {
   NodeId id = kNoNode;
-  std::vector<raftpb::Entry> entries;
+  std::vector<Entry> entries;
   Term term = 0;
   NodeId vote = kNoNode;
   Index commit = 0;

@@ -180,10 +180,10 @@ std::vector<Cluster::KnownConfig> Cluster::KnownConfigs() const {
     const Index snapshot_index = storage.FirstIndex() - 1;
     configs.push_back(KnownConfig{conf, snapshot_index,
                                   snapshot_index == 0 ? 0 : storage.TermAt(snapshot_index).value_or(0)});
-    std::vector<raftpb::Entry> entries;
+    std::vector<Entry> entries;
     if (storage.FirstIndex() <= storage.LastIndex() &&
         storage.Entries(storage.FirstIndex(), storage.LastIndex() + 1, UINT64_MAX, &entries).ok()) {
-      for (const raftpb::Entry& entry : entries) {
+      for (const Entry& entry : entries) {
         raftpb::ConfChange change;
         if (entry.type() != raftpb::ENTRY_CONF_CHANGE || !change.ParseFromString(entry.data())) continue;
         if (absl::StatusOr<raftpb::ConfState> next = ApplyConfChange(conf, change); next.ok()) {
@@ -223,7 +223,7 @@ bool Cluster::ProcessReady(NodeId id) {
   node.storage->Append(ready.entries);
   if (ready.hard_state) node.storage->SetHardState(*ready.hard_state);
   Enqueue(ready.messages_after_persist);
-  for (const raftpb::Entry& entry : ready.committed_entries) {
+  for (const Entry& entry : ready.committed_entries) {
     if (entry.type() == raftpb::ENTRY_NORMAL) node.state.push_back(entry.data());
     if (absl::Status status = checker_.OnApplied(id, entry, node.raft->term()); !status.ok() && violation_.ok()) {
       violation_ = status;
@@ -353,7 +353,7 @@ bool Cluster::Compact(NodeId id, Index index) {
   // every normal entry, so count back from the applied tail.
   std::vector<std::string> state = node.state;
   for (Index i = node.raft->log().applied(); i > index; --i) {
-    std::vector<raftpb::Entry> entry;
+    std::vector<Entry> entry;
     if (!node.raft->log().Slice(i, i + 1, UINT64_MAX, &entry).ok()) return false;
     if (entry.front().type() == raftpb::ENTRY_NORMAL) state.pop_back();
   }
@@ -398,9 +398,9 @@ std::string Cluster::DescribeLog(NodeId id) const {
     absl::StrAppend(&out, "snapshot ", log.FirstIndex() - 1, "/", log.TermAt(log.FirstIndex() - 1).value_or(0), "\n");
   }
   if (log.FirstIndex() <= log.LastIndex()) {
-    std::vector<raftpb::Entry> entries;
+    std::vector<Entry> entries;
     KEEL_ASSERT(log.Slice(log.FirstIndex(), log.LastIndex() + 1, UINT64_MAX, &entries).ok());
-    for (const raftpb::Entry& entry : entries) {
+    for (const Entry& entry : entries) {
       std::string what = entry.data();
       if (entry.type() == raftpb::ENTRY_NOOP) what = "noop";
       if (entry.type() == raftpb::ENTRY_CONF_CHANGE) {

@@ -57,7 +57,7 @@ class ToyApplication final : public Application {
 class Channel final : public PeerChannel {
  public:
   explicit Channel(std::deque<nodepb::Envelope>* queue) : queue_(queue) {}
-  void Send(const nodepb::Envelope& envelope) override { queue_->push_back(envelope); }
+  void Send(nodepb::Envelope envelope) override { queue_->push_back(std::move(envelope)); }
   void SetMembers(const std::map<NodeId, nodepb::MemberInfo>& members) override { member_updates.push_back(members); }
   // Every SetMembers call of every node, in order.
   std::vector<std::map<NodeId, nodepb::MemberInfo>> member_updates;

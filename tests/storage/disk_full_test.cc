@@ -24,7 +24,7 @@
 namespace keel {
 namespace {
 
-using Entries = std::vector<raftpb::Entry>;
+using Entries = std::vector<Entry>;
 
 constexpr char kWalDir[] = "/node/wal";
 
@@ -37,7 +37,7 @@ std::string SegmentPath(uint64_t sequence) {
 Entries Range(Index lo, Index hi, Term term, size_t data_bytes = 16) {
   Entries entries;
   for (Index index = lo; index <= hi; ++index) {
-    raftpb::Entry& entry = entries.emplace_back();
+    Entry& entry = entries.emplace_back();
     entry.set_index(index);
     entry.set_term(term);
     entry.set_data(absl::StrCat("entry ", index, std::string(data_bytes, 'x')));

@@ -23,12 +23,12 @@ namespace {
 
 
 using Strings = std::vector<std::string>;
-using Entries = std::vector<raftpb::Entry>;
+using Entries = std::vector<Entry>;
 
 constexpr char kDir[] = "/node";
 
-raftpb::Entry MakeEntry(Index index, Term term) {
-  raftpb::Entry entry;
+Entry MakeEntry(Index index, Term term) {
+  Entry entry;
   entry.set_index(index);
   entry.set_term(term);
   entry.set_data(absl::StrCat("command ", index, "@", term));
@@ -55,7 +55,7 @@ raftpb::ConfState Conf(const std::vector<NodeId>& voters) {
 }
 Strings Show(const Entries& entries) {
   Strings out;
-  for (const raftpb::Entry& e : entries) out.push_back(absl::StrCat(e.index(), "/", e.term(), "/", e.data()));
+  for (const Entry& e : entries) out.push_back(absl::StrCat(e.index(), "/", e.term(), "/", e.data()));
   return out;
 }
 

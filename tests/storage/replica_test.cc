@@ -24,9 +24,9 @@ class QueueTransport final : public Transport {
  public:
   QueueTransport(std::deque<raftpb::Message>* queue, std::vector<raftpb::Message>* sent)
       : queue_(queue), sent_(sent) {}
-  void Send(const raftpb::Message& message) override {
+  void Send(raftpb::Message message) override {
     queue_->push_back(message);
-    sent_->push_back(message);
+    sent_->push_back(std::move(message));
   }
 
  private:

@@ -24,7 +24,7 @@ namespace {
 struct Model {
   Index base_index = 0;
   Term base_term = 0;
-  std::vector<raftpb::Entry> entries;  // base_index + 1 ...
+  std::vector<Entry> entries;  // base_index + 1 ...
   raftpb::HardState hard_state;
   Index last_index() const { return base_index + entries.size(); }
   Term last_term() const { return entries.empty() ? base_term : entries.back().term(); }
@@ -57,7 +57,7 @@ std::string Compare(const DurableStorage& storage, const Model& model) {
     return "hard state differs";
   }
   if (model.entries.empty()) return "";
-  std::vector<raftpb::Entry> read;
+  std::vector<Entry> read;
   absl::Status status = storage.Entries(model.base_index + 1, model.last_index() + 1, UINT64_MAX, &read);
   if (!status.ok()) return status.ToString();
   if (read.size() != model.entries.size()) return "entry count differs";
@@ -70,10 +70,10 @@ std::string Compare(const DurableStorage& storage, const Model& model) {
   return "";
 }
 
-std::vector<raftpb::Entry> MakeEntries(Index first, Term term, uint32_t count, uint32_t salt) {
-  std::vector<raftpb::Entry> entries;
+std::vector<Entry> MakeEntries(Index first, Term term, uint32_t count, uint32_t salt) {
+  std::vector<Entry> entries;
   for (uint32_t i = 0; i < count; ++i) {
-    raftpb::Entry entry;
+    Entry entry;
     entry.set_index(first + i);
     entry.set_term(term);
     entry.set_data(std::string(1 + (salt + i) % 37, static_cast<char>('a' + (salt + i) % 26)));
@@ -90,7 +90,7 @@ void ApplyToModel(Model& model, const Ready& ready) {
   }
   if (!ready.entries.empty()) {
     model.entries.resize(ready.entries.front().index() - model.base_index - 1);
-    for (const raftpb::Entry& entry : ready.entries) model.entries.push_back(entry);
+    for (const Entry& entry : ready.entries) model.entries.push_back(entry);
   }
   if (ready.hard_state) model.hard_state = *ready.hard_state;
 }
@@ -167,7 +167,7 @@ std::vector<Model> TornCandidates(const Model& before, const Ready& ready) {
     partial.entries.clear();
     candidates.push_back(AdoptingLastTerm(partial));
   }
-  for (const raftpb::Entry& entry : ready.entries) {
+  for (const Entry& entry : ready.entries) {
     partial.entries.resize(entry.index() - partial.base_index - 1);
     partial.entries.push_back(entry);
     candidates.push_back(AdoptingLastTerm(partial));
@@ -294,11 +294,11 @@ TEST(WalProperty, TornBatchRecoversToAPrefixOfIt) {
     const Index last = (*storage)->LastIndex();
     ASSERT_GE(last, 5u);
     ASSERT_LE(last, 11u);
-    std::vector<raftpb::Entry> read;
+    std::vector<Entry> read;
     ASSERT_TRUE((*storage)->Entries(1, last + 1, UINT64_MAX, &read).ok());
-    const std::vector<raftpb::Entry> expected_tail = MakeEntries(6, 1, 6, 3);
-    for (const raftpb::Entry& entry : read) {
-      const raftpb::Entry& expected = entry.index() <= 5 ? model.entries[entry.index() - 1]
+    const std::vector<Entry> expected_tail = MakeEntries(6, 1, 6, 3);
+    for (const Entry& entry : read) {
+      const Entry& expected = entry.index() <= 5 ? model.entries[entry.index() - 1]
                                                          : expected_tail[entry.index() - 6];
       ASSERT_EQ(entry.data(), expected.data()) << "cut " << cut;
     }
@@ -339,11 +339,11 @@ TEST(WalProperty, CorruptionIsDetectedNeverReturned) {
         ++refused;
         continue;
       }
-      std::vector<raftpb::Entry> read;
+      std::vector<Entry> read;
       if ((*storage)->LastIndex() >= 1) {
         ASSERT_TRUE((*storage)->Entries(1, (*storage)->LastIndex() + 1, UINT64_MAX, &read).ok());
       }
-      for (const raftpb::Entry& entry : read) {
+      for (const Entry& entry : read) {
         ASSERT_EQ(entry.data(), model.entries[entry.index() - 1].data()) << name << "@" << offset;
       }
       ++prefix;

@@ -26,7 +26,7 @@ namespace {
 
 
 using Strings = std::vector<std::string>;
-using Entries = std::vector<raftpb::Entry>;
+using Entries = std::vector<Entry>;
 
 constexpr char kWalDir[] = "/node/wal";
 
@@ -43,14 +43,14 @@ raftpb::ConfState Conf(const std::vector<NodeId>& voters) {
   return conf;
 }
 
-raftpb::Entry MakeEntry(Index index, Term term, std::string data) {
-  raftpb::Entry entry;
+Entry MakeEntry(Index index, Term term, std::string data) {
+  Entry entry;
   entry.set_index(index);
   entry.set_term(term);
   entry.set_data(std::move(data));
   return entry;
 }
-raftpb::Entry MakeEntry(Index index, Term term) {
+Entry MakeEntry(Index index, Term term) {
   return MakeEntry(index, term, absl::StrCat("entry ", index, " term ", term));
 }
 // Entries lo..hi (inclusive), all of `term`.
@@ -79,7 +79,7 @@ walpb::LogReset Reset(Index index, Term term) {
 
 Strings Show(const Entries& entries) {
   Strings out;
-  for (const raftpb::Entry& e : entries) {
+  for (const Entry& e : entries) {
     out.push_back(absl::StrCat(e.index(), "/", e.term(), "/", static_cast<int>(e.type()), "/", e.data()));
   }
   return out;
@@ -110,7 +110,7 @@ void ExpectLog(Wal& wal, const Entries& expected) {
   const Index first = expected.empty() ? wal.base_index() + 1 : expected.front().index();
   EXPECT_EQ(wal.base_index() + 1, first);
   EXPECT_EQ(wal.last_index(), first + expected.size() - 1);
-  for (const raftpb::Entry& entry : expected) {
+  for (const Entry& entry : expected) {
     EXPECT_EQ(wal.TermAt(entry.index()), std::optional<Term>(entry.term())) << "index " << entry.index();
   }
   EXPECT_EQ(wal.TermAt(wal.last_index() + 1), std::nullopt);
@@ -301,9 +301,9 @@ TEST(WalRecoveryTest, EmptyDirectoryStartsANewWalWithTheBootstrapConf) {
 TEST(WalRecoveryTest, EntriesAndHardStateAreEqualAfterReopen) {
   SimFileSystem fs(1, NoTornWrites());
   Entries written = Concat({Range(1, 3, 1), Range(4, 6, 2)});
-  raftpb::Entry noop = MakeEntry(7, 3, "");
+  Entry noop = MakeEntry(7, 3, "");
   noop.set_type(raftpb::ENTRY_NOOP);
-  raftpb::Entry big = MakeEntry(8, 3, std::string(10000, 'z'));
+  Entry big = MakeEntry(8, 3, std::string(10000, 'z'));
   {
     absl::StatusOr<std::unique_ptr<Wal>> wal = OpenWal(fs);
     ASSERT_OK(wal);
@@ -692,7 +692,7 @@ std::string Header(uint64_t sequence, uint32_t version = kWalFormatVersion) {
 }
 std::string EntryRecord(Index index, Term term) {
   std::string out;
-  wal::AppendRecord(wal::RecordType::kEntry, MakeEntry(index, term).SerializeAsString(), &out);
+  wal::AppendRecord(wal::RecordType::kEntry, ToProto(MakeEntry(index, term)).SerializeAsString(), &out);
   return out;
 }
 
