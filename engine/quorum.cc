@@ -13,7 +13,7 @@ MajorityConfig::MajorityConfig(std::vector<NodeId> voters) : voters_(std::move(v
   KEEL_ASSERT(voters_.empty() || voters_.front() != kNoNode);
 }
 
-Index MajorityConfig::QuorumIndexOf(std::vector<Index> matches) {
+Index MajorityConfig::QuorumIndexOf(absl::Span<Index> matches) {
   KEEL_ASSERT(!matches.empty());
   // Sorted descending, the quorum-th value is reached by at least a quorum.
   const size_t pos = QuorumSize(matches.size()) - 1;

@@ -12,6 +12,8 @@
 
 #include "absl/container/btree_map.h"
 #include "absl/container/btree_set.h"
+#include "absl/container/inlined_vector.h"
+#include "absl/types/span.h"
 #include "engine/types.h"
 
 namespace keel {
@@ -41,10 +43,11 @@ class MajorityConfig {
   template <typename Match>
   Index CommittedIndex(const Match& match) const {
     if (voters_.empty()) return kNoQuorumLimit;
-    std::vector<Index> matches;
+    // Inline for the usual cluster sizes: the leader runs this on every append ack.
+    absl::InlinedVector<Index, 8> matches;
     matches.reserve(voters_.size());
     for (NodeId id : voters_) matches.push_back(match(id));
-    return QuorumIndexOf(std::move(matches));
+    return QuorumIndexOf(absl::MakeSpan(matches));
   }
   // Won once a majority granted, lost once a majority can no longer be reached; ids not in the
   // config do not count. An empty config has always won (it constrains nothing).
@@ -52,8 +55,8 @@ class MajorityConfig {
   // A majority of voters is in `ids`. True for an empty config.
   bool HasQuorum(const absl::btree_set<NodeId>& ids) const;
 
-  // The quorum-th largest of `matches` (one per voter). Precondition: not empty.
-  static Index QuorumIndexOf(std::vector<Index> matches);
+  // The quorum-th largest of `matches` (one per voter; reordered). Precondition: not empty.
+  static Index QuorumIndexOf(absl::Span<Index> matches);
 
  private:
   std::vector<NodeId> voters_;  // sorted

@@ -388,7 +388,11 @@ void Raft::Send(raftpb::Message message) {
       // Votes and acknowledgements promise durable state: they wait for the persist.
       immediate = false;
   }
-  (immediate ? messages_ : messages_after_persist_).push_back(std::move(message));
+  std::vector<raftpb::Message>& queue = immediate ? messages_ : messages_after_persist_;
+  // GetReady hands the vector over empty: room for one message per peer at the first push,
+  // rather than growing 1, 2, 4 within every Ready.
+  if (queue.capacity() == 0) queue.reserve(std::max<size_t>(progress_.size(), 4));
+  queue.push_back(std::move(message));
 }
 
 absl::Status Raft::ValidateMessage(const raftpb::Message& m) const {

@@ -16,10 +16,11 @@ TEST(QuorumTest, MajorityArithmetic) {
   EXPECT_EQ(QuorumSize(3), 2u);
   EXPECT_EQ(QuorumSize(4), 3u);
   EXPECT_EQ(QuorumSize(5), 3u);
-  EXPECT_EQ(MajorityConfig::QuorumIndexOf({5}), 5u);
-  EXPECT_EQ(MajorityConfig::QuorumIndexOf({1, 2, 3}), 2u);
-  EXPECT_EQ(MajorityConfig::QuorumIndexOf({9, 1, 5, 7}), 5u) << "4 voters need 3";
-  EXPECT_EQ(MajorityConfig::QuorumIndexOf({3, 3, 1, 1, 2}), 2u);
+  auto quorum_index = [](std::vector<Index> matches) { return MajorityConfig::QuorumIndexOf(absl::MakeSpan(matches)); };
+  EXPECT_EQ(quorum_index({5}), 5u);
+  EXPECT_EQ(quorum_index({1, 2, 3}), 2u);
+  EXPECT_EQ(quorum_index({9, 1, 5, 7}), 5u) << "4 voters need 3";
+  EXPECT_EQ(quorum_index({3, 3, 1, 1, 2}), 2u);
   const MajorityConfig voters({1, 2, 3});
   EXPECT_EQ(voters.Vote({{1, true}}), VoteResult::kPending);
   EXPECT_EQ(voters.Vote({{1, true}, {2, true}}), VoteResult::kWon);
