@@ -70,6 +70,18 @@ size_t LeaderTracker::Pick(int64_t now) {
   }
 }
 
+bool SettlesCall(const Response& response) {
+  switch (response.code()) {
+    case nodepb::CODE_OK:
+    case nodepb::CODE_INVALID_ARGUMENT:
+    case nodepb::CODE_FAILED_PRECONDITION:
+    case nodepb::CODE_WRONG_CLUSTER:
+      return true;
+    default:
+      return false;
+  }
+}
+
 AttemptVerdict JudgeAttempt(const absl::StatusOr<Response>& response, size_t index, int64_t now,
                             bool retry_on_unknown, LeaderTracker& leader, CallProgress& progress) {
   if (!response.ok() && absl::IsUnavailable(response.status())) {
@@ -86,12 +98,8 @@ AttemptVerdict JudgeAttempt(const absl::StatusOr<Response>& response, size_t ind
   const nodepb::Code code = response.ok() ? response->code() : nodepb::CODE_DEADLINE_EXCEEDED;
   if (response.ok()) progress.last_error = absl::StrCat(nodepb::Code_Name(code), ": ", response->error());
   else progress.last_error = std::string(response.status().message());
+  if (response.ok() && SettlesCall(*response)) return AttemptVerdict::kSettled;
   switch (code) {
-    case nodepb::CODE_OK:
-    case nodepb::CODE_INVALID_ARGUMENT:
-    case nodepb::CODE_FAILED_PRECONDITION:
-    case nodepb::CODE_WRONG_CLUSTER:
-      return AttemptVerdict::kSettled;
     case nodepb::CODE_UNAVAILABLE:
       // Not applied. A node that does not know the leader either: try another one.
       if (!response->leader_hint()) leader.Forget();

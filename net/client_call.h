@@ -81,6 +81,11 @@ enum class AttemptVerdict {
   kUnknown,  // may have been applied and may not be resent: DeadlineExceeded now
 };
 
+// True if this answer is the command's final outcome (kSettled below), whichever attempt of
+// the call it answers: every attempt carries the same command (and session and sequence, which
+// the node applies at most once), so an earlier attempt's late answer is as good as the last's.
+bool SettlesCall(const Response& response);
+
 // Judges one attempt's outcome at endpoint `index` at time `now`: `response` is an answer,
 // Unavailable if the request could not even be queued (never sent), or another error for no
 // answer in time. Updates what `leader` and `progress` know. `retry_on_unknown`: the request

@@ -127,12 +127,26 @@ void Pipeline::Finish(uint64_t key, absl::StatusOr<Response> outcome) {
   auto node = calls_.extract(key);
   KEEL_ASSERT(!node.empty() && node.mapped().attempt == 0);
   Call& call = node.mapped();
+  for (uint64_t id : call.timed_out) late_attempts_.erase(id);
   if (call.plan.mutating) {
     KEEL_ASSERT(open_sequences_.erase(call.request.command().sequence()) == 1);
     if (outcome.ok() && outcome->code() == nodepb::CODE_OK) last_activity_nanos_ = SteadyNowNanos();
   }
   if (call.probe_endpoint >= 0) return;  // probes have no caller
   settled_.push_back({std::move(call.done), ToResult(std::move(outcome), call.plan)});
+}
+
+void Pipeline::OnLateAnswer(uint64_t key, Response response, int64_t now) {
+  Call& call = calls_.at(key);
+  // A probe asks one endpoint once; an answer that is not final leaves the decision to the
+  // attempt in flight (or the retry about to be sent).
+  if (call.probe_endpoint >= 0 || !SettlesCall(response)) return;
+  leader_.Hint(response.leader_hint(), now);
+  if (call.attempt != 0) {
+    by_attempt_.erase(call.attempt);  // its answer, if one comes, finds no call
+    call.attempt = 0;
+  }
+  Finish(key, std::move(response));  // a pending retry of this key is skipped (SendDue)
 }
 
 void Pipeline::Receive(int64_t now) {
@@ -144,9 +158,12 @@ void Pipeline::Receive(int64_t now) {
       Response response;
       if (!response.ParseFromArray(frame.data(), static_cast<int>(frame.size()))) continue;
       leader_.Answered(index);  // even a late answer shows the node is back
-      auto it = by_attempt_.find(response.id());
-      if (it == by_attempt_.end()) continue;  // a late answer to an attempt already given up
-      OnOutcome(it->second, std::move(response), now);
+      if (auto it = by_attempt_.find(response.id()); it != by_attempt_.end()) {
+        OnOutcome(it->second, std::move(response), now);
+      } else if (auto late = late_attempts_.find(response.id()); late != late_attempts_.end()) {
+        OnLateAnswer(late->second, std::move(response), now);
+      }  // else: the call ended already
+
     }
   }
 }
@@ -157,7 +174,11 @@ void Pipeline::ExpireAttempts(int64_t now) {
     attempt_deadlines_.pop();
     auto it = by_attempt_.find(id);
     if (it == by_attempt_.end()) continue;  // answered already
-    OnOutcome(it->second, absl::DeadlineExceededError("no answer in time"), now);
+    const uint64_t key = it->second;
+    // Its answer may still come while the call retries (OnLateAnswer); Finish forgets it.
+    late_attempts_[id] = key;
+    calls_.at(key).timed_out.push_back(id);
+    OnOutcome(key, absl::DeadlineExceededError("no answer in time"), now);
   }
 }
 
@@ -168,7 +189,10 @@ void Pipeline::SendDue(int64_t now) {
   }
   std::vector<uint64_t> keys;
   keys.swap(to_send_);
-  for (uint64_t key : keys) Send(key, now);
+  for (uint64_t key : keys) {
+    // A late answer may have ended a call waiting for its retry.
+    if (calls_.contains(key)) Send(key, now);
+  }
 }
 
 void Pipeline::KeepAliveIfDue(int64_t now) {

@@ -7,8 +7,9 @@
 // Not thread-safe: one thread submits and polls; callbacks run inside Poll on that thread and
 // may Submit again. Every call ends (its callback runs) by its call timeout plus the answer
 // slack (kAnswerSlackNanos), unless the Pipeline is destroyed first: then open calls'
-// callbacks never run. An answer that arrives after its attempt timed out is not used (the
-// call has moved on to a retry or ended).
+// callbacks never run. An answer that arrives after its attempt timed out still ends the call
+// if it is final (SettlesCall) and the call is still open (retrying); other late answers, and
+// any answer after the call ended, are not used.
 #pragma once
 
 #include <cstdint>
@@ -80,6 +81,7 @@ class Pipeline {
     uint64_t attempt = 0;  // the request id of the attempt in flight, 0 if none
     size_t endpoint = 0;   // where that attempt went
     int64_t probe_endpoint = -1;  // a status probe: that endpoint only, never retried
+    std::vector<uint64_t> timed_out;  // ids of its attempts that timed out (in late_attempts_)
   };
   struct Settled {
     Done done;
@@ -92,6 +94,8 @@ class Pipeline {
   // Ends call `key` with `outcome` (a node's answer or the status it ended on).
   void Finish(uint64_t key, absl::StatusOr<Response> outcome);
   void OnOutcome(uint64_t key, absl::StatusOr<Response> outcome, int64_t now);
+  // An answer to a timed-out attempt of call `key`, which is still open (retrying).
+  void OnLateAnswer(uint64_t key, Response response, int64_t now);
   void Receive(int64_t now);
   void ExpireAttempts(int64_t now);
   void SendDue(int64_t now);
@@ -112,6 +116,7 @@ class Pipeline {
   uint64_t attempts_ = 0;
   std::map<uint64_t, Call> calls_;                         // by key, in submission order
   absl::flat_hash_map<uint64_t, uint64_t> by_attempt_;     // request id -> call key (lookup only)
+  absl::flat_hash_map<uint64_t, uint64_t> late_attempts_;  // timed-out id -> key of an open call
   std::set<uint64_t> open_sequences_;                      // of open mutating calls
   std::vector<uint64_t> to_send_;                          // keys, sent at the next Poll
   std::multimap<int64_t, uint64_t> retry_at_;              // time -> key, after a backoff

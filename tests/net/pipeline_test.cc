@@ -270,6 +270,40 @@ TEST(PipelineTest, ALostAnswerIsResentWithTheSameSequence) {
   EXPECT_EQ(puts[0].command().session(), puts[1].command().session());
 }
 
+TEST(PipelineTest, ALateFinalAnswerEndsACallThatIsRetrying) {
+  // The first put is answered only once its retry arrives, and the retries never: the call
+  // must end with that late answer rather than run out its deadline as "outcome unknown".
+  std::atomic<int> puts{0};
+  FakeNode node(1, 1, [&](FakeNode& self, const std::string& peer, const Request& request) {
+    if (!request.command().has_kv_put()) return false;
+    if (puts.fetch_add(1) == 0) {
+      self.held.push_back({peer, request});
+    } else if (!self.held.empty()) {
+      self.Reply(self.held.front().peer, FakeNode::Ok(self.held.front().request));
+      self.held.clear();
+    }
+    return true;
+  });
+  auto pipeline = Pipeline::Create(Options({node.endpoint()}, /*attempt_ms=*/100, /*call_ms=*/4000));
+  ASSERT_TRUE(pipeline.ok());
+  ASSERT_TRUE((*pipeline)->OpenSession().ok());
+  std::optional<absl::StatusOr<kvpb::Result>> result;
+  const auto start = std::chrono::steady_clock::now();
+  (*pipeline)->Submit(Put("k"), [&](absl::StatusOr<kvpb::Result> r) { result = std::move(r); });
+  PollUntil(**pipeline, [&] { return result.has_value(); });
+  ASSERT_TRUE(result->ok()) << result->status();
+  // Well before the call deadline (4 s); the first attempt expires at 100 ms + kAnswerSlackNanos.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(3000));
+  EXPECT_EQ((*pipeline)->open_calls(), 0u);
+  const std::vector<Request> sent = Commands(node, kvpb::Command::kKvPut);
+  ASSERT_GE(sent.size(), 2u);
+  EXPECT_EQ(sent[0].command().sequence(), sent[1].command().sequence());
+  // Nothing more is sent for the call once it ended.
+  const size_t attempts = (*pipeline)->attempts();
+  (*pipeline)->Poll(300'000'000);
+  EXPECT_EQ((*pipeline)->attempts(), attempts);
+}
+
 TEST(PipelineTest, AnUnansweredCloseIsNotResent) {
   FakeNode node(1, 1, [](FakeNode&, const std::string&, const Request& request) {
     return request.command().has_close_session();  // never answered
