@@ -1,5 +1,6 @@
 #include "net/client.h"
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -88,7 +89,14 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Create(const ClientOptions& opti
 }
 
 absl::StatusOr<Response> Client::CallOnce(size_t index, Request request) {
+  size_t answered = index;
+  return Attempt(index, std::move(request), {}, &answered);
+}
+
+absl::StatusOr<Response> Client::Attempt(size_t index, Request request, const std::vector<TimedOut>& earlier,
+                                         size_t* answered) {
   KEEL_ASSERT(index < options_.endpoints.size());
+  *answered = index;
   if (request.id() == 0) request.set_id(next_id_++);
   if (request.timeout_nanos() == 0) request.set_timeout_nanos(options_.attempt_timeout_nanos);
   if (request.cluster_id() == 0) request.set_cluster_id(options_.cluster_id);
@@ -99,18 +107,41 @@ absl::StatusOr<Response> Client::CallOnce(size_t index, Request request) {
     return absl::UnavailableError(absl::StrCat(options_.endpoints[index], ": send queue full"));
   }
   const int64_t give_up = SteadyNowNanos() + request.timeout_nanos() + kAnswerSlackNanos;
+  // This attempt's socket, then those of earlier attempts (each endpoint once).
+  std::vector<size_t> watched{index};
+  for (const TimedOut& attempt : earlier) {
+    if (std::find(watched.begin(), watched.end(), attempt.index) == watched.end() &&
+        sockets_->dealers.Made(attempt.index) != nullptr) {
+      watched.push_back(attempt.index);
+    }
+  }
+  std::vector<zmq::pollitem_t> items;
   while (true) {
     const int64_t left = give_up - SteadyNowNanos();
     if (left <= 0) break;
-    zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
-    zmq::poll(&item, 1, std::chrono::milliseconds(left / 1'000'000 + 1));
-    if ((item.revents & ZMQ_POLLIN) == 0) continue;
-    zmq::message_t frame;
-    if (!socket.recv(frame, zmq::recv_flags::dontwait)) continue;
-    Response response;
-    if (!response.ParseFromArray(frame.data(), static_cast<int>(frame.size()))) continue;
-    if (response.id() != request.id()) continue;  // a late answer to an earlier attempt
-    return response;
+    items.clear();
+    for (size_t watched_index : watched) {
+      items.push_back({sockets_->dealers.Made(watched_index)->handle(), 0, ZMQ_POLLIN, 0});
+    }
+    zmq::poll(items.data(), items.size(), std::chrono::milliseconds(left / 1'000'000 + 1));
+    for (size_t i = 0; i < items.size(); ++i) {
+      if ((items[i].revents & ZMQ_POLLIN) == 0) continue;
+      zmq::message_t frame;
+      while (sockets_->dealers.Made(watched[i])->recv(frame, zmq::recv_flags::dontwait)) {
+        Response response;
+        if (!response.ParseFromArray(frame.data(), static_cast<int>(frame.size()))) continue;
+        if (watched[i] == index && response.id() == request.id()) return response;
+        // A late answer to an earlier attempt of this call ends it if it is final: every
+        // attempt carries the same command (and session and sequence, applied at most once).
+        const bool earlier_attempt = std::any_of(earlier.begin(), earlier.end(), [&](const TimedOut& attempt) {
+          return attempt.index == watched[i] && attempt.id == response.id();
+        });
+        if (earlier_attempt && SettlesCall(response)) {
+          *answered = watched[i];
+          return response;
+        }
+      }
+    }
   }
   return absl::DeadlineExceededError(absl::StrCat(options_.endpoints[index], ": no answer in time"));
 }
@@ -133,13 +164,17 @@ size_t Client::PickEndpoint() {
 absl::StatusOr<Response> Client::Call(Request request, bool retry_on_unknown) {
   const int64_t deadline = SteadyNowNanos() + options_.call_timeout_nanos;
   CallProgress progress;
+  std::vector<TimedOut> timed_out;
   while (SteadyNowNanos() < deadline) {
     const size_t index = PickEndpoint();
     Request attempt = request;
-    attempt.set_id(next_id_++);
+    const uint64_t id = next_id_++;
+    attempt.set_id(id);
     attempt.set_timeout_nanos(std::min(options_.attempt_timeout_nanos, std::max<int64_t>(1, deadline - SteadyNowNanos())));
-    absl::StatusOr<Response> response = CallOnce(index, std::move(attempt));
-    switch (JudgeAttempt(response, index, SteadyNowNanos(), retry_on_unknown, leader_, progress)) {
+    size_t answered = index;
+    absl::StatusOr<Response> response = Attempt(index, std::move(attempt), timed_out, &answered);
+    if (absl::IsDeadlineExceeded(response.status())) timed_out.push_back({index, id});
+    switch (JudgeAttempt(response, answered, SteadyNowNanos(), retry_on_unknown, leader_, progress)) {
       case AttemptVerdict::kSettled:
         return response;
       case AttemptVerdict::kUnknown:

@@ -91,7 +91,16 @@ class Client {
 
  private:
   struct Sockets;
+  // An attempt of the current call that timed out: its answer may still come.
+  struct TimedOut {
+    size_t index;  // endpoint it went to
+    uint64_t id;   // its request id
+  };
   explicit Client(const ClientOptions& options);
+  // CallOnce, also taking a final answer (SettlesCall) to one of `earlier` attempts of the same
+  // call while it waits; *answered is the endpoint whose answer is returned.
+  absl::StatusOr<Response> Attempt(size_t index, Request request, const std::vector<TimedOut>& earlier,
+                                   size_t* answered);
   // Sends `request` with retries until an answer that settles it or the call timeout.
   absl::StatusOr<Response> Call(Request request, bool retry_on_unknown);
   // The endpoint to try next: the cached leader's if known, else the next in turn.

@@ -304,6 +304,31 @@ TEST(PipelineTest, ALateFinalAnswerEndsACallThatIsRetrying) {
   EXPECT_EQ((*pipeline)->attempts(), attempts);
 }
 
+TEST(ClientTest, ALateFinalAnswerEndsACallThatIsRetrying) {
+  // The blocking Client under the same script as the Pipeline test above.
+  std::atomic<int> puts{0};
+  FakeNode node(1, 1, [&](FakeNode& self, const std::string& peer, const Request& request) {
+    if (!request.command().has_kv_put()) return false;
+    if (puts.fetch_add(1) == 0) {
+      self.held.push_back({peer, request});
+    } else if (!self.held.empty()) {
+      self.Reply(self.held.front().peer, FakeNode::Ok(self.held.front().request));
+      self.held.clear();
+    }
+    return true;
+  });
+  auto client = Client::Create(Options({node.endpoint()}, /*attempt_ms=*/100, /*call_ms=*/4000));
+  ASSERT_TRUE(client.ok());
+  ASSERT_TRUE((*client)->OpenSession().ok());
+  const auto start = std::chrono::steady_clock::now();
+  const absl::StatusOr<kvpb::Result> result = (*client)->Execute(Put("k"));
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(3000));
+  const std::vector<Request> sent = Commands(node, kvpb::Command::kKvPut);
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[0].command().sequence(), sent[1].command().sequence());
+}
+
 TEST(PipelineTest, AnUnansweredCloseIsNotResent) {
   FakeNode node(1, 1, [](FakeNode&, const std::string&, const Request& request) {
     return request.command().has_close_session();  // never answered
