@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -270,20 +271,25 @@ TEST(PipelineTest, ALostAnswerIsResentWithTheSameSequence) {
   EXPECT_EQ(puts[0].command().session(), puts[1].command().session());
 }
 
-TEST(PipelineTest, ALateFinalAnswerEndsACallThatIsRetrying) {
-  // The first put is answered only once its retry arrives, and the retries never: the call
-  // must end with that late answer rather than run out its deadline as "outcome unknown".
-  std::atomic<int> puts{0};
-  FakeNode node(1, 1, [&](FakeNode& self, const std::string& peer, const Request& request) {
+// The first put is held and answered only when its retry arrives; the retries never are.
+FakeNode::Handler AnswerTheFirstPutOnlyWhenItsRetryArrives() {
+  auto puts = std::make_shared<int>(0);  // on the node's thread only
+  return [puts](FakeNode& self, const std::string& peer, const Request& request) {
     if (!request.command().has_kv_put()) return false;
-    if (puts.fetch_add(1) == 0) {
+    if ((*puts)++ == 0) {
       self.held.push_back({peer, request});
     } else if (!self.held.empty()) {
       self.Reply(self.held.front().peer, FakeNode::Ok(self.held.front().request));
       self.held.clear();
     }
     return true;
-  });
+  };
+}
+
+TEST(PipelineTest, ALateFinalAnswerEndsACallThatIsRetrying) {
+  // The first put is answered only once its retry arrives, and the retries never: the call
+  // must end with that late answer rather than run out its deadline as "outcome unknown".
+  FakeNode node(1, 1, AnswerTheFirstPutOnlyWhenItsRetryArrives());
   auto pipeline = Pipeline::Create(Options({node.endpoint()}, /*attempt_ms=*/100, /*call_ms=*/4000));
   ASSERT_TRUE(pipeline.ok());
   ASSERT_TRUE((*pipeline)->OpenSession().ok());
@@ -306,17 +312,7 @@ TEST(PipelineTest, ALateFinalAnswerEndsACallThatIsRetrying) {
 
 TEST(ClientTest, ALateFinalAnswerEndsACallThatIsRetrying) {
   // The blocking Client under the same script as the Pipeline test above.
-  std::atomic<int> puts{0};
-  FakeNode node(1, 1, [&](FakeNode& self, const std::string& peer, const Request& request) {
-    if (!request.command().has_kv_put()) return false;
-    if (puts.fetch_add(1) == 0) {
-      self.held.push_back({peer, request});
-    } else if (!self.held.empty()) {
-      self.Reply(self.held.front().peer, FakeNode::Ok(self.held.front().request));
-      self.held.clear();
-    }
-    return true;
-  });
+  FakeNode node(1, 1, AnswerTheFirstPutOnlyWhenItsRetryArrives());
   auto client = Client::Create(Options({node.endpoint()}, /*attempt_ms=*/100, /*call_ms=*/4000));
   ASSERT_TRUE(client.ok());
   ASSERT_TRUE((*client)->OpenSession().ok());
