@@ -1,37 +1,21 @@
 #include "engine/entry.h"
 
 #include "engine/assert.h"
+#include "engine/wire.h"
 
 namespace keel {
 namespace {
+
+using wire::AppendVarint;
+using wire::Tag;
+using wire::VarintSize;
+constexpr uint8_t kVarintWireType = wire::kVarint;
+constexpr uint8_t kLengthDelimitedWireType = wire::kLengthDelimited;
 
 const std::string& EmptyString() {
   static const std::string* const empty = new std::string();
   return *empty;
 }
-
-// Protobuf wire format (proto3: fields at their default value are not written).
-constexpr uint8_t kVarintWireType = 0;
-constexpr uint8_t kLengthDelimitedWireType = 2;
-
-uint64_t VarintSize(uint64_t value) {
-  uint64_t size = 1;
-  while (value >= 0x80) {
-    value >>= 7;
-    ++size;
-  }
-  return size;
-}
-
-void AppendVarint(uint64_t value, std::string* out) {
-  while (value >= 0x80) {
-    out->push_back(static_cast<char>((value & 0x7f) | 0x80));
-    value >>= 7;
-  }
-  out->push_back(static_cast<char>(value));
-}
-
-uint8_t Tag(int field, uint8_t wire_type) { return static_cast<uint8_t>((field << 3) | wire_type); }
 
 }  // namespace
 

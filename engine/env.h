@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "engine/message.h"
 #include "engine/raft.pb.h"
 #include "engine/types.h"
 
@@ -29,9 +30,9 @@ class Clock {
 class Transport {
  public:
   virtual ~Transport() = default;
-  // Queues `message` for message.to(). Never blocks; may drop. By value: the replica hands
-  // over its Ready's messages, so their entries are moved along, not copied.
-  virtual void Send(raftpb::Message message) = 0;
+  // Queues `message` for message.header.to(). Never blocks; may drop. By value: the replica
+  // hands over its Ready's messages (whose entries share their payloads with the log).
+  virtual void Send(Message message) = 0;
 };
 
 // An open file. Offsets are bytes from the start. Not thread-safe.

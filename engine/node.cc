@@ -32,12 +32,12 @@ bool PlantedStaleRead(const NodeOptions& options, const Raft& raft) {
 class Node::EnvelopeTransport final : public Transport {
  public:
   EnvelopeTransport(PeerChannel& peers, uint64_t cluster_id) : peers_(peers), cluster_id_(cluster_id) {}
-  void Send(raftpb::Message message) override {
-    nodepb::Envelope envelope;
-    envelope.set_cluster_id(cluster_id_);
-    envelope.set_from(message.from());
-    envelope.set_to(message.to());
-    *envelope.mutable_raft() = std::move(message);
+  void Send(Message message) override {
+    Envelope envelope(nodepb::Envelope(), std::move(message.entries));
+    envelope.header.set_cluster_id(cluster_id_);
+    envelope.header.set_from(message.header.from());
+    envelope.header.set_to(message.header.to());
+    *envelope.header.mutable_raft() = std::move(message.header);
     peers_.Send(std::move(envelope));
   }
 
@@ -82,7 +82,8 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Open(const NodeOptions& options, con
   return node;
 }
 
-void Node::OnEnvelope(nodepb::Envelope envelope) {
+void Node::OnEnvelope(Envelope in) {
+  const nodepb::Envelope& envelope = in.header;
   if (envelope.cluster_id() != options_.cluster_id) {
     ++counters_.dropped_wrong_cluster;
     return;
@@ -104,15 +105,18 @@ void Node::OnEnvelope(nodepb::Envelope envelope) {
     ++counters_.dropped_unknown_peer;
     return;
   }
+  // Entries travel beside the header, and only with a raft body (FromProto's invariant).
   const bool raft_consistent =
-      !envelope.has_raft() || (envelope.raft().from() == envelope.from() && envelope.raft().to() == envelope.to());
+      envelope.has_raft() ? envelope.raft().from() == envelope.from() && envelope.raft().to() == envelope.to() &&
+                                envelope.raft().entries().empty()
+                          : in.raft_entries.empty();
   if (envelope.to() != replica_->raft().id() || envelope.body_case() == nodepb::Envelope::BODY_NOT_SET ||
       !raft_consistent) {
     ++counters_.dropped_invalid;
     return;
   }
   last_heard_nanos_[envelope.from()] = clock_.NowNanos();
-  inbox_.push_back(std::move(envelope));
+  inbox_.push_back(std::move(in));
 }
 
 void Node::OnRequest(nodepb::Request request, Reply reply) {
@@ -133,7 +137,7 @@ void Node::Poll() {
   // Everything that arrived since the last Poll goes into the core before the Ready, so a
   // burst of messages and requests costs one Ready and one fsync.
   while (!inbox_.empty() && failed().ok()) {
-    nodepb::Envelope envelope = std::move(inbox_.front());
+    Envelope envelope = std::move(inbox_.front());
     inbox_.pop_front();
     StepEnvelope(envelope);
   }
@@ -164,10 +168,11 @@ void Node::Poll() {
   ExpireAndRetry();
 }
 
-void Node::StepEnvelope(nodepb::Envelope& envelope) {
+void Node::StepEnvelope(Envelope& in) {
+  nodepb::Envelope& envelope = in.header;
   switch (envelope.body_case()) {
     case nodepb::Envelope::kRaft:
-      replica_->OnMessage(std::move(*envelope.mutable_raft()));
+      replica_->OnMessage(Message(std::move(*envelope.mutable_raft()), std::move(in.raft_entries)));
       return;
     case nodepb::Envelope::kProxyRequest: {
       const std::pair<NodeId, uint64_t> key{envelope.from(), envelope.proxy_request().proxy_id()};
@@ -193,7 +198,7 @@ void Node::StepEnvelope(nodepb::Envelope& envelope) {
         answer.set_to(from);
         answer.mutable_proxy_response()->set_proxy_id(proxy_id);
         *answer.mutable_proxy_response()->mutable_response() = std::move(response);
-        peers_.Send(answer);
+        peers_.Send(Envelope(std::move(answer)));
       };
       incoming_.push_back(std::move(call));
       return;

@@ -44,8 +44,9 @@ namespace keel {
 class PeerChannel {
  public:
   virtual ~PeerChannel() = default;
-  // Queues `envelope` for envelope.to(). Never blocks; may drop.
-  virtual void Send(nodepb::Envelope envelope) = 0;
+  // Queues `envelope` for envelope.header.to(). Never blocks; may drop. A raft body's entries
+  // travel in envelope.raft_entries, sharing their payloads (engine/message.h).
+  virtual void Send(Envelope envelope) = 0;
   // The configuration changed (and once when the node opens): every member (voters of either
   // half and learners, this node included if it is one) with the MemberInfo the configuration
   // carries for it (empty for members the operator's flags describe). Production connects to
@@ -104,7 +105,7 @@ class Node {
 
   // Queues an envelope from a peer. Envelopes of another cluster, from a non-member, or
   // addressed elsewhere are counted and dropped (Poll never sees them).
-  void OnEnvelope(nodepb::Envelope envelope);
+  void OnEnvelope(Envelope envelope);
   // Queues a client request; `reply` runs exactly once, from a later Poll() (or from the
   // destructor, with CODE_UNAVAILABLE or CODE_OUTCOME_UNKNOWN, if the node goes away first).
   void OnRequest(nodepb::Request request, Reply reply);
@@ -136,7 +137,7 @@ class Node {
   class EnvelopeTransport;
   Node(const NodeOptions& options, const Clock& clock, PeerChannel& peers, Application& application);
 
-  void StepEnvelope(nodepb::Envelope& envelope);
+  void StepEnvelope(Envelope& envelope);
   // Decides what to do with a call now: answer, propose, read, proxy or wait.
   void Route(const std::shared_ptr<Call>& call);
   void RouteCommand(const std::shared_ptr<Call>& call);
@@ -177,7 +178,7 @@ class Node {
   std::unique_ptr<Replica> replica_;
   NodeCounters counters_;
 
-  std::deque<nodepb::Envelope> inbox_;
+  std::deque<Envelope> inbox_;
   std::deque<std::shared_ptr<Call>> incoming_;
   // Every open call by serial (ordered: expiry and re-routing visit them in arrival order).
   std::map<uint64_t, std::shared_ptr<Call>> calls_;

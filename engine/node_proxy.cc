@@ -44,7 +44,7 @@ void Node::Proxy(const std::shared_ptr<Call>& call, NodeId leader) {
   const int64_t retry = options_.proxy_retry_nanos > 0 ? options_.proxy_retry_nanos : ElectionTimeoutNanos();
   call->retry_at = now + retry;
   ++counters_.proxied_out;
-  peers_.Send(envelope);
+  peers_.Send(Envelope(std::move(envelope)));
 }
 
 void Node::OnProxyResponse(NodeId from, const nodepb::ProxyResponse& proxied) {

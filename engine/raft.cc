@@ -362,7 +362,9 @@ void Raft::Campaign() {
 
 // --- messages ---
 
-void Raft::Send(raftpb::Message message) {
+void Raft::Send(raftpb::Message message, std::vector<Entry> entries) {
+  KEEL_ASSERT(message.entries().empty());
+  KEEL_ASSERT(entries.empty() || message.type() == raftpb::MSG_APPEND);
   message.set_from(id_);
   KEEL_ASSERT(message.to() != id_ && message.to() != kNoNode);
   if (message.term() == 0) message.set_term(term_);
@@ -388,14 +390,15 @@ void Raft::Send(raftpb::Message message) {
       // Votes and acknowledgements promise durable state: they wait for the persist.
       immediate = false;
   }
-  std::vector<raftpb::Message>& queue = immediate ? messages_ : messages_after_persist_;
+  std::vector<Message>& queue = immediate ? messages_ : messages_after_persist_;
   // GetReady hands the vector over empty: room for one message per peer at the first push,
   // rather than growing 1, 2, 4 within every Ready.
   if (queue.capacity() == 0) queue.reserve(std::max<size_t>(progress_.size(), 4));
-  queue.push_back(std::move(message));
+  queue.emplace_back(std::move(message), std::move(entries));
 }
 
-absl::Status Raft::ValidateMessage(const raftpb::Message& m) const {
+absl::Status Raft::ValidateMessage(const Message& message) const {
+  const raftpb::Message& m = message.header;
   auto invalid = [&m](absl::string_view why) {
     return absl::InvalidArgumentError(absl::StrCat("rejected ", raftpb::MessageType_Name(m.type()),
                                                    " from ", m.from(), ": ", why));
@@ -409,16 +412,19 @@ absl::Status Raft::ValidateMessage(const raftpb::Message& m) const {
   // received yet must be able to bring us up to date. A removed id never is.
 
   if (m.term() == 0) return invalid("term 0");
+  // FromProto moves entries out of the header; only an append carries any.
+  if (!m.entries().empty()) return invalid("entries left in the message header");
+  if (m.type() != raftpb::MSG_APPEND && !message.entries.empty()) return invalid("entries outside an append");
   switch (m.type()) {
     case raftpb::MSG_APPEND: {
       if (m.log_term() > m.term()) return invalid("prev log term above message term");
       if ((m.index() == 0) != (m.log_term() == 0)) return invalid("prev index/term inconsistent");
-      if (m.index() > UINT64_MAX - static_cast<uint64_t>(m.entries_size()) - 1) {
+      if (m.index() > UINT64_MAX - static_cast<uint64_t>(message.entries.size()) - 1) {
         return invalid("index overflow");
       }
       Term previous_term = m.log_term();
-      for (int i = 0; i < m.entries_size(); ++i) {
-        const raftpb::Entry& entry = m.entries(i);
+      for (size_t i = 0; i < message.entries.size(); ++i) {
+        const Entry& entry = message.entries[i];
         if (entry.index() != m.index() + 1 + i) return invalid("entries not contiguous");
         if (entry.term() < previous_term || entry.term() > m.term()) {
           return invalid("entry terms not non-decreasing up to the message term");
@@ -459,14 +465,14 @@ absl::Status Raft::ValidateMessage(const raftpb::Message& m) const {
   return absl::OkStatus();
 }
 
-absl::Status Raft::Step(const raftpb::Message& m) {
-  raftpb::Message copy = m;
-  return Step(std::move(copy));
-}
+absl::Status Raft::Step(const raftpb::Message& message) { return Step(FromProto(message)); }
 
-absl::Status Raft::Step(raftpb::Message&& m) {
+absl::Status Raft::Step(raftpb::Message&& message) { return Step(FromProto(std::move(message))); }
+
+absl::Status Raft::Step(Message&& message) {
   if (!fatal_.ok()) return fatal_;
-  if (absl::Status status = ValidateMessage(m); !status.ok()) return status;
+  if (absl::Status status = ValidateMessage(message); !status.ok()) return status;
+  const raftpb::Message& m = message.header;
   // A node removed by a committed configuration is never heard again (its late messages are
   // normal, not invalid): its campaigns cannot disturb the cluster it left. Only a committed
   // removal counts: an uncommitted one may be truncated, and a node deaf to the leader that
@@ -538,24 +544,25 @@ absl::Status Raft::Step(raftpb::Message&& m) {
       break;
     case Role::kCandidate:
     case Role::kPreCandidate:
-      status = StepCandidate(m);
+      status = StepCandidate(message);
       break;
     case Role::kFollower:
-      status = StepFollower(m);
+      status = StepFollower(message);
       break;
   }
   MaybeStepDownRemoved();
   return status;
 }
 
-absl::Status Raft::StepCandidate(raftpb::Message& m) {
+absl::Status Raft::StepCandidate(const Message& message) {
+  const raftpb::Message& m = message.header;
   switch (m.type()) {
     case raftpb::MSG_APPEND:
     case raftpb::MSG_HEARTBEAT:
     case raftpb::MSG_SNAPSHOT:
       // A leader exists in our term (for a pre-candidate: in the term it has not left).
       BecomeFollower(m.term(), m.from());
-      return StepFollower(m);
+      return StepFollower(message);
     case raftpb::MSG_VOTE_RESP:
     case raftpb::MSG_PRE_VOTE_RESP:
       HandleVoteResponse(m);
@@ -565,11 +572,12 @@ absl::Status Raft::StepCandidate(raftpb::Message& m) {
   }
 }
 
-absl::Status Raft::StepFollower(raftpb::Message& m) {
+absl::Status Raft::StepFollower(const Message& message) {
+  const raftpb::Message& m = message.header;
   switch (m.type()) {
     case raftpb::MSG_APPEND:
       HeardFromLeader(m.from());
-      return HandleAppend(m);
+      return HandleAppend(message);
     case raftpb::MSG_HEARTBEAT:
       HeardFromLeader(m.from());
       HandleHeartbeat(m);

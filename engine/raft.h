@@ -98,8 +98,10 @@ class Raft {
 
   // Handles a message from a peer. Invalid messages (malformed, from a non-member, addressed
   // elsewhere, inconsistent entries) are rejected with kInvalidArgument and change nothing.
-  // The rvalue form takes the entries' payloads out of `message` instead of copying them (what
-  // the replica does); the const form copies the message first (tests keep theirs).
+  // The engine's own form (engine/message.h) shares the entries' payloads; the protobuf forms
+  // convert first (the rvalue one moves the payloads, the const one copies them: tests and
+  // fuzzers keep their messages).
+  absl::Status Step(Message&& message);
   absl::Status Step(raftpb::Message&& message);
   absl::Status Step(const raftpb::Message& message);
 
@@ -220,13 +222,12 @@ class Raft {
   void MaybeStepDownRemoved();
   void TickElection();
   void TickHeartbeat();
-  void Send(raftpb::Message message);
-  void SendAfterPersist(raftpb::Message message);
-  absl::Status ValidateMessage(const raftpb::Message& message) const;
-  // Mutable: an append's entries are moved out of the message (HandleAppend).
-  absl::Status StepLeader(raftpb::Message& message);
-  absl::Status StepCandidate(raftpb::Message& message);
-  absl::Status StepFollower(raftpb::Message& message);
+  // Queues `header` (with `entries`, for an append) for the next Ready.
+  void Send(raftpb::Message header, std::vector<Entry> entries = {});
+  absl::Status ValidateMessage(const Message& message) const;
+  absl::Status StepLeader(const raftpb::Message& message);
+  absl::Status StepCandidate(const Message& message);
+  absl::Status StepFollower(const Message& message);
   raftpb::HardState CurrentHardState() const;
 
   // --- elections (raft_election.cc) ---
@@ -241,7 +242,7 @@ class Raft {
   bool InLease() const;
 
   // --- replication (raft_replication.cc) ---
-  absl::Status HandleAppend(raftpb::Message& message);
+  absl::Status HandleAppend(const Message& message);
   absl::Status HandleAppendResponse(const raftpb::Message& message);
   void HandleHeartbeat(const raftpb::Message& message);
   void HandleHeartbeatResponse(const raftpb::Message& message);
@@ -326,8 +327,8 @@ class Raft {
   absl::btree_map<NodeId, bool> pending_sends_;
 
   // Outputs accumulated for the next Ready.
-  std::vector<raftpb::Message> messages_;
-  std::vector<raftpb::Message> messages_after_persist_;
+  std::vector<Message> messages_;
+  std::vector<Message> messages_after_persist_;
   std::vector<ReadState> read_states_;
   raftpb::HardState persisted_hard_state_;  // last hard state handed out in a Ready
   Role reported_role_ = Role::kFollower;

@@ -122,8 +122,8 @@ bool Raft::MaybeSendAppend(NodeId to, bool send_if_empty) {
   message.set_log_term(*prev_term);
   message.set_commit(log_.committed());
   uint64_t bytes = 0;
+  std::vector<Entry> entries;
   if (progress.next() <= log_.LastIndex()) {
-    std::vector<Entry> entries;
     const absl::Status status =
         log_.Slice(progress.next(), log_.LastIndex() + 1, config_.max_msg_bytes, &entries);
     if (IsCompacted(status)) {
@@ -134,21 +134,18 @@ bool Raft::MaybeSendAppend(NodeId to, bool send_if_empty) {
       Fail(status);
       return false;
     }
-    message.mutable_entries()->Reserve(static_cast<int>(entries.size()));
-    for (const Entry& entry : entries) {
-      bytes += EntryBytes(entry);
-      ToProto(entry, message.add_entries());
-    }
+    for (const Entry& entry : entries) bytes += EntryBytes(entry);
   }
-  if (message.entries().empty() && !send_if_empty) return false;
-  const Index last_sent =
-      message.entries().empty() ? prev_index : message.entries().rbegin()->index();
+  if (entries.empty() && !send_if_empty) return false;
+  const Index last_sent = entries.empty() ? prev_index : entries.back().index();
   progress.SentEntries(last_sent, bytes);
-  Send(std::move(message));
+  // The entries share their payloads with the log: one reference count each per follower.
+  Send(std::move(message), std::move(entries));
   return true;
 }
 
-absl::Status Raft::HandleAppend(raftpb::Message& m) {
+absl::Status Raft::HandleAppend(const Message& message) {
+  const raftpb::Message& m = message.header;
   raftpb::Message reply;
   reply.set_type(raftpb::MSG_APPEND_RESP);
   reply.set_to(m.from());
@@ -159,18 +156,14 @@ absl::Status Raft::HandleAppend(raftpb::Message& m) {
     return absl::OkStatus();
   }
   // Safety net against a faulty peer: never let it overwrite committed entries.
-  for (const raftpb::Entry& entry : m.entries()) {
+  const std::vector<Entry>& entries = message.entries;
+  for (const Entry& entry : entries) {
     if (entry.index() > log_.committed()) break;
     if (!log_.MatchTerm(entry.index(), entry.term())) {
       return absl::DataLossError(absl::StrCat("MSG_APPEND from ", m.from(), " conflicts with committed entry ",
                                               entry.index()));
     }
   }
-  // The payloads move out of the message; the log, the Ready and storage share them from here.
-  // (m.entries() keeps the indexes and terms.)
-  std::vector<Entry> entries;
-  entries.reserve(static_cast<size_t>(m.entries_size()));
-  for (raftpb::Entry& entry : *m.mutable_entries()) entries.push_back(FromProto(std::move(entry)));
   if (KEEL_PLANTED_BUG(kBugSkipLogMatching) && !log_.MatchTerm(m.index(), m.log_term()) &&
       m.index() <= log_.LastIndex() && m.index() > log_.committed()) {
     // Wrong: accept the entries without checking that our log matches the leader's at
@@ -179,7 +172,7 @@ absl::Status Raft::HandleAppend(raftpb::Message& m) {
       log_.Append(entries);
       RecordConfEntries(entries.front().index(), entries);
     }
-    const Index last_new = m.index() + m.entries_size();
+    const Index last_new = m.index() + entries.size();
     log_.CommitTo(std::min(m.commit(), last_new));
     reply.set_index(last_new);
     Send(std::move(reply));
@@ -210,7 +203,7 @@ absl::Status Raft::HandleAppend(raftpb::Message& m) {
   return absl::OkStatus();
 }
 
-absl::Status Raft::StepLeader(raftpb::Message& m) {
+absl::Status Raft::StepLeader(const raftpb::Message& m) {
   // A node we track no Progress for (not a member, or one just removed) has nothing to tell.
   if (!progress_.contains(m.from())) return absl::OkStatus();
   switch (m.type()) {

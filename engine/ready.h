@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "engine/entry.h"
+#include "engine/message.h"
 #include "engine/raft.pb.h"
 #include "absl/strings/string_view.h"
 #include "engine/types.h"
@@ -63,8 +64,8 @@ struct Ready {
   bool hard_state_commit_only = false;
   std::optional<SnapshotToInstall> snapshot;
   std::vector<Entry> entries;
-  std::vector<raftpb::Message> messages;
-  std::vector<raftpb::Message> messages_after_persist;
+  std::vector<Message> messages;
+  std::vector<Message> messages_after_persist;
   std::vector<Entry> committed_entries;
   std::vector<ReadState> read_states;
 

@@ -45,7 +45,7 @@ void Replica::FailPending(const absl::Status& status) {
   for (auto& [index, proposal] : pending) proposal.done(status);
 }
 
-void Replica::OnMessage(raftpb::Message message) {
+void Replica::OnMessage(Message message) {
   if (!failed_.ok()) return;
   if (held_) {
     // The core is frozen while its Ready is held (see HoldReady): dropped, as a lossy
@@ -121,7 +121,7 @@ void Replica::HandleReady() {
   while (failed_.ok() && !held_ && raft_->HasReady()) {
     Ready ready = raft_->GetReady();
     // The leader's appends go out before its own write (dissertation §10.2.1).
-    for (raftpb::Message& message : ready.messages) transport_.Send(std::move(message));
+    for (Message& message : ready.messages) transport_.Send(std::move(message));
     // Committed entries are durable on a quorum already: apply them and answer their clients
     // before this node's fsync of the entries proposed since (ready.h, step 4). Under load
     // every leader Ready carries both, so this takes one fsync off each request's latency.
@@ -191,7 +191,7 @@ void Replica::CompleteReady(Ready& ready) {
       node.mapped().done(absl::UnavailableError("outcome unknown: replaced by a snapshot"));
     }
   }
-  for (raftpb::Message& message : ready.messages_after_persist) transport_.Send(std::move(message));
+  for (Message& message : ready.messages_after_persist) transport_.Send(std::move(message));
   ApplyCommitted(ready);
   if (read_state_handler_) {
     for (const ReadState& read_state : ready.read_states) read_state_handler_(read_state);

@@ -1,7 +1,8 @@
 // Fuzz target: peer envelopes into a live node (node 1 of three). The input is a sequence of
-// frames (two length bytes, then that many bytes each), each parsed as a nodepb.Envelope as the
-// transport would; frames that parse are delivered with the right cluster id and addresses
-// half of the time (so they get past the envelope checks into Raft and the proxy code).
+// frames (two length bytes, then that many bytes each), each decoded as the transport does
+// (keel::DecodeEnvelope); frames that decode are delivered with the right cluster id and
+// addresses half of the time (so they get past the envelope checks into Raft and the proxy
+// code), and each must encode again (keel::Encode, what a node sends) to an equal envelope.
 // Whatever arrives, the node must not crash, and a client request queued behind the frames
 // must be answered exactly once by its deadline (whatever state the frames left the node in:
 // leader, follower, candidate, stopped).
@@ -9,6 +10,9 @@
 #include <cstdint>
 #include <string>
 
+#include <google/protobuf/util/message_differencer.h>
+
+#include "engine/message.h"
 #include "fuzz/node_harness.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -21,8 +25,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     at += 2;
     const std::string bytes = input.substr(at, length);
     at += bytes.size();
-    keel::nodepb::Envelope envelope;
-    if (!envelope.ParseFromString(bytes)) continue;  // the transport drops it
+    // The production transport's path: decode (entries moved out beside the header).
+    absl::StatusOr<keel::Envelope> decoded = keel::DecodeEnvelope(bytes);
+    if (!decoded.ok()) continue;  // the transport drops it
+    keel::nodepb::Envelope& envelope = decoded->header;
     if (frame % 2 == 0) {
       envelope.set_cluster_id(keel::fuzz::kClusterId);
       envelope.set_to(1);
@@ -32,7 +38,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         envelope.mutable_raft()->set_from(envelope.from());
       }
     }
-    live.node->OnEnvelope(envelope);
+    // Encoding it again (what a node sends) must parse to the same envelope.
+    keel::nodepb::Envelope reparsed;
+    Check(reparsed.ParseFromString(keel::Encode(*decoded)) &&
+              google::protobuf::util::MessageDifferencer::Equals(reparsed, keel::ToProto(*decoded)),
+          "Encode does not round-trip");
+    live.node->OnEnvelope(std::move(*decoded));
     live.node->Poll();
   }
   // A linearizable read: it needs a leader, so it exercises the waiting, proxying and

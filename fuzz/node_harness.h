@@ -23,8 +23,8 @@ inline void Check(bool ok, const char* what) {
 
 class KeepingChannel final : public PeerChannel {
  public:
-  void Send(nodepb::Envelope envelope) override { sent.push_back(std::move(envelope)); }
-  std::vector<nodepb::Envelope> sent;
+  void Send(Envelope envelope) override { sent.push_back(std::move(envelope)); }
+  std::vector<Envelope> sent;
 };
 
 inline constexpr uint64_t kClusterId = 7;

@@ -120,13 +120,14 @@ void ZmqPeerChannel::Problem(NodeId id, const std::string& what) {
   if (problem_listener_) problem_listener_(absl::StrCat("member ", id, " cannot be reached: ", what));
 }
 
-void ZmqPeerChannel::Send(nodepb::Envelope envelope) {
-  auto it = outbound_.find(envelope.to());
+void ZmqPeerChannel::Send(Envelope envelope) {
+  auto it = outbound_.find(envelope.header.to());
   if (it == outbound_.end()) {
     ++counters_.dropped_unknown_peer;
     return;
   }
-  const std::string bytes = envelope.SerializeAsString();
+  // Written straight from the entries' shared payloads: no protobuf copy of an append.
+  const std::string bytes = Encode(envelope);
   zmq::send_result_t sent;
   try {
     sent = it->second->send(zmq::buffer(bytes), zmq::send_flags::dontwait);
@@ -140,7 +141,7 @@ void ZmqPeerChannel::Send(nodepb::Envelope envelope) {
   }
 }
 
-void ZmqPeerChannel::Drain(int max_frames, const std::function<void(nodepb::Envelope)>& deliver) {
+void ZmqPeerChannel::Drain(int max_frames, const std::function<void(Envelope)>& deliver) {
   for (int frame = 0; frame < max_frames; ++frame) {
     // A DEALER's frame arrives at the ROUTER as [sender identity][payload].
     zmq::message_t identity;
@@ -165,7 +166,7 @@ void ZmqPeerChannel::Drain(int max_frames, const std::function<void(nodepb::Enve
       ++counters_.dropped_impersonation;
       continue;
     }
-    deliver(std::move(envelope));
+    deliver(FromProto(std::move(envelope)));
   }
 }
 

@@ -28,10 +28,10 @@ void Network::Detach(NodeId id) {
   nodes_.erase(id);
 }
 
-void Network::Send(nodepb::Envelope message) {
+void Network::Send(Envelope message) {
   ++sent_;
-  const std::pair<NodeId, NodeId> link{message.from(), message.to()};
-  if (cut_.contains(link) || !nodes_.contains(message.to())) {
+  const std::pair<NodeId, NodeId> link{message.header.from(), message.header.to()};
+  if (cut_.contains(link) || !nodes_.contains(message.header.to())) {
     ++dropped_;
     return;
   }
@@ -45,7 +45,7 @@ void Network::Send(nodepb::Envelope message) {
   const int copies = duplicate ? 2 : 1;
   for (int copy = 0; copy < copies; ++copy) {
     // The last copy takes the envelope itself.
-    nodepb::Envelope sent = copy + 1 == copies ? std::move(message) : message;
+    Envelope sent = copy + 1 == copies ? std::move(message) : message;
     if (clogged_.contains(link)) {
       held_[link].push_back(std::move(sent));
     } else {
@@ -90,9 +90,9 @@ void Network::Unclog(NodeId from, NodeId to) {
   clogged_.erase(link);
   auto it = held_.find(link);
   if (it == held_.end()) return;
-  std::vector<nodepb::Envelope> released = std::move(it->second);
+  std::vector<Envelope> released = std::move(it->second);
   held_.erase(it);
-  for (nodepb::Envelope& message : released) Schedule(std::move(message));
+  for (Envelope& message : released) Schedule(std::move(message));
 }
 
 void Network::HealAll() {
@@ -102,7 +102,7 @@ void Network::HealAll() {
   auto held = std::move(held_);
   held_.clear();
   for (auto& [link, messages] : held) {
-    for (nodepb::Envelope& message : messages) Schedule(std::move(message));
+    for (Envelope& message : messages) Schedule(std::move(message));
   }
 }
 
@@ -114,14 +114,14 @@ int64_t Network::DrawLatency() {
   return options_.min_latency_nanos + static_cast<int64_t>(tail);
 }
 
-void Network::Schedule(nodepb::Envelope message) {
+void Network::Schedule(Envelope message) {
   // Each scheduled event runs once, so it may hand its envelope on.
   scheduler_.At(scheduler_.now() + DrawLatency(),
                 [this, message = std::move(message)]() mutable { DeliverNow(std::move(message)); });
 }
 
-void Network::DeliverNow(nodepb::Envelope message) {
-  auto it = nodes_.find(message.to());
+void Network::DeliverNow(Envelope message) {
+  auto it = nodes_.find(message.header.to());
   if (it == nodes_.end()) {  // detached while the message was in flight
     ++dropped_;
     return;

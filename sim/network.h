@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "engine/prng.h"
-#include "engine/peer.pb.h"
+#include "engine/message.h"
 #include "engine/types.h"
 #include "sim/scheduler.h"
 
@@ -29,7 +29,7 @@ struct NetworkOptions {
 class Network {
  public:
   // Takes the envelope by value: the network hands over its in-flight copy (moved, not copied).
-  using Deliver = std::function<void(nodepb::Envelope)>;
+  using Deliver = std::function<void(Envelope)>;
 
   Network(Scheduler& scheduler, Prng prng, NetworkOptions options);
 
@@ -40,7 +40,7 @@ class Network {
   void Detach(NodeId id);
 
   // Sends `message` from message.from() to message.to(), subject to every fault in force.
-  void Send(nodepb::Envelope message);
+  void Send(Envelope message);
 
   // Faults. A cut link drops everything sent over it; a clogged link holds messages and
   // delivers them (with fresh latency) when unclogged.
@@ -57,8 +57,8 @@ class Network {
 
  private:
   int64_t DrawLatency();
-  void Schedule(nodepb::Envelope message);
-  void DeliverNow(nodepb::Envelope message);
+  void Schedule(Envelope message);
+  void DeliverNow(Envelope message);
 
   Scheduler& scheduler_;
   Prng prng_;
@@ -67,7 +67,7 @@ class Network {
   std::set<NodeId> known_;  // every node ever attached: Partition isolates those in no group
   std::set<std::pair<NodeId, NodeId>> cut_;
   std::set<std::pair<NodeId, NodeId>> clogged_;
-  std::map<std::pair<NodeId, NodeId>, std::vector<nodepb::Envelope>> held_;
+  std::map<std::pair<NodeId, NodeId>, std::vector<Envelope>> held_;
   uint64_t sent_ = 0;
   uint64_t delivered_ = 0;
   uint64_t dropped_ = 0;

@@ -71,10 +71,10 @@ class BenchCluster {
       }
       while (!queue_.empty()) {
         progress = true;
-        raftpb::Message m = std::move(queue_.front());
+        Message m = std::move(queue_.front());
         queue_.pop_front();
         const uint64_t allocations_before = g_allocations.load(std::memory_order_relaxed);
-        const NodeId to = m.to();
+        const NodeId to = m.header.to();
         (void)rafts_[to - 1]->Step(std::move(m));
         if (to == 1) leader_allocations_ += g_allocations.load(std::memory_order_relaxed) - allocations_before;
       }
@@ -99,7 +99,7 @@ class BenchCluster {
  private:
   std::vector<std::unique_ptr<MemoryStorage>> storages_;
   std::vector<std::unique_ptr<Raft>> rafts_;
-  std::deque<raftpb::Message> queue_;
+  std::deque<Message> queue_;
   uint64_t applied_ = 0;
   uint64_t leader_allocations_ = 0;
 };

@@ -194,7 +194,8 @@ TEST(ElectionTest, PreCandidateKeepsTermAndVoteAndAsksForNextTerm) {
   EXPECT_FALSE(ready.hard_state.has_value()) << "a pre-vote must not touch durable state";
   EXPECT_TRUE(ready.messages_after_persist.empty());
   ASSERT_EQ(ready.messages.size(), 2u);
-  for (const raftpb::Message& m : ready.messages) {
+  for (const Message& message : ready.messages) {
+    const raftpb::Message& m = message.header;
     EXPECT_EQ(m.type(), raftpb::MSG_PRE_VOTE);
     EXPECT_EQ(m.term(), 4u);
     EXPECT_EQ(m.index(), 2u);

@@ -174,8 +174,8 @@ class TestNode {
     std::vector<raftpb::Message> out;
     while (raft_->HasReady()) {
       Ready ready = Process();
-      out.insert(out.end(), ready.messages.begin(), ready.messages.end());
-      out.insert(out.end(), ready.messages_after_persist.begin(), ready.messages_after_persist.end());
+      for (const Message& message : ready.messages) out.push_back(ToProto(message));
+      for (const Message& message : ready.messages_after_persist) out.push_back(ToProto(message));
     }
     return out;
   }
@@ -213,6 +213,22 @@ inline std::vector<raftpb::Message> Filter(const std::vector<raftpb::Message>& m
 }
 
 inline bool Contains(const std::vector<raftpb::Message>& messages, raftpb::MessageType type) {
+  return !Filter(messages, type).empty();
+}
+
+// The same for a Ready's messages, as protobuf (entries included).
+inline std::vector<raftpb::Message> Filter(const std::vector<Message>& messages, raftpb::MessageType type,
+                                           NodeId to = kNoNode) {
+  std::vector<raftpb::Message> out;
+  for (const Message& message : messages) {
+    if (message.header.type() == type && (to == kNoNode || message.header.to() == to)) {
+      out.push_back(ToProto(message));
+    }
+  }
+  return out;
+}
+
+inline bool Contains(const std::vector<Message>& messages, raftpb::MessageType type) {
   return !Filter(messages, type).empty();
 }
 

@@ -203,8 +203,9 @@ void Cluster::Tick(NodeId id) {
   Check();
 }
 
-void Cluster::Enqueue(std::vector<raftpb::Message>& messages) {
-  for (raftpb::Message& message : messages) queue_.push_back(std::move(message));
+void Cluster::Enqueue(std::vector<Message>& messages) {
+  // Tests inspect and mutate queued messages as protobuf.
+  for (const Message& message : messages) queue_.push_back(ToProto(message));
 }
 
 bool Cluster::ProcessReady(NodeId id) {

@@ -114,7 +114,7 @@ class Cluster {
   static std::string EncodeState(const std::vector<std::string>& state);
   static std::vector<std::string> DecodeState(const std::string& data);
   void StartNode(NodeId id);
-  void Enqueue(std::vector<raftpb::Message>& messages);
+  void Enqueue(std::vector<Message>& messages);
   void Check();
   absl::Status CheckDurableQuorum() const;
   // Every configuration some node's storage or core holds (for the durability check), with

@@ -57,7 +57,8 @@ class ToyApplication final : public Application {
 class Channel final : public PeerChannel {
  public:
   explicit Channel(std::deque<nodepb::Envelope>* queue) : queue_(queue) {}
-  void Send(nodepb::Envelope envelope) override { queue_->push_back(std::move(envelope)); }
+  // Kept as protobuf: tests inspect, copy and forge envelopes in flight.
+  void Send(Envelope envelope) override { queue_->push_back(ToProto(envelope)); }
   void SetMembers(const std::map<NodeId, nodepb::MemberInfo>& members) override { member_updates.push_back(members); }
   // Every SetMembers call of every node, in order.
   std::vector<std::map<NodeId, nodepb::MemberInfo>> member_updates;
@@ -117,7 +118,7 @@ class NodeCluster {
     for (nodepb::Envelope& envelope : queue) {
       if (isolated_.contains(envelope.from()) || isolated_.contains(envelope.to())) continue;
       if (!members_.contains(envelope.to())) continue;  // a node not started (yet): lost
-      node(envelope.to()).OnEnvelope(std::move(envelope));
+      node(envelope.to()).OnEnvelope(FromProto(std::move(envelope)));
     }
     for (auto& [id, m] : members_) m.node->Poll();
   }

@@ -146,7 +146,7 @@ TEST(NodeMembershipTest, RemovingTheLeaderMovesLeadershipAndDropsItsMessages) {
   envelope.mutable_raft()->set_from(leader);
   envelope.mutable_raft()->set_to(next);
   envelope.mutable_raft()->set_term(1000);
-  c.node(next).OnEnvelope(envelope);
+  c.node(next).OnEnvelope(FromProto(envelope));
   EXPECT_EQ(c.node(next).counters().dropped_unknown_peer, dropped + 1) << "no longer a member";
 }
 

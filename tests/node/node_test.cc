@@ -191,13 +191,13 @@ TEST(NodeTest, EnvelopesOfAnotherClusterOrFromItselfAreDroppedAndCounted) {
   envelope.mutable_raft()->set_from(2);
   envelope.mutable_raft()->set_to(1);
   envelope.mutable_raft()->set_term(100);
-  c.node(1).OnEnvelope(envelope);
+  c.node(1).OnEnvelope(FromProto(envelope));
   envelope.set_cluster_id(kCluster);
   envelope.set_from(1);
-  c.node(1).OnEnvelope(envelope);
+  c.node(1).OnEnvelope(FromProto(envelope));
   envelope.set_from(2);
   envelope.mutable_raft()->set_from(3);  // inconsistent with the envelope
-  c.node(1).OnEnvelope(envelope);
+  c.node(1).OnEnvelope(FromProto(envelope));
   c.node(1).Poll();
   EXPECT_EQ(c.node(1).counters().dropped_wrong_cluster, 1u);
   EXPECT_EQ(c.node(1).counters().dropped_unknown_peer, 1u);
@@ -262,11 +262,11 @@ TEST(NodeTest, AnAnswerFromTheWrongNodeOrWithoutACodeIsIgnored) {
   forged.set_to(follower);
   forged.mutable_proxy_response()->set_proxy_id(proxy_id);
   forged.set_from(leader);  // right node, but no code (an old or broken peer)
-  c.node(follower).OnEnvelope(forged);
+  c.node(follower).OnEnvelope(FromProto(forged));
   forged.set_from(third);   // a valid-looking answer from a node the attempt never went to
   forged.mutable_proxy_response()->mutable_response()->set_code(nodepb::CODE_OK);
   forged.mutable_proxy_response()->mutable_response()->set_result("forged");
-  c.node(follower).OnEnvelope(forged);
+  c.node(follower).OnEnvelope(FromProto(forged));
   c.RunUntil(write);
   ASSERT_TRUE(write->response);
   EXPECT_EQ(write->response->code(), nodepb::CODE_OK);
@@ -306,7 +306,7 @@ TEST(NodeTest, AWriteSentToALeaderIsNeverLaterReportedUnavailable) {
   refusal.mutable_proxy_response()->mutable_response()->set_code(nodepb::CODE_UNAVAILABLE);
   for (uint64_t id : attempts) {
     refusal.mutable_proxy_response()->set_proxy_id(id);
-    c.node(follower).OnEnvelope(refusal);
+    c.node(follower).OnEnvelope(FromProto(refusal));
   }
   c.RunUntil(write, 200);
   ASSERT_TRUE(write->response);

@@ -33,7 +33,8 @@ class NetworkTest : public ::testing::Test {
   }
 
   void AttachRecorder(NodeId id) {
-    network_->Attach(id, [this](const nodepb::Envelope& m) {
+    network_->Attach(id, [this](const Envelope& e) {
+      const nodepb::Envelope& m = e.header;
       deliveries_.push_back({scheduler_.now(), m.from(), m.to(), m.raft().index()});
     });
   }
@@ -43,7 +44,7 @@ class NetworkTest : public ::testing::Test {
     m.set_from(from);
     m.set_to(to);
     m.mutable_raft()->set_index(id);
-    network_->Send(m);
+    network_->Send(Envelope(m));
   }
 
   // Which of from->to arrived, as "from>to" strings in arrival order.
@@ -265,7 +266,7 @@ TEST_F(NetworkTest, ReattachReplacesTheCallback) {
   Build(Fixed(100));
   std::vector<uint64_t> restarted;
   network_->Detach(2);
-  network_->Attach(2, [&](const nodepb::Envelope& m) { restarted.push_back(m.raft().index()); });
+  network_->Attach(2, [&](const Envelope& m) { restarted.push_back(m.header.raft().index()); });
   Send(1, 2, 9);
   scheduler_.Run(kForever);
   EXPECT_TRUE(deliveries_.empty());
@@ -275,7 +276,7 @@ TEST_F(NetworkTest, ReattachReplacesTheCallback) {
 TEST_F(NetworkTest, ACallbackMayDetachItsOwnNode) {
   Build(Fixed(100));
   int seen = 0;
-  network_->Attach(2, [&](const nodepb::Envelope&) {
+  network_->Attach(2, [&](const Envelope&) {
     ++seen;
     network_->Detach(2);
   });
@@ -295,7 +296,8 @@ std::vector<std::string> Traffic(uint64_t seed) {
   Network network(scheduler, Prng(seed), options);
   std::vector<std::string> trace;
   for (NodeId id = 1; id <= 3; ++id) {
-    network.Attach(id, [&](const nodepb::Envelope& m) {
+    network.Attach(id, [&](const Envelope& e) {
+      const nodepb::Envelope& m = e.header;
       trace.push_back(absl::StrCat(scheduler.now(), " ", m.from(), ">", m.to(), " #", m.raft().index()));
     });
   }
@@ -312,7 +314,7 @@ std::vector<std::string> Traffic(uint64_t seed) {
           m.set_from(a);
           m.set_to(b);
           m.mutable_raft()->set_index(next++);
-          network.Send(m);
+          network.Send(Envelope(m));
         }
       }
     });

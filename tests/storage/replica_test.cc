@@ -24,9 +24,9 @@ class QueueTransport final : public Transport {
  public:
   QueueTransport(std::deque<raftpb::Message>* queue, std::vector<raftpb::Message>* sent)
       : queue_(queue), sent_(sent) {}
-  void Send(raftpb::Message message) override {
-    queue_->push_back(message);
-    sent_->push_back(std::move(message));
+  void Send(Message message) override {
+    queue_->push_back(ToProto(message));
+    sent_->push_back(ToProto(message));
   }
 
  private:
@@ -105,7 +105,7 @@ class ReplicaCluster {
       queue_.pop_front();
       Node& target = nodes_[message.to()];
       if (target.replica && !cut_.contains(message.to()) && !cut_.contains(message.from())) {
-        target.replica->OnMessage(message);
+        target.replica->OnMessage(FromProto(message));
         target.replica->Poll();  // as an event loop does after each input
       }
     }
