@@ -4,7 +4,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <algorithm>
 #include <deque>
+#include <utility>
+#include <vector>
 #include "absl/strings/string_view.h"
 
 #include "engine/raft.pb.h"
@@ -98,6 +101,33 @@ class Progress {
   bool recent_active_ = false;
   Inflights inflights_;
   SnapshotTransfer snapshot_;
+};
+
+// Followers a leader will send appends to at its next Ready, in id order (deterministic), each
+// with a flag: send even if there are no new entries (a heartbeat-like probe). A sorted vector,
+// not a map: it is cleared every Ready and keeps its memory (a map allocated a node per Ready).
+class PendingSends {
+ public:
+  // Adds `id`; if it is already there, its flag becomes flag || send_if_empty.
+  void Mark(NodeId id, bool send_if_empty) {
+    auto it = std::lower_bound(items_.begin(), items_.end(), id,
+                               [](const std::pair<NodeId, bool>& item, NodeId key) { return item.first < key; });
+    if (it != items_.end() && it->first == id) {
+      it->second = it->second || send_if_empty;
+    } else {
+      items_.insert(it, {id, send_if_empty});
+    }
+  }
+  void Erase(NodeId id) {
+    std::erase_if(items_, [id](const std::pair<NodeId, bool>& item) { return item.first == id; });
+  }
+  void Clear() { items_.clear(); }
+  bool empty() const { return items_.empty(); }
+  std::vector<std::pair<NodeId, bool>>::const_iterator begin() const { return items_.begin(); }
+  std::vector<std::pair<NodeId, bool>>::const_iterator end() const { return items_.end(); }
+
+ private:
+  std::vector<std::pair<NodeId, bool>> items_;
 };
 
 }  // namespace keel

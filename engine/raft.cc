@@ -150,7 +150,7 @@ void Raft::SetConfState(const raftpb::ConfState& conf_state) {
   for (auto it = progress_.begin(); it != progress_.end();) {
     // The leader keeps its own Progress even when leaving: it replicates until C_new commits.
     if (it->first != id_ && !members.contains(it->first)) {
-      pending_sends_.erase(it->first);
+      pending_sends_.Erase(it->first);
       it = progress_.erase(it);
     } else {
       ++it;
@@ -159,7 +159,7 @@ void Raft::SetConfState(const raftpb::ConfState& conf_state) {
   for (NodeId member : members) {
     if (progress_.contains(member)) continue;
     progress_.try_emplace(member, log_.LastIndex() + 1, config_.max_inflight_msgs, config_.max_inflight_bytes);
-    pending_sends_[member] = true;
+    pending_sends_.Mark(member, true);
   }
 }
 
@@ -239,7 +239,7 @@ void Raft::Reset(Term term) {
   AbortLeaderTransfer();
   votes_.clear();
   progress_.clear();
-  pending_sends_.clear();
+  pending_sends_.Clear();
   membership_work_pending_ = false;
   read_only_.Clear();
   pending_reads_.clear();

@@ -323,8 +323,8 @@ class Raft {
   // ReadIndex requests that arrived before the leader committed an entry of its term.
   std::vector<std::pair<NodeId, std::string>> pending_reads_;
   SnapshotReceiver snapshot_receiver_;
-  // Followers to send appends to at the next Ready; value: send even without new entries.
-  absl::btree_map<NodeId, bool> pending_sends_;
+  // Followers to send appends to at the next Ready.
+  PendingSends pending_sends_;
 
   // Outputs accumulated for the next Ready.
   std::vector<Message> messages_;

@@ -71,12 +71,10 @@ Index RaftLog::Append(Entry entry) {
     unstable_.push_back(std::move(entry));
     return LastIndex();
   }
-  std::vector<Entry> entries;
-  entries.push_back(std::move(entry));
-  return Append(entries);
+  return Append(absl::MakeConstSpan(&entry, 1));
 }
 
-Index RaftLog::Append(const std::vector<Entry>& entries) {
+Index RaftLog::Append(absl::Span<const Entry> entries) {
   if (entries.empty()) return LastIndex();
   ++version_;
   const Index first = entries.front().index();
@@ -111,8 +109,7 @@ std::optional<Index> RaftLog::MaybeAppend(
   if (first_new < entries.size()) {
     KEEL_ASSERT_MSG(entries[first_new].index() > committed_,
                     "a leader tried to overwrite a committed entry");
-    std::vector<Entry> to_append(entries.begin() + first_new, entries.end());
-    Append(to_append);
+    Append(absl::MakeConstSpan(entries).subspan(first_new));
   }
   CommitTo(std::min(leader_commit, last_new));
   return last_new;

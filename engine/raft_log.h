@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/types/span.h"
 #include "engine/log_storage.h"
 
 namespace keel {
@@ -36,7 +37,7 @@ class RaftLog {
   // Appends entries after truncating any suffix that starts at entries.front().index().
   // Precondition: committed() < entries.front().index() <= LastIndex() + 1 (never truncates
   // committed entries). Returns the new last index.
-  Index Append(const std::vector<Entry>& entries);
+  Index Append(absl::Span<const Entry> entries);
   Index Append(Entry entry);
 
   // AppendEntries receiver (Figure 2): if our log has (prev_index, prev_term), appends the new

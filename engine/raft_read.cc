@@ -109,7 +109,7 @@ absl::Status Raft::TransferLeadership(NodeId transferee) {
   if (progress_.at(transferee).match() == log_.LastIndex()) {
     SendTimeoutNow(transferee);
   } else {
-    pending_sends_[transferee] = true;
+    pending_sends_.Mark(transferee, true);
   }
   return absl::OkStatus();
 }

@@ -86,13 +86,13 @@ void Raft::OnSelfPersisted(Index index, Term term) {
 
 void Raft::BroadcastAppend() {
   for (const auto& [id, progress] : progress_) {
-    if (id != id_) pending_sends_[id] = true;
+    if (id != id_) pending_sends_.Mark(id, true);
   }
 }
 
 void Raft::FlushPendingSends() {
   if (role_ != Role::kLeader) {
-    pending_sends_.clear();
+    pending_sends_.Clear();
     return;
   }
   // Deferring sends to Ready time batches every proposal made since the previous Ready into as
@@ -103,7 +103,7 @@ void Raft::FlushPendingSends() {
     while (MaybeSendAppend(to, /*send_if_empty=*/false)) {
     }
   }
-  pending_sends_.clear();
+  pending_sends_.Clear();
 }
 
 bool Raft::MaybeSendAppend(NodeId to, bool send_if_empty) {
@@ -240,7 +240,7 @@ absl::Status Raft::HandleAppendResponse(const raftpb::Message& m) {
     }
     if (progress.MaybeDecreaseTo(m.index(), next_probe)) {
       if (progress.state() == ProgressState::kReplicate) progress.BecomeProbe();
-      pending_sends_[m.from()] = true;
+      pending_sends_.Mark(m.from(), true);
     }
     return absl::OkStatus();
   }
@@ -262,7 +262,7 @@ absl::Status Raft::HandleAppendResponse(const raftpb::Message& m) {
     progress.FreeInflightsUpTo(m.index());
     if (MaybeCommit()) BroadcastAppend();
     // The ack may have opened the window (or ended a probe): send what is pending.
-    pending_sends_.try_emplace(m.from(), false);
+    pending_sends_.Mark(m.from(), false);
     if (m.from() == lead_transferee_ && progress.match() == log_.LastIndex()) {
       SendTimeoutNow(m.from());
     }
@@ -328,7 +328,7 @@ void Raft::HandleHeartbeatResponse(const raftpb::Message& m) {
   progress.OnHeartbeatResponse();
   RecordLeaseAck(m.from(), m.lease_tick());
   if (progress.match() < log_.LastIndex() || progress.state() == ProgressState::kProbe) {
-    pending_sends_[m.from()] = true;
+    pending_sends_.Mark(m.from(), true);
   }
   if (!m.context().empty()) {
     ReleaseReadyReads(read_only_.Ack(m.from(), m.context(),

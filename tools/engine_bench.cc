@@ -69,15 +69,17 @@ class BenchCluster {
         raft.Advance(ready);
         if (i == 0) leader_allocations_ += g_allocations.load(std::memory_order_relaxed) - allocations_before;
       }
-      while (!queue_.empty()) {
+      // Step() queues nothing (messages come out of the next Readys), so the whole queue is
+      // delivered in order and then cleared, keeping its memory: the bench's own queue does
+      // not allocate per message (a deque allocated a block per two messages).
+      for (Message& m : queue_) {
         progress = true;
-        Message m = std::move(queue_.front());
-        queue_.pop_front();
         const uint64_t allocations_before = g_allocations.load(std::memory_order_relaxed);
         const NodeId to = m.header.to();
         (void)rafts_[to - 1]->Step(std::move(m));
         if (to == 1) leader_allocations_ += g_allocations.load(std::memory_order_relaxed) - allocations_before;
       }
+      queue_.clear();
     }
   }
 
@@ -99,7 +101,7 @@ class BenchCluster {
  private:
   std::vector<std::unique_ptr<MemoryStorage>> storages_;
   std::vector<std::unique_ptr<Raft>> rafts_;
-  std::deque<Message> queue_;
+  std::vector<Message> queue_;
   uint64_t applied_ = 0;
   uint64_t leader_allocations_ = 0;
 };
