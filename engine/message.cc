@@ -31,6 +31,16 @@ void PutEntries(const std::vector<Entry>& entries, raftpb::Message* out) {
 
 }  // namespace
 
+Message::Message(raftpb::Message header_in, std::vector<Entry> entries_in)
+    : header(std::move(header_in)), entries(std::move(entries_in)) {
+  KEEL_ASSERT(header.entries().empty());
+}
+
+Envelope::Envelope(nodepb::Envelope header_in, std::vector<Entry> raft_entries_in)
+    : header(std::move(header_in)), raft_entries(std::move(raft_entries_in)) {
+  KEEL_ASSERT(header.has_raft() ? header.raft().entries().empty() : raft_entries.empty());
+}
+
 Message FromProto(raftpb::Message&& proto) {
   std::vector<Entry> entries = TakeEntries(proto);
   return Message(std::move(proto), std::move(entries));
@@ -73,8 +83,9 @@ std::string Encode(const Envelope& envelope) {
   const nodepb::Envelope& header = envelope.header;
   KEEL_ASSERT(header.has_raft() || envelope.raft_entries.empty());
   if (!header.has_raft()) return header.SerializeAsString();
-  // The envelope's own fields are written by hand below, which covers only the ones this
-  // version knows; a header carrying unknown fields (never one this node built) goes the slow way.
+  // The envelope's own fields are written by hand below: every field of Envelope but the other
+  // bodies (message_test checks the list against the descriptor). A header carrying unknown
+  // fields (from a newer peer, never one this node built) goes the slow way.
   if (!header.GetReflection()->GetUnknownFields(header).empty()) return ToProto(envelope).SerializeAsString();
   const raftpb::Message& raft = header.raft();
   KEEL_ASSERT(raft.entries().empty());

@@ -25,8 +25,8 @@ struct Message {
   std::vector<Entry> entries;   // MSG_APPEND's entries
 
   Message() = default;
-  explicit Message(raftpb::Message header, std::vector<Entry> entries = {})
-      : header(std::move(header)), entries(std::move(entries)) {}
+  // `header` must hold no entries (FromProto converts a protobuf message that does).
+  explicit Message(raftpb::Message header, std::vector<Entry> entries = {});
 };
 
 // The rvalue overload moves the payloads out of `proto`; the other copies them.
@@ -39,8 +39,8 @@ struct Envelope {
   std::vector<Entry> raft_entries;  // the raft body's entries (empty without a raft body)
 
   Envelope() = default;
-  explicit Envelope(nodepb::Envelope header, std::vector<Entry> raft_entries = {})
-      : header(std::move(header)), raft_entries(std::move(raft_entries)) {}
+  // `header` must hold no entries, and `raft_entries` be empty unless it has a raft body.
+  explicit Envelope(nodepb::Envelope header, std::vector<Entry> raft_entries = {});
 };
 
 Envelope FromProto(nodepb::Envelope&& proto);

@@ -33,12 +33,12 @@ class Node::EnvelopeTransport final : public Transport {
  public:
   EnvelopeTransport(PeerChannel& peers, uint64_t cluster_id) : peers_(peers), cluster_id_(cluster_id) {}
   void Send(Message message) override {
-    Envelope envelope(nodepb::Envelope(), std::move(message.entries));
-    envelope.header.set_cluster_id(cluster_id_);
-    envelope.header.set_from(message.header.from());
-    envelope.header.set_to(message.header.to());
-    *envelope.header.mutable_raft() = std::move(message.header);
-    peers_.Send(std::move(envelope));
+    nodepb::Envelope header;
+    header.set_cluster_id(cluster_id_);
+    header.set_from(message.header.from());
+    header.set_to(message.header.to());
+    *header.mutable_raft() = std::move(message.header);
+    peers_.Send(Envelope(std::move(header), std::move(message.entries)));
   }
 
  private:

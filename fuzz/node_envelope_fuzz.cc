@@ -2,7 +2,8 @@
 // frames (two length bytes, then that many bytes each), each decoded as the transport does
 // (keel::DecodeEnvelope); frames that decode are delivered with the right cluster id and
 // addresses half of the time (so they get past the envelope checks into Raft and the proxy
-// code), and each must encode again (keel::Encode, what a node sends) to an equal envelope.
+// code), and each must encode again (keel::Encode, what a node sends) to an equal envelope,
+// as must every envelope the node sent.
 // Whatever arrives, the node must not crash, and a client request queued behind the frames
 // must be answered exactly once by its deadline (whatever state the frames left the node in:
 // leader, follower, candidate, stopped).
@@ -14,6 +15,18 @@
 
 #include "engine/message.h"
 #include "fuzz/node_harness.h"
+
+namespace {
+
+// Encoding `envelope` (what a node sends) must parse to the same envelope.
+void CheckEncodes(const keel::Envelope& envelope) {
+  keel::nodepb::Envelope reparsed;
+  keel::fuzz::Check(reparsed.ParseFromString(keel::Encode(envelope)) &&
+                        google::protobuf::util::MessageDifferencer::Equals(reparsed, keel::ToProto(envelope)),
+                    "Encode does not round-trip");
+}
+
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using keel::fuzz::Check;
@@ -38,11 +51,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         envelope.mutable_raft()->set_from(envelope.from());
       }
     }
-    // Encoding it again (what a node sends) must parse to the same envelope.
-    keel::nodepb::Envelope reparsed;
-    Check(reparsed.ParseFromString(keel::Encode(*decoded)) &&
-              google::protobuf::util::MessageDifferencer::Equals(reparsed, keel::ToProto(*decoded)),
-          "Encode does not round-trip");
+    CheckEncodes(*decoded);
     live.node->OnEnvelope(std::move(*decoded));
     live.node->Poll();
   }
@@ -58,5 +67,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   live.Run(40);  // 400 ms: past the deadline (plus a tick)
   // (Proxied requests among the frames may rightly stay open: their deadlines are fuzzed.)
   Check(*answers == 1, "the node's own client was not answered exactly once by its deadline");
+  // And what the node itself sent (appends it built as a leader included).
+  for (const keel::Envelope& sent : live.channel.sent) CheckEncodes(sent);
   return 0;
 }

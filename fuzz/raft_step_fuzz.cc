@@ -50,7 +50,10 @@ keel::raftpb::Message Structured(Reader& in, const keel::Raft& raft) {
   m.set_index(static_cast<uint64_t>(std::max<int64_t>(0, static_cast<int64_t>(last) + in.Small(9) - 4)));
   m.set_log_term(in.Small(m.term() + 1));
   m.set_commit(in.Small(last + 4));
-  const int entries = static_cast<int>(in.Small(4));
+  // Entries on an append; rarely on anything else (which Raft rejects as malformed), so that
+  // the other types mostly reach their handlers.
+  const bool with_entries = m.type() == keel::raftpb::MSG_APPEND || in.Small(16) == 0;
+  const int entries = with_entries ? static_cast<int>(in.Small(4)) : 0;
   uint64_t entry_term = m.log_term();
   for (int i = 0; i < entries; ++i) {
     keel::raftpb::Entry* entry = m.add_entries();

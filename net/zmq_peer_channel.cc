@@ -153,20 +153,25 @@ void ZmqPeerChannel::Drain(int max_frames, const std::function<void(Envelope)>& 
       parts.push_back(std::move(part));
     }
     ++counters_.received;
-    nodepb::Envelope envelope;
-    if (parts.size() != 1 || parts[0].size() > static_cast<size_t>(kMaxFrameBytes) ||
-        !envelope.ParseFromArray(parts[0].data(), static_cast<int>(parts[0].size()))) {
+    if (parts.size() != 1 || parts[0].size() > static_cast<size_t>(kMaxFrameBytes)) {
+      ++counters_.dropped_unparseable;
+      continue;
+    }
+    // The entries of an append move out of the parsed protobuf, beside its header.
+    absl::StatusOr<Envelope> envelope =
+        DecodeEnvelope(absl::string_view(static_cast<const char*>(parts[0].data()), parts[0].size()));
+    if (!envelope.ok()) {
       ++counters_.dropped_unparseable;
       continue;
     }
     // ZeroMQ stamps each frame with the user id the ZAP handler gave the connection's key:
     // a member's key may only speak for that member.
     const char* user_id = authenticated_ ? zmq_msg_gets(parts[0].handle(), "User-Id") : nullptr;
-    if (authenticated_ && (user_id == nullptr || absl::StrCat(envelope.from()) != user_id)) {
+    if (authenticated_ && (user_id == nullptr || absl::StrCat(envelope->header.from()) != user_id)) {
       ++counters_.dropped_impersonation;
       continue;
     }
-    deliver(FromProto(std::move(envelope)));
+    deliver(std::move(*envelope));
   }
 }
 

@@ -39,7 +39,7 @@ class Network {
   // Messages to a detached node (crashed) are lost.
   void Detach(NodeId id);
 
-  // Sends `message` from message.from() to message.to(), subject to every fault in force.
+  // Sends `message` from message.header.from() to .to(), subject to every fault in force.
   void Send(Envelope message);
 
   // Faults. A cut link drops everything sent over it; a clogged link holds messages and

@@ -195,7 +195,23 @@ TEST(InputValidationTest, MalformedSnapshotChunkRejected) {
                 for (uint64_t v : {1, 1, 3}) voters->Add(v);
               },
               valid),
+      // Only an append carries entries; anything else with some is malformed, not ignored.
+      Mutated("entries outside an append",
+              [](raftpb::Message& m) { *m.add_entries() = ToProto(MakeEntry(7, 2, "x")); }, valid),
   });
+}
+
+TEST(InputValidationTest, EntriesLeftInTheHeaderAreRejected) {
+  // keel::Message keeps entries beside its header (FromProto moves them out); a header that
+  // still holds some was built wrong and must not be half-applied.
+  std::unique_ptr<TestNode> node = MakeFollower();
+  Message message;
+  message.header = ValidAppend();
+  ASSERT_FALSE((*node)->HasReady());
+  const std::string before = (*node)->Status().ToString();
+  EXPECT_EQ((*node)->Step(std::move(message)).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ((*node)->Status().ToString(), before);
+  EXPECT_FALSE((*node)->HasReady());
 }
 
 // An invalid chunk must not disturb a transfer in progress either.

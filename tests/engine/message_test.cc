@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <limits>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -103,6 +104,17 @@ TEST(MessageTest, AHeaderWithUnknownFieldsStillEncodesEverything) {
   ASSERT_TRUE(reparsed.ParseFromString(Encode(*decoded)));
   EXPECT_EQ(reparsed.raft().entries(0).data(), "payload");
   EXPECT_EQ(reparsed.GetReflection()->GetUnknownFields(reparsed).field_count(), 1);
+}
+
+TEST(MessageTest, EncodeKnowsEveryFieldOfTheEnvelope) {
+  // Encode writes an envelope with a raft body field by field (engine/message.cc). A field
+  // added to Envelope, or renumbered, must be added there too: otherwise appends would be sent
+  // without it.
+  std::set<int> numbers;
+  const google::protobuf::Descriptor* envelope = nodepb::Envelope::descriptor();
+  for (int i = 0; i < envelope->field_count(); ++i) numbers.insert(envelope->field(i)->number());
+  EXPECT_EQ(numbers, (std::set<int>{1, 2, 3, 10, 11, 12})) << "update Encode in engine/message.cc";
+  EXPECT_EQ(raftpb::Message::descriptor()->FindFieldByName("entries")->number(), 7);
 }
 
 TEST(MessageTest, GarbageDoesNotDecode) {
