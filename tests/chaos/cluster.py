@@ -9,25 +9,21 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import keelcluster  # noqa: E402  (free_ports: one port picker for every process-level test)
+
 RAFT_PORT, CLIENT_PORT, METRICS_PORT = 7001, 7101, 7201
 
 
 def free_ports(count):
-    sockets, ports = [], []
-    for _ in range(count):
-        s = socket.socket()
-        s.bind(("", 0))
-        sockets.append(s)
-        ports.append(s.getsockname()[1])
-    for s in sockets:
-        s.close()
-    return ports
+    # Free on every interface, not only loopback: with network namespaces the relay listens on
+    # the host side of the namespaces' links (network.py: relay_host).
+    return keelcluster.free_ports(count, host="")
 
 
 class Cluster:

@@ -62,12 +62,13 @@ def _kill_everything():
 atexit.register(_kill_everything)
 
 
-def free_ports(count):
-    """Ports that were free a moment ago (bound to port 0 by the kernel, then released)."""
+def free_ports(count, host="127.0.0.1"):
+    """Ports that were free a moment ago on `host` ("" for every interface): bound to port 0 by
+    the kernel, then released. Every process-level test and tool picks its ports here."""
     sockets, ports = [], []
     for _ in range(count):
         s = socket.socket()
-        s.bind(("127.0.0.1", 0))
+        s.bind((host, 0))
         sockets.append(s)
         ports.append(s.getsockname()[1])
     for s in sockets:
