@@ -23,11 +23,10 @@ Envelope RandomAppend(std::mt19937_64& prng) {
   Envelope envelope;
   nodepb::Envelope& header = envelope.header;
   // Fields at 0 are not written at all: cover both, and the varint edges.
-  const uint64_t max = std::numeric_limits<uint64_t>::max();
-  auto field = [&prng, max] {
+  auto field = [&prng] {
     switch (prng() % 4) {
       case 0: return uint64_t{0};
-      case 1: return max;
+      case 1: return std::numeric_limits<uint64_t>::max();
       default: return prng() >> (prng() % 64);
     }
   };
