@@ -6,11 +6,14 @@
 namespace keel {
 namespace {
 
-using wire::AppendVarint;
-using wire::Tag;
-using wire::VarintSize;
-constexpr uint8_t kVarintWireType = wire::kVarint;
-constexpr uint8_t kLengthDelimitedWireType = wire::kLengthDelimited;
+// Field numbers of engine/raft.proto's Entry.
+constexpr int kTerm = 1;
+constexpr int kIndex = 2;
+constexpr int kType = 3;
+constexpr int kData = 4;
+
+// Enums are int32 on the wire: a negative value would take 10 bytes (sign-extended).
+uint64_t TypeOnWire(const Entry& entry) { return static_cast<uint64_t>(static_cast<int64_t>(entry.type())); }
 
 const std::string& EmptyString() {
   static const std::string* const empty = new std::string();
@@ -60,41 +63,24 @@ raftpb::Entry ToProto(const Entry& entry) {
   return proto;
 }
 
-// Field numbers and order follow engine/raft.proto's Entry (term = 1, index = 2, type = 3,
-// data = 4), as protobuf's serializer writes them: the bytes are identical, which
+// Fields in number order, as protobuf's serializer writes them: the bytes are identical, which
 // entry_test.cc checks against SerializeToString.
 void AppendEncoded(const Entry& entry, std::string* out) {
   const size_t before = out->size();
-  if (entry.term() != 0) {
-    out->push_back(static_cast<char>(Tag(1, kVarintWireType)));
-    AppendVarint(entry.term(), out);
-  }
-  if (entry.index() != 0) {
-    out->push_back(static_cast<char>(Tag(2, kVarintWireType)));
-    AppendVarint(entry.index(), out);
-  }
-  if (entry.type() != raftpb::ENTRY_NORMAL) {
-    out->push_back(static_cast<char>(Tag(3, kVarintWireType)));
-    // Enums are int32 on the wire: a negative value would take 10 bytes (sign-extended).
-    AppendVarint(static_cast<uint64_t>(static_cast<int64_t>(entry.type())), out);
-  }
+  wire::AppendVarintField(kTerm, entry.term(), out);
+  wire::AppendVarintField(kIndex, entry.index(), out);
+  wire::AppendVarintField(kType, TypeOnWire(entry), out);
   if (!entry.data().empty()) {
-    out->push_back(static_cast<char>(Tag(4, kLengthDelimitedWireType)));
-    AppendVarint(entry.data().size(), out);
+    wire::AppendLengthDelimitedHeader(kData, entry.data().size(), out);
     out->append(entry.data());
   }
   KEEL_ASSERT(out->size() - before == EncodedSize(entry));
 }
 
 uint64_t EncodedSize(const Entry& entry) {
-  uint64_t size = 0;
-  if (entry.term() != 0) size += 1 + VarintSize(entry.term());
-  if (entry.index() != 0) size += 1 + VarintSize(entry.index());
-  if (entry.type() != raftpb::ENTRY_NORMAL) {
-    size += 1 + VarintSize(static_cast<uint64_t>(static_cast<int64_t>(entry.type())));
-  }
-  if (!entry.data().empty()) size += 1 + VarintSize(entry.data().size()) + entry.data().size();
-  return size;
+  return wire::VarintFieldSize(entry.term()) + wire::VarintFieldSize(entry.index()) +
+         wire::VarintFieldSize(TypeOnWire(entry)) +
+         (entry.data().empty() ? 0 : wire::LengthDelimitedFieldSize(entry.data().size()));
 }
 
 }  // namespace keel

@@ -90,23 +90,18 @@ std::string Encode(const Envelope& envelope) {
   const raftpb::Message& raft = header.raft();
   KEEL_ASSERT(raft.entries().empty());
   uint64_t raft_size = raft.ByteSizeLong();
-  for (const Entry& entry : envelope.raft_entries) {
-    const uint64_t size = EncodedSize(entry);
-    raft_size += 1 + wire::VarintSize(size) + size;
-  }
+  for (const Entry& entry : envelope.raft_entries) raft_size += wire::LengthDelimitedFieldSize(EncodedSize(entry));
   std::string out;
   out.reserve(wire::VarintFieldSize(header.cluster_id()) + wire::VarintFieldSize(header.from()) +
-              wire::VarintFieldSize(header.to()) + 1 + wire::VarintSize(raft_size) + raft_size);
+              wire::VarintFieldSize(header.to()) + wire::LengthDelimitedFieldSize(raft_size));
   wire::AppendVarintField(kEnvelopeClusterId, header.cluster_id(), &out);
   wire::AppendVarintField(kEnvelopeFrom, header.from(), &out);
   wire::AppendVarintField(kEnvelopeTo, header.to(), &out);
-  out.push_back(static_cast<char>(wire::Tag(kEnvelopeRaft, wire::kLengthDelimited)));
-  wire::AppendVarint(raft_size, &out);
+  wire::AppendLengthDelimitedHeader(kEnvelopeRaft, raft_size, &out);
   const size_t raft_start = out.size();
   raft.AppendToString(&out);
   for (const Entry& entry : envelope.raft_entries) {
-    out.push_back(static_cast<char>(wire::Tag(kMessageEntries, wire::kLengthDelimited)));
-    wire::AppendVarint(EncodedSize(entry), &out);
+    wire::AppendLengthDelimitedHeader(kMessageEntries, EncodedSize(entry), &out);
     AppendEncoded(entry, &out);
   }
   KEEL_ASSERT(out.size() - raft_start == raft_size);

@@ -34,12 +34,22 @@ inline uint8_t Tag(int field, uint8_t wire_type) {
   return static_cast<uint8_t>((field << 3) | wire_type);
 }
 
-// A uint64 field, omitted at 0. Returns the bytes it takes (0 when omitted).
+// A varint field (uint64, or an enum as int32 sign-extended to 64 bits), omitted at 0: the
+// bytes it takes (0 when omitted), and the writer.
 inline uint64_t VarintFieldSize(uint64_t value) { return value == 0 ? 0 : 1 + VarintSize(value); }
 inline void AppendVarintField(int field, uint64_t value, std::string* out) {
   if (value == 0) return;
   out->push_back(static_cast<char>(Tag(field, kVarint)));
   AppendVarint(value, out);
+}
+
+// A length-delimited field (bytes, string, submessage) whose content is `size` bytes: the bytes
+// it takes, and the tag and length to write before the content. (proto3 omits empty bytes
+// fields; submessages and repeated elements are written even when empty: callers decide.)
+inline uint64_t LengthDelimitedFieldSize(uint64_t size) { return 1 + VarintSize(size) + size; }
+inline void AppendLengthDelimitedHeader(int field, uint64_t size, std::string* out) {
+  out->push_back(static_cast<char>(Tag(field, kLengthDelimited)));
+  AppendVarint(size, out);
 }
 
 }  // namespace keel::wire
