@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/container/btree_set.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "engine/assert.h"
 
@@ -61,9 +62,11 @@ absl::Status CheckNodeInvariants(const Raft& raft, Index window) {
       if (raft.vote() != raft.id()) return Violation(raft, "leader did not vote for itself");
       {
         // One Progress per member (voters of both halves, learners) and for the leader itself.
-        absl::btree_set<NodeId> members(raft.voters().begin(), raft.voters().end());
-        members.insert(raft.conf_state().learners().begin(), raft.conf_state().learners().end());
-        members.insert(raft.id());
+        absl::InlinedVector<NodeId, 16> members(raft.voters().begin(), raft.voters().end());
+        members.insert(members.end(), raft.conf_state().learners().begin(), raft.conf_state().learners().end());
+        members.push_back(raft.id());
+        std::sort(members.begin(), members.end());
+        members.erase(std::unique(members.begin(), members.end()), members.end());
         if (raft.progress().size() != members.size()) return Violation(raft, "progress/members mismatch");
         for (NodeId member : members) {
           if (!raft.progress().contains(member)) return Violation(raft, absl::StrCat("no progress for member ", member));
@@ -100,24 +103,40 @@ absl::Status CheckNodeInvariants(const Raft& raft, Index window) {
   return absl::OkStatus();
 }
 
-void ClusterSafetyChecker::RecentTerms::Reset(const Raft& raft) {
-  raft_ = &raft;
-  last_ = raft.log().LastIndex();
-  read_.fill(false);
-}
-
-std::optional<Term> ClusterSafetyChecker::RecentTerms::At(Index index) {
-  if (index > last_ || last_ - index > kSpan) return raft_->log().TermAt(index);
-  const Index k = last_ - index;
-  if (!read_[k]) {
-    terms_[k] = raft_->log().TermAt(index);
-    read_[k] = true;
+absl::Status ClusterSafetyChecker::TermMirror::Refresh(const Raft& raft, bool full, Index* reread_from) {
+  const RaftLog& log = raft.log();
+  const Index last = log.LastIndex();
+  const Index low = std::max(log.FirstIndex(), last >= kSpan ? last - kSpan + 1 : 1);
+  if (full || raft_ != &raft) {
+    low_ = 1;
+    high_ = 0;
   }
-  return terms_[k];
+  raft_ = &raft;
+  // Indices in [low, last] are fewer than kSpan, so they never share a slot of the ring: what
+  // the loop writes cannot clobber a term it still compares against or keeps.
+  Index i = last;
+  for (; i >= low && i > 0; --i) {
+    const std::optional<Term> term = log.TermAt(i);
+    if (!term) return absl::InternalError(absl::StrCat("no term for index ", i, " inside the log"));
+    if (i >= low_ && i <= high_ && terms_[i % kSpan] == *term) break;  // unchanged from here down
+    terms_[i % kSpan] = *term;
+  }
+  *reread_from = i + 1;
+  // Below the entry the loop stopped at, the mirror's terms stand, as far down as it held any.
+  for (Index k = std::min(i, low_ - 1); k >= low && k > 0; --k) {
+    const std::optional<Term> term = log.TermAt(k);
+    if (!term) return absl::InternalError(absl::StrCat("no term for index ", k, " inside the log"));
+    terms_[k % kSpan] = *term;
+    *reread_from = k;
+  }
+  low_ = low;
+  high_ = last;
+  KEEL_ASSERT(high_ < low_ || high_ - low_ < kSpan);
+  return absl::OkStatus();
 }
 
-absl::Status ClusterSafetyChecker::CheckLogMatching(RecentTerms& terms_a, RecentTerms& terms_b, Index window,
-                                                   bool compare_data) {
+absl::Status ClusterSafetyChecker::CheckLogMatching(const TermMirror& terms_a, const TermMirror& terms_b,
+                                                   Index window, bool compare_data) {
   const Raft& a = terms_a.raft();
   const Raft& b = terms_b.raft();
   const Index low = std::max(a.log().FirstIndex(), b.log().FirstIndex());
@@ -180,17 +199,31 @@ absl::Status ClusterSafetyChecker::Observe(const std::vector<const Raft*>& nodes
   std::vector<Entry> scratch;
   std::vector<LogShape> shapes;
   shapes.reserve(nodes.size());
+  mirrored_.assign(nodes.size(), nullptr);
   for (const Raft* node : nodes) shapes.push_back(ShapeOf(*node));
   for (size_t k = 0; k < nodes.size(); ++k) {
     const Raft* node = nodes[k];
-    // The term scan only when the log changed since the last one (window 0 still checks the
-    // last entry); everything else every time.
+    // Terms are re-read only where the log changed since the last look; everything else is
+    // checked every time.
     const LogShape& shape = shapes[k];
     auto [last_scan, first_seen] = scanned_shape_.try_emplace(node->id(), shape);
     const bool changed = first_seen || !(last_scan->second == shape);
-    const Index window = thorough ? kMaxScan : (changed ? 64 : 0);
-    if (absl::Status status = CheckNodeInvariants(*node, window); !status.ok()) return status;
+    const bool restarted = first_seen || last_scan->second.generation != shape.generation;
+    // Window 0: the term order of what changed is checked on the mirror below.
+    if (absl::Status status = CheckNodeInvariants(*node, thorough ? kMaxScan : 0); !status.ok()) return status;
     last_scan->second = shape;
+    TermMirror& mirror = mirrors_[node->id()];
+    if (changed || thorough) {
+      Index from = 0;
+      if (absl::Status status = mirror.Refresh(*node, thorough || restarted, &from); !status.ok()) {
+        return Violation(*node, status.message());
+      }
+      for (Index i = std::max(from, mirror.low()); i <= mirror.high(); ++i) {
+        const Term previous = i > mirror.low() ? *mirror.At(i - 1) : mirror.At(i - 1).value_or(0);
+        if (*mirror.At(i) < previous) return Violation(*node, absl::StrCat("log term decreases at index ", i));
+      }
+    }
+    mirrored_[k] = &mirror;
     // Election Safety.
     if (node->role() == Role::kLeader) {
       auto [it, inserted] = leaders_.try_emplace(node->term(), node->id());
@@ -241,14 +274,12 @@ absl::Status ClusterSafetyChecker::Observe(const std::vector<const Raft*>& nodes
     }
   }
   // Log Matching, for every pair whose logs changed since the pair was last compared.
-  recent_.resize(nodes.size());
-  for (size_t k = 0; k < nodes.size(); ++k) recent_[k].Reset(*nodes[k]);
   for (size_t i = 0; i < nodes.size(); ++i) {
     for (size_t j = i + 1; j < nodes.size(); ++j) {
       const std::pair<LogShape, LogShape> pair_shapes{shapes[i], shapes[j]};
       auto [matched, first_seen] = matched_shapes_.try_emplace({nodes[i]->id(), nodes[j]->id()}, pair_shapes);
       if (!thorough && !first_seen && matched->second == pair_shapes) continue;
-      if (absl::Status status = CheckLogMatching(recent_[i], recent_[j], thorough ? kMaxScan : 64, thorough);
+      if (absl::Status status = CheckLogMatching(*mirrored_[i], *mirrored_[j], thorough ? kMaxScan : 64, thorough);
           !status.ok()) {
         return status;
       }

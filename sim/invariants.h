@@ -62,24 +62,38 @@ class ClusterSafetyChecker {
     raftpb::EntryType type = raftpb::ENTRY_NORMAL;
     Term observed_in_term = 0;  // the observer's term when it was first seen committed
   };
-  // The terms of a node's most recent entries, each read from its log at most once per
-  // Observe however many pairs the node is compared in (term reads were the largest cost of
-  // the per-step checks); indices further back are read every time.
-  class RecentTerms {
+  // The terms of a node's most recent entries, kept from one Observe to the next and re-read
+  // from the log only where it changed: term reads through the log and its storage were most of
+  // the per-step checks' cost (the same indices were re-read for every pair, every step).
+  class TermMirror {
    public:
-    static constexpr Index kSpan = 128;
-    void Reset(const Raft& raft);
+    static constexpr Index kSpan = 128;  // a power of two: the ring below is indexed mod kSpan
+
+    // Re-reads, from the last index down, the terms of `raft`'s log until one equals what the
+    // mirror already holds there (a node's log changes only by replacing a suffix, and a
+    // change below an unchanged entry would break Log Matching against whichever log it came
+    // from), or all of the last kSpan if `full` or the log is not the one mirrored before.
+    // Sets *reread_from to the lowest index re-read (LastIndex() + 1 if none). Fails if a term
+    // inside the log cannot be read.
+    absl::Status Refresh(const Raft& raft, bool full, Index* reread_from);
     const Raft& raft() const { return *raft_; }
-    std::optional<Term> At(Index index);
+    Index low() const { return low_; }
+    Index high() const { return high_; }
+    // The term at `index`: the mirror's inside [low, high], the log's outside.
+    std::optional<Term> At(Index index) const {
+      if (index >= low_ && index <= high_) return terms_[index % kSpan];
+      return raft_->log().TermAt(index);
+    }
 
    private:
     const Raft* raft_ = nullptr;
-    Index last_ = 0;
-    std::array<std::optional<Term>, kSpan + 1> terms_;  // [k]: the term at last_ - k
-    std::array<bool, kSpan + 1> read_{};
+    Index low_ = 1;   // mirrored: [low_, high_], empty if low_ > high_
+    Index high_ = 0;
+    std::array<Term, kSpan> terms_{};  // the term at index i is terms_[i % kSpan]
   };
-  absl::Status CheckLogMatching(RecentTerms& a, RecentTerms& b, Index window, bool compare_data);
-  std::vector<RecentTerms> recent_;  // Observe's, kept to reuse the memory
+  absl::Status CheckLogMatching(const TermMirror& a, const TermMirror& b, Index window, bool compare_data);
+  std::map<NodeId, TermMirror> mirrors_;  // std::map: mirrored_ points into it
+  std::vector<const TermMirror*> mirrored_;  // Observe's, per position in its `nodes`
 
   // What the terms in a node's log window can depend on. While it stays the same, the term
   // scans of that log need not be repeated (they are most of the checker's cost).

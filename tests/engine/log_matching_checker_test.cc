@@ -70,5 +70,64 @@ TEST(LogMatchingCheckerTest, LogsThatOnlyDivergeAtTheirEndsPass) {
   EXPECT_TRUE(checker.Observe({&a.raft(), &b.raft(), &c.raft()}, /*thorough=*/true).ok());
 }
 
+// An append from a leader of term 3 with the entries after `prev` (of term 1): those up to
+// `last_term1` in term 1, the rest up to `last` in term 2.
+raftpb::Message AppendFromLeader(NodeId to, Index prev, Index last_term1, Index last) {
+  raftpb::Message append;
+  append.set_type(raftpb::MSG_APPEND);
+  append.set_from(9);
+  append.set_to(to);
+  append.set_term(3);
+  append.set_index(prev);
+  append.set_log_term(1);
+  for (Index i = prev + 1; i <= last; ++i) {
+    raftpb::Entry* entry = append.add_entries();
+    entry->set_index(i);
+    entry->set_term(i <= last_term1 ? 1 : 2);
+    entry->set_data("y");
+  }
+  return append;
+}
+
+TEST(LogMatchingCheckerTest, ADivergenceAppendedAfterTheFirstLookIsCaught) {
+  // The checker keeps each node's recent terms from one look to the next and re-reads only
+  // what changed: entries appended since must be compared all the same.
+  TestNode a = Node(1, Log(200, 0));
+  TestNode b = Node(2, Log(200, 0));
+  ClusterSafetyChecker checker;
+  ASSERT_TRUE(checker.Observe({&a.raft(), &b.raft()}).ok());
+  ASSERT_TRUE(a.Step(AppendFromLeader(1, 200, 200, 220)).ok());  // 201..220 in term 2
+  ASSERT_TRUE(b.Step(AppendFromLeader(2, 200, 205, 220)).ok());  // 201..205 in term 1
+  const absl::Status status = checker.Observe({&a.raft(), &b.raft()});
+  EXPECT_NE(status.message().find("differ at index 201"), std::string::npos) << status;
+}
+
+TEST(LogMatchingCheckerTest, ATruncatedSuffixIsReadAgain) {
+  // Node 2 first holds what node 1 holds, then a leader replaces its suffix from 211: the
+  // logs now only diverge at their ends (no violation), and the mirror of node 2 must hold the
+  // new terms, or a later divergence below them would go unseen.
+  TestNode a = Node(1, Log(200, 0));
+  TestNode b = Node(2, Log(200, 0));
+  ClusterSafetyChecker checker;
+  ASSERT_TRUE(a.Step(AppendFromLeader(1, 200, 200, 220)).ok());
+  ASSERT_TRUE(b.Step(AppendFromLeader(2, 200, 200, 220)).ok());
+  ASSERT_TRUE(checker.Observe({&a.raft(), &b.raft()}).ok());
+  raftpb::Message replace = AppendFromLeader(2, 210, 210, 215);
+  replace.set_log_term(2);
+  for (raftpb::Entry& entry : *replace.mutable_entries()) entry.set_term(3);
+  ASSERT_TRUE(b.Step(replace).ok());
+  ASSERT_EQ(b->log().LastIndex(), 215u);
+  ASSERT_EQ(b->log().TermAt(211), 3u);
+  EXPECT_TRUE(checker.Observe({&a.raft(), &b.raft()}).ok());
+  // Node 1 now takes node 2's new entries but with a different term below them.
+  raftpb::Message diverge = AppendFromLeader(1, 205, 205, 215);
+  diverge.set_log_term(2);
+  for (raftpb::Entry& entry : *diverge.mutable_entries()) entry.set_term(entry.index() <= 207 ? 2 : 3);
+  ASSERT_TRUE(a.Step(diverge).ok());
+  // Node 1: 201..207 in term 2, 208..215 in term 3; node 2: 201..210 in term 2, 211..215 in 3.
+  const absl::Status status = checker.Observe({&a.raft(), &b.raft()});
+  EXPECT_NE(status.message().find("differ at index 208"), std::string::npos) << status;
+}
+
 }  // namespace
 }  // namespace keel
