@@ -38,7 +38,11 @@ class ClusterSafetyChecker {
   // `thorough` compares the last 4,096 entries of every pair of logs, data included; the
   // default compares the terms of the last 64 (cheap enough for every simulation step). Both
   // check everything else in full; committed entries' data is compared as they commit.
-  absl::Status Observe(const std::vector<const Raft*>& nodes, bool thorough = false);
+  // `stepped`, if set, promises that no other node's core changed since the previous Observe
+  // but by a change of its log (which Observe sees): their internal invariants (role, progress)
+  // are then not checked again. The simulator, which steps one node at a time, passes it.
+  absl::Status Observe(const std::vector<const Raft*>& nodes, bool thorough = false,
+                       const Raft* stepped = nullptr);
   // Records that `node`, whose current term is `node_term`, applied `entry` (from
   // Ready::committed_entries). The entry was committed by a leader of a term between
   // entry.term() and `node_term`: only the upper bound is safe for Leader Completeness (a

@@ -171,7 +171,8 @@ class Simulation {
   // Corrupts one byte at rest in one of `victim`'s durable files, unless that would damage
   // more than f nodes.
   void FlipABit(NodeId victim);
-  void CheckStep();
+  // The per-step checks after `stepped` ran (only its core changed since the last ones).
+  void CheckStep(const Raft& stepped);
   // State Machine Safety as it happens: what node `id` applies must be what was committed.
   void OnApply(NodeId id, Index index, absl::string_view command);
   // Node `id` restored its state machine from a snapshot (at start or from the leader).
@@ -231,6 +232,8 @@ class Simulation {
   uint64_t steps_checked_ = 0;
   uint64_t request_ids_ = 0;
   std::vector<uint64_t> last_signature_;
+  std::vector<uint64_t> check_signature_;  // CheckStep's, kept to reuse the memory
+  std::vector<const Raft*> check_live_;
   // Swarm-drawn settings.
   int election_tick_ = 10;
   int64_t tick_nanos_ = 10 * kMillis;

@@ -5,6 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include "engine/assert.h"
 #include "sim/checker/kvstate_model.h"
+#include "sim/checker/proto_edn.h"
+#include "sim/checker/typed_check.h"
 
 namespace keel::sim {
 namespace {
@@ -61,13 +63,53 @@ Workload::Workload(WorkloadEnv env, WorkloadShape shape, int clients, Prng prng)
   KEEL_ASSERT(env_.scheduler != nullptr && !env_.nodes.empty() && clients_ >= 1);
 }
 
-void Workload::Record(int64_t process, absl::string_view type, const kvpb::Command& command,
-                      const std::string& value_edn) {
-  const std::string line = absl::StrCat("{:process ", process, ", :type :", type, ", :f :",
-                                        checker::CommandName(command), ", :value ", value_edn,
-                                        ", :time ", env_.scheduler->now(), "}");
+void Workload::Record(int64_t process, checker::EventType type, const kvpb::Command& command,
+                      const kvpb::Result* result) {
+  KEEL_ASSERT((result != nullptr) == (type == checker::EventType::kOk));
+  edn::Value value = edn::Value::Nil();
+  if (type == checker::EventType::kInvoke || type == checker::EventType::kOk) {
+    absl::StatusOr<edn::Value> converted =
+        checker::ProtoToEdn(type == checker::EventType::kOk ? *result : checker::CommandBody(command));
+    KEEL_ASSERT_MSG(converted.ok(), "values above INT64_MAX do not fit EDN");
+    value = *std::move(converted);
+  }
+  const absl::string_view type_name = type == checker::EventType::kInvoke ? "invoke"
+                                      : type == checker::EventType::kOk   ? "ok"
+                                      : type == checker::EventType::kFail ? "fail"
+                                                                          : "info";
+  checker::Event event{process, type, checker::CommandName(command), std::nullopt, std::move(value)};
+  const std::string line = absl::StrCat("{:process ", process, ", :type :", type_name, ", :f :", event.f,
+                                        ", :value ", edn::ToEdn(event.value), ", :time ", env_.scheduler->now(), "}");
   env_.trace(absl::StrCat("history ", line));
   absl::StrAppend(&history_, line, "\n");
+  absl::StatusOr<size_t> op = operations_.Add(std::move(event), ++history_lines_);
+  KEEL_ASSERT_MSG(op.ok(), "the workload pairs its own events");
+  if (type == checker::EventType::kInvoke) {
+    KEEL_ASSERT(*op == typed_.size());
+    TypedOperation& typed = typed_.emplace_back();
+    typed.command = command;
+    // As the EDN holds it: the op alone.
+    typed.command.clear_session();
+    typed.command.clear_sequence();
+    typed.command.clear_acked_sequence();
+    typed.command.clear_leader_time_nanos();
+  } else if (result != nullptr) {
+    typed_[*op].result = *result;
+  }
+}
+
+absl::StatusOr<checker::CheckResult> Workload::CheckOperations(const checker::CheckOptions& options) const {
+  const checker::History& history = operations();
+  KEEL_ASSERT(typed_.size() == history.ops.size());
+  using Model = checker::KvstateModel;
+  const Model model(Model::Objects::kAll);
+  return checker::CheckHistoryWith(
+      model, history, options, [&](size_t i) -> absl::StatusOr<std::pair<checker::Call<Model>, std::string>> {
+        absl::StatusOr<checker::Call<Model>> call = model.Decoded(history.ops[i], typed_[i].command, typed_[i].result);
+        if (!call.ok()) return call.status();
+        std::string key = checker::ObjectOf(call->input);
+        return std::pair<checker::Call<Model>, std::string>(*std::move(call), std::move(key));
+      });
 }
 
 Attempt Workload::Perform(Client& client, const kvpb::Command& command, int attempts, bool* maybe_applied) {
@@ -101,7 +143,7 @@ void Workload::RunOperation(Client& client, kvpb::Command command, bool mutating
     command.set_sequence(++client.sequence);
     command.set_acked_sequence(client.sequence - 1);  // one operation at a time
   }
-  Record(client.process, "invoke", command, checker::ProtoToEdnText(checker::CommandBody(command)));
+  Record(client.process, checker::EventType::kInvoke, command, nullptr);
   // A mutating command is retried until it is answered: its session makes every retry safe,
   // and an answer settles whether it happened. (Giving up would leave it indeterminate
   // forever, and every such operation multiplies the checker's search.) Reads carry no
@@ -112,7 +154,7 @@ void Workload::RunOperation(Client& client, kvpb::Command command, bool mutating
   if (attempt.outcome == Attempt::Outcome::kApplied && result.ParseFromString(attempt.result) &&
       result.code() != kvpb::CODE_SESSION_UNKNOWN) {
     result.clear_error();
-    Record(client.process, "ok", command, checker::ProtoToEdnText(result));
+    Record(client.process, checker::EventType::kOk, command, &result);
     ++outcomes_["ok"];
     // Remember what the client now holds, for its later releases, dones and cas.
     if (command.has_pool_acquire() && result.code() == kvpb::CODE_OK) {
@@ -133,11 +175,11 @@ void Workload::RunOperation(Client& client, kvpb::Command command, bool mutating
   KEEL_ASSERT_MSG(attempt.outcome != Attempt::Outcome::kApplied || result.code() == kvpb::CODE_SESSION_UNKNOWN,
                   "the state machine always answers with a Result");
   if (maybe_applied || attempt.outcome == Attempt::Outcome::kUnknown) {
-    Record(client.process, "info", command, "nil");
+    Record(client.process, checker::EventType::kInfo, command, nullptr);
     ++outcomes_["info"];
     client.process += clients_ + 1;  // the old process still has this operation in flight
   } else {
-    Record(client.process, "fail", command, "nil");
+    Record(client.process, checker::EventType::kFail, command, nullptr);
     ++outcomes_["fail"];
   }
 }

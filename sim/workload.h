@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,8 @@
 #include "engine/prng.h"
 #include "engine/types.h"
 #include "kvstate/kv.pb.h"
+#include "sim/checker/check.h"
+#include "sim/checker/history.h"
 #include "sim/scheduler.h"
 
 namespace keel::sim {
@@ -90,6 +93,20 @@ class Workload {
 
   // The history so far, one EDN map per line (each ends with '\n').
   const std::string& history() const { return history_; }
+  // The same history paired into operations: exactly what checker::ParseHistory(history())
+  // returns, without the parse.
+  const checker::History& operations() const { return operations_.history(); }
+  // Per operation (same index): what its EDN values say, as protos, for a check that decodes
+  // nothing (checker::KvstateModel::Decoded). `command` holds only the op (as the EDN does, no
+  // session fields); `result` is set exactly for :ok operations.
+  struct TypedOperation {
+    kvpb::Command command;
+    std::optional<kvpb::Result> result;
+  };
+  const std::vector<TypedOperation>& typed_operations() const { return typed_; }
+  // checker::CheckHistory(KvstateModel(kAll), operations(), options), decoding the commands and
+  // results from typed_operations() instead of from EDN: same verdict, same search.
+  absl::StatusOr<checker::CheckResult> CheckOperations(const checker::CheckOptions& options) const;
   // Completed operations by outcome ("ok", "fail", "info").
   const std::map<std::string, uint64_t>& outcomes() const { return outcomes_; }
   bool final_reads_done() const { return final_reads_done_; }
@@ -101,13 +118,17 @@ class Workload {
   void RunOperation(Client& client, kvpb::Command command, bool mutating);
   // Submits until an attempt is applied or `attempts` are used up.
   Attempt Perform(Client& client, const kvpb::Command& command, int attempts, bool* maybe_applied);
-  void Record(int64_t process, absl::string_view type, const kvpb::Command& command, const std::string& value_edn);
+  // Appends one event to the history (text, trace and operations). `result`: an :ok's.
+  void Record(int64_t process, checker::EventType type, const kvpb::Command& command, const kvpb::Result* result);
 
   WorkloadEnv env_;
   WorkloadShape shape_;
   int clients_;
   Prng prng_;
   std::string history_;
+  checker::HistoryBuilder operations_;
+  std::vector<TypedOperation> typed_;
+  int history_lines_ = 0;
   std::map<std::string, uint64_t> outcomes_;
   bool final_reads_done_ = false;
   bool clients_stopped_ = false;

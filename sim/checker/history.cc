@@ -10,16 +10,6 @@
 namespace keel::checker {
 namespace {
 
-enum class EventType : uint8_t { kInvoke, kOk, kFail, kInfo };
-
-struct Event {
-  int64_t process = 0;
-  EventType type = EventType::kInvoke;
-  std::string f;
-  std::optional<edn::Value> key;
-  edn::Value value;
-};
-
 absl::Status LineError(int line, absl::string_view reason) {
   return absl::InvalidArgumentError(absl::StrCat("line ", line, ": ", reason));
 }
@@ -77,11 +67,60 @@ absl::StatusOr<std::optional<Event>> ParseEvent(absl::string_view text, int line
 
 }  // namespace
 
+absl::StatusOr<size_t> HistoryBuilder::Add(Event event, int line) {
+  const auto in_flight = pending_.find(event.process);
+  if (event.type == EventType::kInvoke) {
+    if (in_flight != pending_.end()) {
+      return LineError(line, absl::StrCat("process ", event.process,
+                                          " invokes an operation while the one it invoked at line ",
+                                          history_.ops[in_flight->second].invoke_line, " has not completed"));
+    }
+    Operation op;
+    op.process = event.process;
+    op.f = std::move(event.f);
+    op.key = std::move(event.key);
+    op.input = std::move(event.value);
+    op.invoke_line = line;
+    op.call = position_++;
+    pending_.emplace(op.process, history_.ops.size());
+    history_.ops.push_back(std::move(op));
+    return history_.ops.size() - 1;
+  }
+  if (in_flight == pending_.end()) {
+    return LineError(line, absl::StrCat("completion for process ", event.process, ", which has no operation in flight"));
+  }
+  const size_t index = in_flight->second;
+  Operation& op = history_.ops[index];
+  if (event.f != op.f) {
+    return LineError(line, absl::StrCat("completion has :f :", event.f, " but the invocation at line ",
+                                        op.invoke_line, " has :f :", op.f));
+  }
+  pending_.erase(in_flight);
+  op.complete_line = line;
+  op.output = std::move(event.value);
+  const int64_t completed_at = position_++;
+  switch (event.type) {
+    case EventType::kOk:
+      op.outcome = Outcome::kOk;
+      op.ret = completed_at;
+      break;
+    case EventType::kFail:
+      op.outcome = Outcome::kFail;
+      op.ret = completed_at;
+      break;
+    case EventType::kInfo:
+      // Indeterminate: the operation may still take effect later, so it never "returns".
+      op.outcome = Outcome::kInfo;
+      op.output = edn::Value::Nil();
+      break;
+    case EventType::kInvoke:
+      break;  // handled above
+  }
+  return index;
+}
+
 absl::StatusOr<History> ParseHistory(absl::string_view text) {
-  History history;
-  // Each process has at most one operation in flight (Jepsen's contract with its clients).
-  absl::btree_map<int64_t, size_t> pending;  // process -> index into history.ops
-  int64_t position = 0;
+  HistoryBuilder builder;
   int line = 0;
   for (const absl::string_view line_text : absl::StrSplit(text, '\n')) {
     ++line;
@@ -89,62 +128,11 @@ absl::StatusOr<History> ParseHistory(absl::string_view text) {
     absl::StatusOr<std::optional<Event>> parsed = ParseEvent(line_text, line);
     if (!parsed.ok()) return parsed.status();
     if (!parsed->has_value()) continue;
-    Event& event = **parsed;
-    const auto in_flight = pending.find(event.process);
-    if (event.type == EventType::kInvoke) {
-      if (in_flight != pending.end()) {
-        return LineError(
-            line, absl::StrCat("process ", event.process,
-                               " invokes an operation while the one it invoked at "
-                               "line ",
-                               history.ops[in_flight->second].invoke_line, " has not completed"));
-      }
-      Operation op;
-      op.process = event.process;
-      op.f = std::move(event.f);
-      op.key = std::move(event.key);
-      op.input = std::move(event.value);
-      op.invoke_line = line;
-      op.call = position++;
-      pending.emplace(op.process, history.ops.size());
-      history.ops.push_back(std::move(op));
-      continue;
-    }
-    if (in_flight == pending.end()) {
-      return LineError(line, absl::StrCat("completion for process ", event.process,
-                                          ", which has no operation in flight"));
-    }
-    Operation& op = history.ops[in_flight->second];
-    if (event.f != op.f) {
-      return LineError(line,
-                       absl::StrCat("completion has :f :", event.f, " but the invocation at line ",
-                                    op.invoke_line, " has :f :", op.f));
-    }
-    pending.erase(in_flight);
-    op.complete_line = line;
-    op.output = std::move(event.value);
-    const int64_t completed_at = position++;
-    switch (event.type) {
-      case EventType::kOk:
-        op.outcome = Outcome::kOk;
-        op.ret = completed_at;
-        break;
-      case EventType::kFail:
-        op.outcome = Outcome::kFail;
-        op.ret = completed_at;
-        break;
-      case EventType::kInfo:
-        // Indeterminate: the operation may still take effect later, so it never "returns".
-        op.outcome = Outcome::kInfo;
-        op.output = edn::Value::Nil();
-        break;
-      case EventType::kInvoke:
-        break;  // handled above
-    }
+    if (absl::StatusOr<size_t> added = builder.Add(**std::move(parsed), line); !added.ok()) return added.status();
   }
   // Operations still in flight stay kInfo with ret = kNeverReturns: the history ended before
   // anyone learned whether they happened.
-  return history;
+  return std::move(builder).Finish();
 }
 
 absl::string_view OutcomeName(Outcome outcome) {

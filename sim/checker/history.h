@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/btree_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "sim/checker/edn.h"
@@ -50,6 +51,36 @@ struct Operation {
 
 struct History {
   std::vector<Operation> ops;  // in invocation order
+};
+
+// One client event, as a history line holds it.
+enum class EventType : uint8_t { kInvoke, kOk, kFail, kInfo };
+struct Event {
+  int64_t process = 0;
+  EventType type = EventType::kInvoke;
+  std::string f;
+  std::optional<edn::Value> key;
+  edn::Value value;
+};
+
+// Pairs client events into operations. ParseHistory feeds it the events it reads; a writer that
+// has the events already (the simulator's workload) feeds it the same events and needs no
+// parse, and gets the same History as parsing what it wrote.
+class HistoryBuilder {
+ public:
+  // Adds the event of 1-based line `line` (lines must increase). Returns the index into
+  // history().ops of the operation the event belongs to. Errors are ParseHistory's (a second
+  // invocation on a process with one pending, a completion with none pending or with a
+  // different :f); the history is then unchanged.
+  absl::StatusOr<size_t> Add(Event event, int line);
+  const History& history() const { return history_; }
+  History Finish() && { return std::move(history_); }
+
+ private:
+  History history_;
+  // Each process has at most one operation in flight (Jepsen's contract with its clients).
+  absl::btree_map<int64_t, size_t> pending_;  // process -> index into history_.ops
+  int64_t position_ = 0;
 };
 
 // Parses a whole history (the contents of a file). Errors are InvalidArgument and start with

@@ -121,10 +121,23 @@ std::string ObjectOf(const kvpb::Command& c) {
 absl::StatusOr<Call<KvstateModel>> KvstateModel::Decode(const Operation& op) const {
   absl::StatusOr<kvpb::Command> command = DecodeCommand(op);
   if (!command.ok()) return command.status();
-  const bool allowed = IsPoolCommand(*command) ? objects_ != Objects::kLoadBalancers
-                       : IsLbCommand(*command) ? objects_ != Objects::kPools
-                       : IsKvCommand(*command) ? objects_ == Objects::kAll
-                                               : false;
+  std::optional<kvpb::Result> result;
+  if (op.outcome == Outcome::kOk) {
+    result.emplace();
+    if (absl::Status status = ProtoFromEdn(op.output, *result); !status.ok()) {
+      return OutputError(op, absl::StrCat(":", op.f, " result: ", status.message()));
+    }
+  }
+  return Decoded(op, *std::move(command), std::move(result));
+}
+
+absl::StatusOr<Call<KvstateModel>> KvstateModel::Decoded(const Operation& op, kvpb::Command command,
+                                                         std::optional<kvpb::Result> result) const {
+  KEEL_ASSERT(result.has_value() == (op.outcome == Outcome::kOk));
+  const bool allowed = IsPoolCommand(command) ? objects_ != Objects::kLoadBalancers
+                       : IsLbCommand(command) ? objects_ != Objects::kPools
+                       : IsKvCommand(command) ? objects_ == Objects::kAll
+                                              : false;
   if (!allowed) {
     return OperationError(op, absl::StrCat(":", op.f, " is not an operation of this model (",
                                            objects_ == Objects::kPools ? "pool: :pool-*"
@@ -132,23 +145,19 @@ absl::StatusOr<Call<KvstateModel>> KvstateModel::Decode(const Operation& op) con
                                                                                  : "kvstate: :kv-*, :pool-*, :lb-*",
                                            "; session commands are not checked)"));
   }
-  if (ObjectOf(*command).empty()) {
+  if (ObjectOf(command).empty()) {
     return OperationError(op, absl::StrCat(":kv-list's :prefix must name a block (\"group/block/...\"), not ",
                                            edn::ToEdn(op.input)));
   }
   Call<KvstateModel> call;
-  call.read_only = IsReadCommand(*command);
-  call.input = *std::move(command);
-  if (op.outcome == Outcome::kOk) {
-    kvpb::Result result;
-    if (absl::Status status = ProtoFromEdn(op.output, result); !status.ok()) {
-      return OutputError(op, absl::StrCat(":", op.f, " result: ", status.message()));
-    }
-    if (result.code() == kvpb::CODE_UNSPECIFIED) {
+  call.read_only = IsReadCommand(command);
+  call.input = std::move(command);
+  if (result.has_value()) {
+    if (result->code() == kvpb::CODE_UNSPECIFIED) {
       return OutputError(op, absl::StrCat(":", op.f, " result has no :code: ", edn::ToEdn(op.output)));
     }
-    result.clear_error();
-    call.output = std::move(result);
+    result->clear_error();
+    call.output = *std::move(result);
   }
   return call;
 }

@@ -57,6 +57,11 @@ class KvstateModel {
 
   State Init() const { return {}; }
   absl::StatusOr<Call<KvstateModel>> Decode(const Operation& op) const;
+  // Decode's checks and call for an operation whose command and result (exactly when `op` is
+  // kOk) the caller holds as protos already (the simulator's workload): no EDN is read but
+  // op's for error messages. Decode is this after reading the EDN.
+  absl::StatusOr<Call<KvstateModel>> Decoded(const Operation& op, kvpb::Command command,
+                                             std::optional<kvpb::Result> result) const;
   std::string PartitionKey(const Operation& op) const;
   std::optional<State> Step(const State& state, const Input& input,
                             const std::optional<Output>& output) const;

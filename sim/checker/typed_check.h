@@ -103,9 +103,14 @@ std::vector<SearchResult> SearchInParallel(const M& model, const History& histor
 // one partition is (with `failure` describing it), kUnknown if the budget stopped some
 // partition and none failed, else kLinearizable. Deterministic given max_steps; with
 // should_stop, only where it stops depends on when it returns true.
-template <SequentialModel M>
-absl::StatusOr<CheckResult> CheckHistory(const M& model, const History& history,
-                                         const CheckOptions& options) {
+//
+// `decode(i)` turns history.ops[i] (outcome kOk or kInfo) into the model's call and its
+// partition key, as a StatusOr<std::pair<Call<M>, std::string>>: CheckHistory's decodes the
+// EDN with model.Decode and model.PartitionKey; a caller that holds the operations' typed
+// values (the simulator) decodes nothing.
+template <SequentialModel M, typename Decode>
+absl::StatusOr<CheckResult> CheckHistoryWith(const M& model, const History& history, const CheckOptions& options,
+                                             Decode&& decode) {
   CheckResult result;
   std::vector<std::optional<Call<M>>> calls(history.ops.size());
   // Key order, not hash order: which partition fails first must not depend on the process.
@@ -123,16 +128,17 @@ absl::StatusOr<CheckResult> CheckHistory(const M& model, const History& history,
         ++result.ops_info;
         break;
     }
-    absl::StatusOr<Call<M>> call = model.Decode(op);
-    if (!call.ok()) return call.status();
-    KEEL_ASSERT_MSG(call->output.has_value() == (op.outcome == Outcome::kOk),
+    absl::StatusOr<std::pair<Call<M>, std::string>> decoded = decode(i);
+    if (!decoded.ok()) return decoded.status();
+    Call<M>& call = decoded->first;
+    KEEL_ASSERT_MSG(call.output.has_value() == (op.outcome == Outcome::kOk),
                     "a model's Decode must leave the output unknown exactly for :info");
-    if (call->read_only && !call->output.has_value()) {
+    if (call.read_only && !call.output.has_value()) {
       ++result.ops_unseen_reads;  // constrains nothing
       continue;
     }
-    partitions[model.PartitionKey(op)].push_back(static_cast<int>(i));
-    calls[i] = *std::move(call);
+    partitions[std::move(decoded->second)].push_back(static_cast<int>(i));
+    calls[i] = std::move(call);
   }
   result.partitions = static_cast<int>(partitions.size());
 
@@ -153,6 +159,19 @@ absl::StatusOr<CheckResult> CheckHistory(const M& model, const History& history,
   }
   result.steps = budget.steps();
   return internal::Tally(model, history, calls, list, found, options, std::move(result));
+}
+
+// CheckHistoryWith, decoding each operation's EDN with the model.
+template <SequentialModel M>
+absl::StatusOr<CheckResult> CheckHistory(const M& model, const History& history,
+                                         const CheckOptions& options) {
+  return CheckHistoryWith(model, history, options,
+                          [&](size_t i) -> absl::StatusOr<std::pair<Call<M>, std::string>> {
+                            const Operation& op = history.ops[i];
+                            absl::StatusOr<Call<M>> call = model.Decode(op);
+                            if (!call.ok()) return call.status();
+                            return std::pair<Call<M>, std::string>(*std::move(call), model.PartitionKey(op));
+                          });
 }
 
 }  // namespace keel::checker
