@@ -461,8 +461,8 @@ absl::Status Simulation::CheckUnreadableNodesWereDamaged() const {
   return absl::OkStatus();
 }
 
-absl::btree_set<NodeId> Simulation::HoldersOf(Index index, Term term) const {
-  absl::btree_set<NodeId> holders;
+Simulation::Holders Simulation::HoldersOf(Index index, Term term) const {
+  Holders holders;
   for (const auto& [id, n] : nodes_) {
     bool holds = false;
     if (n.up) {
@@ -472,7 +472,7 @@ absl::btree_set<NodeId> Simulation::HoldersOf(Index index, Term term) const {
       auto it = n.durable_terms_at_crash.find(index);
       holds = n.durable_first_at_crash > index || (it != n.durable_terms_at_crash.end() && it->second == term);
     }
-    if (holds) holders.insert(id);
+    if (holds) holders.push_back(id);  // in id order: nodes_ is ordered
   }
   return holders;
 }
@@ -498,9 +498,21 @@ absl::Status Simulation::CheckDurableQuorum() {
   // appended). The latter is possible only if no configuration entry sits at `commit` itself:
   // the next change waits for the previous one to commit.
   const Raft& raft = committer->replica().raft();
+  Holders holding = HoldersOf(commit, commit_term);
+  // The configuration at a committed index never changes (State Machine Safety is checked on
+  // its own), so a verdict reached with that configuration's quorum holds for as long as the
+  // commit index, its term and its holders stay the same: most steps (building the
+  // configuration's quorum was most of this check's cost).
+  if (durable_quorum_seen_.commit == commit && durable_quorum_seen_.term == commit_term &&
+      durable_quorum_seen_.holders == holding) {
+    return absl::OkStatus();
+  }
   const raftpb::ConfState at_commit = raft.ConfStateAt(commit);
-  const absl::btree_set<NodeId> holders = HoldersOf(commit, commit_term);
-  if (QuorumOf(at_commit).HasQuorum(holders)) return absl::OkStatus();
+  const absl::btree_set<NodeId> holders(holding.begin(), holding.end());
+  if (QuorumOf(at_commit).HasQuorum(holders)) {
+    durable_quorum_seen_ = {commit, commit_term, std::move(holding)};
+    return absl::OkStatus();
+  }
   const bool change_at_commit = raft.ConfStateAt(commit - 1).SerializeAsString() != at_commit.SerializeAsString();
   // The next configuration may be known only to the leader (and whoever it reached): a
   // follower with the highest commit index need not hold it yet (seed 83: a leader removing

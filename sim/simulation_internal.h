@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/container/btree_set.h"
+#include "absl/container/inlined_vector.h"
 #include "engine/node.h"
 #include "engine/prng.h"
 #include "kvstate/kv_state.h"
@@ -184,7 +185,8 @@ class Simulation {
   absl::Status CheckDurableQuorum();
   // The nodes whose log holds entry (index, term) or a snapshot past it (a crashed node counts
   // with what its disk kept).
-  absl::btree_set<NodeId> HoldersOf(Index index, Term term) const;
+  using Holders = absl::InlinedVector<NodeId, 8>;  // ascending
+  Holders HoldersOf(Index index, Term term) const;
   // The checker could not read some node's log: only a disk the nemesis damaged excuses that.
   absl::Status CheckUnreadableNodesWereDamaged() const;
   NodeId KnownLeader() const;
@@ -233,6 +235,14 @@ class Simulation {
   uint64_t request_ids_ = 0;
   std::vector<uint64_t> last_signature_;
   std::vector<uint64_t> check_signature_;  // CheckStep's, kept to reuse the memory
+  // The last commit index CheckDurableQuorum found durable on a quorum of the configuration at
+  // that index, with its term and holders.
+  struct DurableQuorumSeen {
+    Index commit = 0;
+    Term term = 0;
+    Holders holders;
+  };
+  DurableQuorumSeen durable_quorum_seen_;
   std::vector<const Raft*> check_live_;
   // Swarm-drawn settings.
   int election_tick_ = 10;
