@@ -4,6 +4,7 @@
 #include <limits>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -20,11 +21,21 @@ using google::protobuf::Message;
 using google::protobuf::Reflection;
 
 // CODE_NOT_HELD -> "not-held" for enum Code.
-std::string EnumKeyword(const EnumValueDescriptor& value) {
+std::string ComputeEnumKeyword(const EnumValueDescriptor& value) {
   const std::string prefix = absl::AsciiStrToUpper(value.type()->name()) + "_";
   std::string name = value.name();
   if (absl::StartsWith(name, prefix)) name = name.substr(prefix.size());
   return absl::StrReplaceAll(absl::AsciiStrToLower(name), {{"_", "-"}});
+}
+
+// ComputeEnumKeyword, remembered per value (descriptors live as long as the process): every
+// simulated operation writes a result code. Per thread, so that parallel checks share nothing;
+// the map is only looked up, never iterated.
+const std::string& EnumKeyword(const EnumValueDescriptor& value) {
+  thread_local absl::flat_hash_map<const EnumValueDescriptor*, std::string> keywords;
+  auto [it, inserted] = keywords.try_emplace(&value);
+  if (inserted) it->second = ComputeEnumKeyword(value);
+  return it->second;
 }
 
 const EnumValueDescriptor* EnumFromKeyword(const EnumDescriptor& type, const std::string& keyword) {
@@ -130,6 +141,7 @@ absl::Status SetScalar(const edn::Value& value, const FieldDescriptor& field, Me
 }  // namespace
 
 std::string FieldToKeyword(const std::string& field_name) {
+  if (field_name.find('_') == std::string::npos) return field_name;  // most names
   return absl::StrReplaceAll(field_name, {{"_", "-"}});
 }
 
@@ -142,6 +154,7 @@ absl::StatusOr<edn::Value> ProtoToEdn(const Message& message) {
   map.kind = edn::Kind::kMap;
   std::vector<const FieldDescriptor*> fields;
   message.GetReflection()->ListFields(message, &fields);  // set fields, by field number
+  map.items.reserve(2 * fields.size());
   for (const FieldDescriptor* field : fields) {
     map.items.push_back(edn::Value::Keyword(FieldToKeyword(field->name())));
     if (!field->is_repeated()) {
@@ -151,6 +164,7 @@ absl::StatusOr<edn::Value> ProtoToEdn(const Message& message) {
       continue;
     }
     std::vector<edn::Value> elements;
+    elements.reserve(static_cast<size_t>(message.GetReflection()->FieldSize(message, field)));
     for (int i = 0; i < message.GetReflection()->FieldSize(message, field); ++i) {
       absl::StatusOr<edn::Value> value = ScalarToEdn(message, *field, i);
       if (!value.ok()) return value.status();
