@@ -4,6 +4,7 @@
 #include "engine/raft.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -643,20 +644,19 @@ Ready Raft::GetReady() {
   if (log_.unstable_snapshot()) {
     ready.snapshot = SnapshotToInstall{*log_.unstable_snapshot(), log_.unstable_snapshot_data()};
   }
+  // Each vector starts from a recycled one's memory, if the application recycles its Readys.
+  ready.entries = std::move(spare_.entries);
   ready.entries.assign(log_.unstable_entries().begin(), log_.unstable_entries().end());
-  ready.messages = std::move(messages_);
-  messages_.clear();
-  ready.messages_after_persist = std::move(messages_after_persist_);
-  messages_after_persist_.clear();
-  absl::StatusOr<std::vector<Entry>> committed =
-      log_.NextCommittedEntries(config_.max_committed_bytes_per_ready);
-  if (committed.ok()) {
-    ready.committed_entries = std::move(*committed);
-  } else {
-    Fail(committed.status());
+  ready.messages = std::exchange(messages_, std::move(spare_.messages));
+  ready.messages_after_persist = std::exchange(messages_after_persist_, std::move(spare_.messages_after_persist));
+  ready.committed_entries = std::move(spare_.committed_entries);
+  if (absl::Status status = log_.NextCommittedEntries(config_.max_committed_bytes_per_ready, &ready.committed_entries);
+      !status.ok()) {
+    Fail(status);
   }
-  ready.read_states = std::move(read_states_);
-  read_states_.clear();
+  ready.read_states = std::exchange(read_states_, std::move(spare_.read_states));
+  spare_ = SpareVectors{};
+  KEEL_ASSERT(messages_.empty() && messages_after_persist_.empty() && read_states_.empty());
   ready_outstanding_ = true;
   return ready;
 }
@@ -672,6 +672,20 @@ void Raft::Advance(const Ready& ready) {
     log_.AppliedTo(ready.committed_entries.back().index());
   }
   MaybeStepDownRemoved();
+}
+
+void Raft::Recycle(Ready&& ready) {
+  KEEL_ASSERT(!ready_outstanding_);
+  // The larger of the spare and the used vector stays (Readys of one role look alike).
+  auto keep = [](auto& spare, auto& used) {
+    used.clear();
+    if (used.capacity() > spare.capacity()) spare.swap(used);
+  };
+  keep(spare_.entries, ready.entries);
+  keep(spare_.committed_entries, ready.committed_entries);
+  keep(spare_.messages, ready.messages);
+  keep(spare_.messages_after_persist, ready.messages_after_persist);
+  keep(spare_.read_states, ready.read_states);
 }
 
 RaftStatus Raft::Status() const {

@@ -171,14 +171,13 @@ bool RaftLog::HasNextCommittedEntries() const {
   return !unstable_snapshot_meta_ && committed_ > applied_;
 }
 
-absl::StatusOr<std::vector<Entry>> RaftLog::NextCommittedEntries(uint64_t max_bytes) const {
-  std::vector<Entry> out;
-  if (!HasNextCommittedEntries()) return out;
-  const absl::Status status = Slice(applied_ + 1, committed_ + 1, max_bytes, &out);
+absl::Status RaftLog::NextCommittedEntries(uint64_t max_bytes, std::vector<Entry>* out) const {
+  out->clear();
+  if (!HasNextCommittedEntries()) return absl::OkStatus();
+  const absl::Status status = Slice(applied_ + 1, committed_ + 1, max_bytes, out);
   // Committed, unapplied entries are never compacted: only a read failure can get here.
   KEEL_ASSERT(!IsCompacted(status));
-  if (!status.ok()) return status;
-  return out;
+  return status;
 }
 
 void RaftLog::StableTo(Index index, Term term) {

@@ -65,9 +65,9 @@ class RaftLog {
   const std::deque<Entry>& unstable_entries() const { return unstable_; }
   const std::optional<raftpb::SnapshotMeta>& unstable_snapshot() const { return unstable_snapshot_meta_; }
   const std::string& unstable_snapshot_data() const { return unstable_snapshot_data_; }
-  // Committed entries not yet handed to the application, bounded by max_bytes. Fails only if
-  // storage cannot read them.
-  absl::StatusOr<std::vector<Entry>> NextCommittedEntries(uint64_t max_bytes) const;
+  // Committed entries not yet handed to the application, bounded by max_bytes, into `out`
+  // (cleared first; its capacity is reused). Fails only if storage cannot read them.
+  absl::Status NextCommittedEntries(uint64_t max_bytes, std::vector<Entry>* out) const;
   bool HasNextCommittedEntries() const;
   // The application persisted entries up to (index, term): drop them from memory if the entry
   // at index still has that term (it may have been truncated since).

@@ -197,6 +197,7 @@ void Replica::CompleteReady(Ready& ready) {
     for (const ReadState& read_state : ready.read_states) read_state_handler_(read_state);
   }
   raft_->Advance(ready);
+  raft_->Recycle(std::move(ready));  // the next Ready reuses its vectors; `ready` is done
   KEEL_ASSERT(raft_->log().applied() == applied_through_);
   if (!raft_->fatal_error().ok()) {
     Stop(raft_->fatal_error());

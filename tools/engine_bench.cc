@@ -67,6 +67,7 @@ class BenchCluster {
         for (auto& m : ready.messages_after_persist) queue_.push_back(std::move(m));
         applied_ += ready.committed_entries.size();
         raft.Advance(ready);
+        raft.Recycle(std::move(ready));  // as the node's replica does
         if (i == 0) leader_allocations_ += g_allocations.load(std::memory_order_relaxed) - allocations_before;
       }
       // Step() queues nothing (messages come out of the next Readys), so the whole queue is

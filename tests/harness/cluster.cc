@@ -232,6 +232,7 @@ bool Cluster::ProcessReady(NodeId id) {
   }
   for (ReadState& read : ready.read_states) node.read_states.push_back(std::move(read));
   node.raft->Advance(ready);
+  node.raft->Recycle(std::move(ready));  // as the node's replica does: later Readys reuse its vectors
   Check();
   return true;
 }
