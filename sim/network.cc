@@ -115,9 +115,21 @@ int64_t Network::DrawLatency() {
 }
 
 void Network::Schedule(Envelope message) {
-  // Each scheduled event runs once, so it may hand its envelope on.
-  scheduler_.At(scheduler_.now() + DrawLatency(),
-                [this, message = std::move(message)]() mutable { DeliverNow(std::move(message)); });
+  // The envelope waits in a slot of in_flight_ and the event carries only the slot's number:
+  // small enough for std::function's inline storage, so a message costs no allocation here.
+  size_t slot = in_flight_.size();
+  if (free_slots_.empty()) {
+    in_flight_.push_back(std::move(message));
+  } else {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+    in_flight_[slot] = std::move(message);
+  }
+  scheduler_.At(scheduler_.now() + DrawLatency(), [this, slot]() {
+    Envelope message = std::move(in_flight_[slot]);
+    free_slots_.push_back(slot);
+    DeliverNow(std::move(message));
+  });
 }
 
 void Network::DeliverNow(Envelope message) {

@@ -68,6 +68,8 @@ class Network {
   std::set<std::pair<NodeId, NodeId>> cut_;
   std::set<std::pair<NodeId, NodeId>> clogged_;
   std::map<std::pair<NodeId, NodeId>, std::vector<Envelope>> held_;
+  std::vector<Envelope> in_flight_;  // scheduled for delivery, by slot (see Schedule)
+  std::vector<size_t> free_slots_;   // of in_flight_
   uint64_t sent_ = 0;
   uint64_t delivered_ = 0;
   uint64_t dropped_ = 0;
