@@ -269,8 +269,8 @@ absl::Status ClusterSafetyChecker::Observe(const std::vector<const Raft*>& nodes
     // committed before the leader's term; if only known committed in the leader's term or
     // later (a deposed leader's), it is looked at again next time, since that term is an
     // upper bound that other observers may lower. (Skipping those without moving `checked`
-    // made every step walk all entries committed in the leader's own term: the largest cost
-    // of the per-step checks in long runs.)
+    // made every step walk all entries committed in the leader's own term: work that grew
+    // with the leader's tenure.)
     Index& checked = completeness_checked_[{node->id(), node->term()}];
     bool settled = true;  // every entry up to `it` is held
     for (auto it = committed_.lower_bound(std::max(node->log().FirstIndex(), checked + 1)); it != committed_.end(); ++it) {
