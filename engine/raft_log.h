@@ -66,7 +66,8 @@ class RaftLog {
   const std::optional<raftpb::SnapshotMeta>& unstable_snapshot() const { return unstable_snapshot_meta_; }
   const std::string& unstable_snapshot_data() const { return unstable_snapshot_data_; }
   // Committed entries not yet handed to the application, bounded by max_bytes, into `out`
-  // (cleared first; its capacity is reused). Fails only if storage cannot read them.
+  // (cleared first; its capacity is reused; left empty on failure). Fails only if storage
+  // cannot read them.
   absl::Status NextCommittedEntries(uint64_t max_bytes, std::vector<Entry>* out) const;
   bool HasNextCommittedEntries() const;
   // The application persisted entries up to (index, term): drop them from memory if the entry

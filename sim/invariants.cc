@@ -103,35 +103,22 @@ absl::Status CheckNodeInvariants(const Raft& raft, Index window) {
   return absl::OkStatus();
 }
 
-absl::Status ClusterSafetyChecker::TermMirror::Refresh(const Raft& raft, bool full, Index* reread_from) {
+absl::Status ClusterSafetyChecker::TermMirror::Refresh(const Raft& raft) {
   const RaftLog& log = raft.log();
   const Index last = log.LastIndex();
-  const Index low = std::max(log.FirstIndex(), last >= kSpan ? last - kSpan + 1 : 1);
-  if (full || raft_ != &raft) {
-    low_ = 1;
-    high_ = 0;
-  }
   raft_ = &raft;
-  // Indices in [low, last] are fewer than kSpan, so they never share a slot of the ring: what
-  // the loop writes cannot clobber a term it still compares against or keeps.
-  Index i = last;
-  for (; i >= low && i > 0; --i) {
+  low_ = std::max(log.FirstIndex(), last >= kSpan ? last - kSpan + 1 : 1);
+  high_ = last;
+  // The whole window, not just what looks new: a term that changed below an unchanged one
+  // (storage returning a wrong term mid-batch once entries leave memory) must be seen.
+  for (Index i = low_; i <= high_; ++i) {
     const std::optional<Term> term = log.TermAt(i);
-    if (!term) return absl::InternalError(absl::StrCat("no term for index ", i, " inside the log"));
-    if (i >= low_ && i <= high_ && terms_[i % kSpan] == *term) break;  // unchanged from here down
+    if (!term) {
+      high_ = 0;  // unusable until the next refresh
+      return absl::InternalError(absl::StrCat("no term for index ", i, " inside the log"));
+    }
     terms_[i % kSpan] = *term;
   }
-  *reread_from = i + 1;
-  // Below the entry the loop stopped at, the mirror's terms stand, as far down as it held any.
-  for (Index k = std::min(i, low_ - 1); k >= low && k > 0; --k) {
-    const std::optional<Term> term = log.TermAt(k);
-    if (!term) return absl::InternalError(absl::StrCat("no term for index ", k, " inside the log"));
-    terms_[k % kSpan] = *term;
-    *reread_from = k;
-  }
-  low_ = low;
-  high_ = last;
-  KEEL_ASSERT(high_ < low_ || high_ - low_ < kSpan);
   return absl::OkStatus();
 }
 
@@ -195,8 +182,7 @@ ClusterSafetyChecker::LogShape ClusterSafetyChecker::ShapeOf(const Raft& raft) c
                   raft.log().unstable_entries().size()};
 }
 
-absl::Status ClusterSafetyChecker::Observe(const std::vector<const Raft*>& nodes, bool thorough,
-                                          const Raft* stepped) {
+absl::Status ClusterSafetyChecker::Observe(const std::vector<const Raft*>& nodes, bool thorough) {
   std::vector<Entry> scratch;
   std::vector<LogShape> shapes;
   shapes.reserve(nodes.size());
@@ -209,19 +195,13 @@ absl::Status ClusterSafetyChecker::Observe(const std::vector<const Raft*>& nodes
     const LogShape& shape = shapes[k];
     auto [last_scan, first_seen] = scanned_shape_.try_emplace(node->id(), shape);
     const bool changed = first_seen || !(last_scan->second == shape);
-    const bool restarted = first_seen || last_scan->second.generation != shape.generation;
-    // Window 0: the term order of what changed is checked on the mirror below.
-    if (thorough || changed || stepped == nullptr || stepped == node) {
-      if (absl::Status status = CheckNodeInvariants(*node, thorough ? kMaxScan : 0); !status.ok()) return status;
-    }
+    // Window 0: the term order of a changed log is checked on its mirror below.
+    if (absl::Status status = CheckNodeInvariants(*node, thorough ? kMaxScan : 0); !status.ok()) return status;
     last_scan->second = shape;
     TermMirror& mirror = mirrors_[node->id()];
     if (changed || thorough) {
-      Index from = 0;
-      if (absl::Status status = mirror.Refresh(*node, thorough || restarted, &from); !status.ok()) {
-        return Violation(*node, status.message());
-      }
-      for (Index i = std::max(from, mirror.low()); i <= mirror.high(); ++i) {
+      if (absl::Status status = mirror.Refresh(*node); !status.ok()) return Violation(*node, status.message());
+      for (Index i = mirror.low(); i <= mirror.high(); ++i) {
         const Term previous = i > mirror.low() ? *mirror.At(i - 1) : mirror.At(i - 1).value_or(0);
         if (*mirror.At(i) < previous) return Violation(*node, absl::StrCat("log term decreases at index ", i));
       }

@@ -38,11 +38,7 @@ class ClusterSafetyChecker {
   // `thorough` compares the last 4,096 entries of every pair of logs, data included; the
   // default compares the terms of the last 64 (cheap enough for every simulation step). Both
   // check everything else in full; committed entries' data is compared as they commit.
-  // `stepped`, if set, promises that no other node's core changed since the previous Observe
-  // but by a change of its log (which Observe sees): their internal invariants (role, progress)
-  // are then not checked again. The simulator, which steps one node at a time, passes it.
-  absl::Status Observe(const std::vector<const Raft*>& nodes, bool thorough = false,
-                       const Raft* stepped = nullptr);
+  absl::Status Observe(const std::vector<const Raft*>& nodes, bool thorough = false);
   // Records that `node`, whose current term is `node_term`, applied `entry` (from
   // Ready::committed_entries). The entry was committed by a leader of a term between
   // entry.term() and `node_term`: only the upper bound is safe for Leader Completeness (a
@@ -66,20 +62,17 @@ class ClusterSafetyChecker {
     raftpb::EntryType type = raftpb::ENTRY_NORMAL;
     Term observed_in_term = 0;  // the observer's term when it was first seen committed
   };
-  // The terms of a node's most recent entries, kept from one Observe to the next and re-read
-  // from the log only where it changed: term reads through the log and its storage were most of
-  // the per-step checks' cost (the same indices were re-read for every pair, every step).
+  // The terms of a node's most recent entries, kept from one Observe to the next and read
+  // again only when the node's log changed (LogShape): term reads through the log and its
+  // storage were most of the per-step checks' cost, and the same indices were read for every
+  // pair of nodes, every step, changed or not.
   class TermMirror {
    public:
-    static constexpr Index kSpan = 128;  // a power of two: the ring below is indexed mod kSpan
+    static constexpr Index kSpan = 64;  // the per-step window; a power of two (ring below)
 
-    // Re-reads, from the last index down, the terms of `raft`'s log until one equals what the
-    // mirror already holds there (a node's log changes only by replacing a suffix, and a
-    // change below an unchanged entry would break Log Matching against whichever log it came
-    // from), or all of the last kSpan if `full` or the log is not the one mirrored before.
-    // Sets *reread_from to the lowest index re-read (LastIndex() + 1 if none). Fails if a term
-    // inside the log cannot be read.
-    absl::Status Refresh(const Raft& raft, bool full, Index* reread_from);
+    // Reads the terms of the last kSpan entries of `raft`'s log. Fails if a term inside the
+    // log cannot be read.
+    absl::Status Refresh(const Raft& raft);
     const Raft& raft() const { return *raft_; }
     Index low() const { return low_; }
     Index high() const { return high_; }

@@ -172,8 +172,7 @@ class Simulation {
   // Corrupts one byte at rest in one of `victim`'s durable files, unless that would damage
   // more than f nodes.
   void FlipABit(NodeId victim);
-  // The per-step checks after `stepped` ran (only its core changed since the last ones).
-  void CheckStep(const Raft& stepped);
+  void CheckStep();
   // State Machine Safety as it happens: what node `id` applies must be what was committed.
   void OnApply(NodeId id, Index index, absl::string_view command);
   // Node `id` restored its state machine from a snapshot (at start or from the leader).
