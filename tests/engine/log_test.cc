@@ -25,6 +25,53 @@ std::vector<Index> Indexes(const std::vector<Entry>& entries) {
   return out;
 }
 
+// Entries of `inner`, except that reading entry `bad` fails as a damaged record does, after
+// the entries before it in the same read were handed out.
+class DamagedStorage final : public LogStorage {
+ public:
+  DamagedStorage(const MemoryStorage& inner, Index bad) : inner_(inner), bad_(bad) {}
+  raftpb::HardState InitialHardState() const override { return inner_.InitialHardState(); }
+  raftpb::ConfState InitialConfState() const override { return inner_.InitialConfState(); }
+  Index FirstIndex() const override { return inner_.FirstIndex(); }
+  Index LastIndex() const override { return inner_.LastIndex(); }
+  absl::StatusOr<Term> TermAt(Index index) const override { return inner_.TermAt(index); }
+  absl::Status Entries(Index lo, Index hi, uint64_t max_bytes, std::vector<Entry>* out) const override {
+    for (Index i = lo; i < hi; ++i) {
+      if (i == bad_) return absl::DataLossError("damaged record");
+      if (absl::Status status = inner_.Entries(i, i + 1, max_bytes, out); !status.ok()) return status;
+    }
+    return absl::OkStatus();
+  }
+  raftpb::SnapshotMeta SnapshotMetadata() const override { return inner_.SnapshotMetadata(); }
+  absl::StatusOr<std::string> ReadSnapshotChunk(const raftpb::SnapshotMeta& meta, uint64_t offset,
+                                                uint64_t max_bytes) const override {
+    return inner_.ReadSnapshotChunk(meta, offset, max_bytes);
+  }
+
+ private:
+  const MemoryStorage& inner_;
+  Index bad_;
+};
+
+TEST(LogTest, AFailedReadOfCommittedEntriesHandsOutNone) {
+  // Entries 1..2 read fine, 3 is damaged: the core must stop without applying any of them
+  // (the vector it is given is reused, so it must also come back empty, not as it was).
+  MemoryStorage inner({1});
+  inner.Append(Entries(1, {1, 1, 1, 1, 1}));
+  DamagedStorage storage(inner, 3);
+  RaftLog log(storage, 5);
+  ASSERT_TRUE(log.HasNextCommittedEntries());
+  std::vector<Entry> out = Entries(9, {1});
+  const absl::Status status = log.NextCommittedEntries(UINT64_MAX, &out);
+  EXPECT_TRUE(absl::IsDataLoss(status)) << status;
+  EXPECT_TRUE(out.empty()) << out.size() << " entries handed out";
+  // Undamaged, the same read hands out all five.
+  DamagedStorage healthy(inner, 0);
+  RaftLog healthy_log(healthy, 5);
+  ASSERT_TRUE(healthy_log.NextCommittedEntries(UINT64_MAX, &out).ok());
+  EXPECT_EQ(Indexes(out), (std::vector<Index>{1, 2, 3, 4, 5}));
+}
+
 TEST(LogTest, EmptyLogBoundaries) {
   MemoryStorage storage({1});
   RaftLog log(storage, 0);
