@@ -4,6 +4,7 @@
 
 #include "absl/container/btree_set.h"
 #include "absl/container/inlined_vector.h"
+#include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
 #include "engine/assert.h"
 
@@ -33,6 +34,19 @@ const Entry* FindEntry(const Raft& raft, Index index, std::vector<Entry>* scratc
   return status->ok() ? &scratch->front() : nullptr;
 }
 
+// The terms of `raft`'s log from `from` to its last index exist and never decrease (from the
+// term before `from`, 0 if there is none), read through `term_at`.
+absl::Status CheckTermOrder(const Raft& raft, Index from, absl::FunctionRef<std::optional<Term>(Index)> term_at) {
+  Term previous = term_at(from - 1).value_or(0);
+  for (Index i = from; i <= raft.log().LastIndex(); ++i) {
+    const std::optional<Term> term = term_at(i);
+    if (!term) return Violation(raft, absl::StrCat("no term for index ", i, " inside the log"));
+    if (*term < previous) return Violation(raft, absl::StrCat("log term decreases at index ", i));
+    previous = *term;
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status CheckNodeInvariants(const Raft& raft, Index window) {
@@ -44,12 +58,9 @@ absl::Status CheckNodeInvariants(const Raft& raft, Index window) {
     return Violation(raft, "applied below the snapshot");
   }
   const Index scan_from = std::max(log.FirstIndex(), log.LastIndex() > window ? log.LastIndex() - window : 1);
-  Term previous = log.TermAt(scan_from - 1).value_or(0);
-  for (Index i = scan_from; i <= log.LastIndex(); ++i) {
-    const std::optional<Term> term = log.TermAt(i);
-    if (!term) return Violation(raft, absl::StrCat("no term for index ", i, " inside the log"));
-    if (*term < previous) return Violation(raft, absl::StrCat("log term decreases at index ", i));
-    previous = *term;
+  if (absl::Status status = CheckTermOrder(raft, scan_from, [&log](Index i) { return log.TermAt(i); });
+      !status.ok()) {
+    return status;
   }
   if (log.LastTerm() > raft.term()) return Violation(raft, "last log term above current term");
   if (raft.randomized_election_timeout() < raft.config().election_tick ||
@@ -190,7 +201,7 @@ absl::Status ClusterSafetyChecker::Observe(const std::vector<const Raft*>& nodes
   for (const Raft* node : nodes) shapes.push_back(ShapeOf(*node));
   for (size_t k = 0; k < nodes.size(); ++k) {
     const Raft* node = nodes[k];
-    // Terms are re-read only where the log changed since the last look; everything else is
+    // Terms are read again only when the log changed since the last look; everything else is
     // checked every time.
     const LogShape& shape = shapes[k];
     auto [last_scan, first_seen] = scanned_shape_.try_emplace(node->id(), shape);
@@ -201,9 +212,9 @@ absl::Status ClusterSafetyChecker::Observe(const std::vector<const Raft*>& nodes
     TermMirror& mirror = mirrors_[node->id()];
     if (changed || thorough) {
       if (absl::Status status = mirror.Refresh(*node); !status.ok()) return Violation(*node, status.message());
-      for (Index i = mirror.low(); i <= mirror.high(); ++i) {
-        const Term previous = i > mirror.low() ? *mirror.At(i - 1) : mirror.At(i - 1).value_or(0);
-        if (*mirror.At(i) < previous) return Violation(*node, absl::StrCat("log term decreases at index ", i));
+      if (absl::Status status = CheckTermOrder(*node, mirror.low(), [&mirror](Index i) { return mirror.At(i); });
+          !status.ok()) {
+        return status;
       }
     }
     mirrored_[k] = &mirror;
@@ -272,7 +283,7 @@ absl::Status ClusterSafetyChecker::Observe(const std::vector<const Raft*>& nodes
       const std::pair<LogShape, LogShape> pair_shapes{shapes[i], shapes[j]};
       auto [matched, first_seen] = matched_shapes_.try_emplace({nodes[i]->id(), nodes[j]->id()}, pair_shapes);
       if (!thorough && !first_seen && matched->second == pair_shapes) continue;
-      if (absl::Status status = CheckLogMatching(*mirrored_[i], *mirrored_[j], thorough ? kMaxScan : 64, thorough);
+      if (absl::Status status = CheckLogMatching(*mirrored_[i], *mirrored_[j], thorough ? kMaxScan : TermMirror::kSpan, thorough);
           !status.ok()) {
         return status;
       }

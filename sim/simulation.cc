@@ -625,21 +625,21 @@ void Simulation::RunFinalReads() {
 void Simulation::CheckHistory() {
   // The workload's operations, not its text parsed back (parsing and decoding the EDN were a
   // tenth of a run's time); the same History, the same verdict (workload_test).
-  const checker::History* history = &workload_->operations();
+  const checker::History& history = workload_->operations();
   checker::CheckOptions options;
   options.max_steps = 5'000'000;  // deterministic; a search this long answers "unknown"
   options.explain_max_steps = 5'000'000;
   absl::StatusOr<checker::CheckResult> check = workload_->CheckOperations(options);
   if (!check.ok()) return Fail(absl::StrCat("the workload wrote a history the checker refuses: ", check.status().ToString()));
-  result_.history_ops = history->ops.size();
+  result_.history_ops = history.ops.size();
   result_.history_verdict = std::string(checker::VerdictName(check->verdict));
-  Trace(absl::StrCat("history ", history->ops.size(), " operations, ", check->partitions, " objects, ",
+  Trace(absl::StrCat("history ", history.ops.size(), " operations, ", check->partitions, " objects, ",
                      check->steps, " search steps: ", result_.history_verdict));
   if (check->verdict == checker::Verdict::kNotLinearizable) {
     checker::ReportContext context;
     context.model = "kvstate";
     context.input = "history";
-    Fail(absl::StrCat("history not linearizable: ", checker::RenderText(*history, *check, context)));
+    Fail(absl::StrCat("history not linearizable: ", checker::RenderText(history, *check, context)));
   }
 }
 

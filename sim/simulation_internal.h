@@ -234,6 +234,7 @@ class Simulation {
   uint64_t request_ids_ = 0;
   std::vector<uint64_t> last_signature_;
   std::vector<uint64_t> check_signature_;  // CheckStep's, kept to reuse the memory
+  std::vector<const Raft*> check_live_;
   // The last commit index CheckDurableQuorum found durable on a quorum of the configuration at
   // that index, with its term and holders.
   struct DurableQuorumSeen {
@@ -242,7 +243,6 @@ class Simulation {
     Holders holders;
   };
   DurableQuorumSeen durable_quorum_seen_;
-  std::vector<const Raft*> check_live_;
   // Swarm-drawn settings.
   int election_tick_ = 10;
   int64_t tick_nanos_ = 10 * kMillis;

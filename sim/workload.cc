@@ -73,12 +73,8 @@ void Workload::Record(int64_t process, checker::EventType type, const kvpb::Comm
     KEEL_ASSERT_MSG(converted.ok(), "values above INT64_MAX do not fit EDN");
     value = *std::move(converted);
   }
-  const absl::string_view type_name = type == checker::EventType::kInvoke ? "invoke"
-                                      : type == checker::EventType::kOk   ? "ok"
-                                      : type == checker::EventType::kFail ? "fail"
-                                                                          : "info";
   checker::Event event{process, type, checker::CommandName(command), std::nullopt, std::move(value)};
-  const std::string line = absl::StrCat("{:process ", process, ", :type :", type_name, ", :f :", event.f,
+  const std::string line = absl::StrCat("{:process ", process, ", :type :", checker::EventTypeName(type), ", :f :", event.f,
                                         ", :value ", edn::ToEdn(event.value), ", :time ", env_.scheduler->now(), "}");
   env_.trace(absl::StrCat("history ", line));
   absl::StrAppend(&history_, line, "\n");

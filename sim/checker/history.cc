@@ -147,6 +147,20 @@ absl::string_view OutcomeName(Outcome outcome) {
   return "?";
 }
 
+absl::string_view EventTypeName(EventType type) {
+  switch (type) {
+    case EventType::kInvoke:
+      return "invoke";
+    case EventType::kOk:
+      return "ok";
+    case EventType::kFail:
+      return "fail";
+    case EventType::kInfo:
+      return "info";
+  }
+  return "?";
+}
+
 std::string DescribeOperation(const Operation& op) {
   std::string out = absl::StrCat("process ", op.process, " :", op.f);
   if (op.key.has_value()) absl::StrAppend(&out, " ", edn::ToEdn(*op.key));

@@ -95,4 +95,7 @@ std::string DescribeOperation(const Operation& op);
 // "ok", "fail" or "info".
 absl::string_view OutcomeName(Outcome outcome);
 
+// The :type keyword's name: "invoke", "ok", "fail" or "info".
+absl::string_view EventTypeName(EventType type);
+
 }  // namespace keel::checker
