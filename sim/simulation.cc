@@ -49,6 +49,14 @@ void Simulation::Trace(const std::string& text) {
   if (sink_) sink_(line);
 }
 
+void Simulation::TraceDeferred(absl::string_view digest, absl::FunctionRef<std::string()> render) {
+  const std::string now = absl::StrCat(scheduler_.now(), " ");
+  trace_hash_ = Fnv1a(trace_hash_, now);
+  trace_hash_ = Fnv1a(trace_hash_, digest);
+  trace_hash_ = Fnv1a(trace_hash_, "\n");
+  if (sink_) sink_(absl::StrCat(now, render()));
+}
+
 void Simulation::Fail(const std::string& why) {
   if (failed_) return;
   failed_ = true;
@@ -639,7 +647,8 @@ void Simulation::CheckHistory() {
     checker::ReportContext context;
     context.model = "kvstate";
     context.input = "history";
-    Fail(absl::StrCat("history not linearizable: ", checker::RenderText(history, *check, context)));
+    const checker::History full = workload_->operations_with_values();
+    Fail(absl::StrCat("history not linearizable: ", checker::RenderText(full, *check, context)));
   }
 }
 
@@ -679,6 +688,9 @@ SimResult Simulation::Run() {
     return Submit(node, command, deadline);
   };
   env.trace = [this](const std::string& line) { Trace(line); };
+  env.trace_deferred = [this](absl::string_view digest, absl::FunctionRef<std::string()> render) {
+    TraceDeferred(digest, render);
+  };
   env.stopped = [this]() { return failed_; };
   env.attempt_timeout_nanos = client_timeout_;
   env.think_nanos = tick_nanos_ * 3;
@@ -701,7 +713,7 @@ SimResult Simulation::Run() {
     if (node.up) result_.lease_reads_served += node.driver->counters().lease_reads;
   }
   result_.client_ops = workload_->outcomes();
-  result_.history = workload_->history();
+  if (options_.keep_history) result_.history = workload_->history();
   result_.passed = !failed_;
   result_.sim_nanos = scheduler_.now();
   result_.trace_hash = trace_hash_;

@@ -35,6 +35,9 @@ struct SimOptions {
   // etcd's defaults of 100 ms ticks and an election timeout of 10 ticks, LAN latencies, and
   // faults and membership changes 10x further apart. Everything else is drawn as before.
   bool production_timing = false;
+  // Fill SimResult::history (keel-sim --history). Off, the history is never written as text:
+  // that was a tenth of a run's time.
+  bool keep_history = false;
 };
 
 enum FaultClass : uint32_t {
@@ -63,7 +66,7 @@ struct SimResult {
   int nodes = 0;
   int64_t sim_nanos = 0;
   uint64_t events = 0;
-  uint64_t trace_hash = 0;                  // FNV-1a over every trace line
+  uint64_t trace_hash = 0;                  // FNV-1a over every trace line (history events: their digest)
   uint64_t leader_changes = 0;
   // Operator actions answered OK: membership changes (add, promote, remove, replace) and
   // leadership transfers; and membership changes the leader refused (FAILED_PRECONDITION).
@@ -74,8 +77,9 @@ struct SimResult {
   uint64_t lease_reads_served = 0;          // reads the leaders' leases confirmed
   std::map<std::string, uint64_t> faults;   // by kind
   std::map<std::string, uint64_t> client_ops;  // by outcome: ok, fail, info
-  // The clients' history (Jepsen EDN, one operation event per line), its size in operations
-  // and the linearizability verdict on it ("" if the run failed before it was checked).
+  // The clients' history (Jepsen EDN, one operation event per line; only with
+  // SimOptions::keep_history), its size in operations and the linearizability verdict on it
+  // ("" if the run failed before it was checked).
   std::string history;
   uint64_t history_ops = 0;
   std::string history_verdict;

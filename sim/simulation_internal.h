@@ -126,6 +126,9 @@ class Simulation {
   // reads, and the clock drift bound the leases rely on.
   void DrawReadSettings();
   void Trace(const std::string& text);
+  // A line whose text is costly (a history event): the hash covers `digest` in its place, the
+  // sink gets render(). So the hash is the same whether or not a trace is written.
+  void TraceDeferred(absl::string_view digest, absl::FunctionRef<std::string()> render);
   void Fail(const std::string& why);
   void StartNode(NodeId id);
   void CrashNode(NodeId id);

@@ -66,19 +66,10 @@ Workload::Workload(WorkloadEnv env, WorkloadShape shape, int clients, Prng prng)
 void Workload::Record(int64_t process, checker::EventType type, const kvpb::Command& command,
                       const kvpb::Result* result) {
   KEEL_ASSERT((result != nullptr) == (type == checker::EventType::kOk));
-  edn::Value value = edn::Value::Nil();
-  if (type == checker::EventType::kInvoke || type == checker::EventType::kOk) {
-    absl::StatusOr<edn::Value> converted =
-        checker::ProtoToEdn(type == checker::EventType::kOk ? *result : checker::CommandBody(command));
-    KEEL_ASSERT_MSG(converted.ok(), "values above INT64_MAX do not fit EDN");
-    value = *std::move(converted);
-  }
-  checker::Event event{process, type, checker::CommandName(command), std::nullopt, std::move(value)};
-  const std::string line = absl::StrCat("{:process ", process, ", :type :", checker::EventTypeName(type), ", :f :", event.f,
-                                        ", :value ", edn::ToEdn(event.value), ", :time ", env_.scheduler->now(), "}");
-  env_.trace(absl::StrCat("history ", line));
-  absl::StrAppend(&history_, line, "\n");
-  absl::StatusOr<size_t> op = operations_.Add(std::move(event), ++history_lines_);
+  // The operations are paired without values (CheckOperations reads the protos); the pairing
+  // errors are those of the text's parse, so a workload bug shows the same either way.
+  checker::Event event{process, type, checker::CommandName(command), std::nullopt, edn::Value::Nil()};
+  absl::StatusOr<size_t> op = operations_.Add(std::move(event), static_cast<int>(events_.size()) + 1);
   KEEL_ASSERT_MSG(op.ok(), "the workload pairs its own events");
   if (type == checker::EventType::kInvoke) {
     KEEL_ASSERT(*op == typed_.size());
@@ -92,20 +83,75 @@ void Workload::Record(int64_t process, checker::EventType type, const kvpb::Comm
   } else if (result != nullptr) {
     typed_[*op].result = *result;
   }
+  events_.push_back(RecordedEvent{process, env_.scheduler->now(), *op, type});
+  const RecordedEvent& recorded = events_.back();
+  auto render = [&]() { return absl::StrCat("history ", EventLine(recorded)); };
+  if (!env_.trace_deferred) {
+    if (env_.trace) env_.trace(render());
+    return;
+  }
+  // What the line says, in bytes that cost no EDN: the event's fields and its value's proto.
+  digest_.clear();
+  absl::StrAppend(&digest_, "history ", process, " ", checker::EventTypeName(type), " ",
+                  operations_.history().ops[*op].f, " ");
+  if (type == checker::EventType::kInvoke) {
+    typed_[*op].command.AppendToString(&digest_);
+  } else if (result != nullptr) {
+    result->AppendToString(&digest_);
+  }
+  env_.trace_deferred(digest_, render);
+}
+
+edn::Value Workload::EventValue(const RecordedEvent& event) const {
+  const TypedOperation& typed = typed_[event.op];
+  if (event.type != checker::EventType::kInvoke && event.type != checker::EventType::kOk) return edn::Value::Nil();
+  absl::StatusOr<edn::Value> converted =
+      checker::ProtoToEdn(event.type == checker::EventType::kOk ? *typed.result : checker::CommandBody(typed.command));
+  KEEL_ASSERT_MSG(converted.ok(), "values above INT64_MAX do not fit EDN");
+  return *std::move(converted);
+}
+
+std::string Workload::EventLine(const RecordedEvent& event) const {
+  return absl::StrCat("{:process ", event.process, ", :type :", checker::EventTypeName(event.type), ", :f :",
+                      operations_.history().ops[event.op].f, ", :value ", edn::ToEdn(EventValue(event)),
+                      ", :time ", event.time, "}");
+}
+
+std::string Workload::history() const {
+  std::string text;
+  for (const RecordedEvent& event : events_) absl::StrAppend(&text, EventLine(event), "\n");
+  return text;
+}
+
+checker::History Workload::operations_with_values() const {
+  checker::HistoryBuilder builder;
+  for (size_t i = 0; i < events_.size(); ++i) {
+    const RecordedEvent& event = events_[i];
+    checker::Event full{event.process, event.type, operations_.history().ops[event.op].f, std::nullopt,
+                        EventValue(event)};
+    absl::StatusOr<size_t> op = builder.Add(std::move(full), static_cast<int>(i) + 1);
+    KEEL_ASSERT(op.ok() && *op == event.op);
+  }
+  return std::move(builder).Finish();
 }
 
 absl::StatusOr<checker::CheckResult> Workload::CheckOperations(const checker::CheckOptions& options) const {
-  const checker::History& history = operations();
-  KEEL_ASSERT(typed_.size() == history.ops.size());
   using Model = checker::KvstateModel;
   const Model model(Model::Objects::kAll);
-  return checker::CheckHistoryWith(
-      model, history, options, [&](size_t i) -> absl::StatusOr<std::pair<checker::Call<Model>, std::string>> {
-        absl::StatusOr<checker::Call<Model>> call = model.Decoded(history.ops[i], typed_[i].command, typed_[i].result);
-        if (!call.ok()) return call.status();
-        std::string key = checker::ObjectOf(call->input);
-        return std::pair<checker::Call<Model>, std::string>(*std::move(call), std::move(key));
-      });
+  auto check = [&](const checker::History& history) {
+    KEEL_ASSERT(typed_.size() == history.ops.size());
+    return checker::CheckHistoryWith(
+        model, history, options, [&](size_t i) -> absl::StatusOr<std::pair<checker::Call<Model>, std::string>> {
+          absl::StatusOr<checker::Call<Model>> call = model.Decoded(history.ops[i], typed_[i].command, typed_[i].result);
+          if (!call.ok()) return call.status();
+          std::string key = checker::ObjectOf(call->input);
+          return std::pair<checker::Call<Model>, std::string>(*std::move(call), std::move(key));
+        });
+  };
+  absl::StatusOr<checker::CheckResult> result = check(operations());
+  if (result.ok() && result->verdict == checker::Verdict::kLinearizable) return result;
+  // Deterministic: the same search again, now with values for the explanation and messages.
+  return check(operations_with_values());
 }
 
 Attempt Workload::Perform(Client& client, const kvpb::Command& command, int attempts, bool* maybe_applied) {

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/strings/string_view.h"
 #include "engine/prng.h"
 #include "engine/types.h"
@@ -53,6 +54,9 @@ struct WorkloadEnv {
   // the outcome is known or the virtual clock reaches `deadline` (then kUnknown).
   std::function<Attempt(NodeId node, const std::string& command, int64_t deadline)> submit;
   std::function<void(const std::string& line)> trace;
+  // Traces a line that is costly to write (a history event): `digest` stands for it in the
+  // trace hash, and `render` writes it only if somebody reads the trace. Unset: trace(render()).
+  std::function<void(absl::string_view digest, absl::FunctionRef<std::string()> render)> trace_deferred;
   // True once everything must stop (the run failed).
   std::function<bool()> stopped;
   int64_t attempt_timeout_nanos = 0;
@@ -91,11 +95,16 @@ class Workload {
   // once the cluster is healthy.
   void FinalReads();
 
-  // The history so far, one EDN map per line (each ends with '\n').
-  const std::string& history() const { return history_; }
-  // The same history paired into operations: exactly what checker::ParseHistory(history())
-  // returns, without the parse.
+  // The history so far, one EDN map per line (each ends with '\n'), written now from the
+  // recorded events (the workload keeps them as protos: writing EDN for every event was 14%
+  // of a production-timed simulation's time).
+  std::string history() const;
+  // The same history paired into operations: what checker::ParseHistory(history()) returns,
+  // without the parse, except that every operation's input and output are nil (the check
+  // reads them from typed_operations()). operations_with_values() fills them: exactly
+  // ParseHistory(history()), for explaining a failure.
   const checker::History& operations() const { return operations_.history(); }
+  checker::History operations_with_values() const;
   // Per operation (same index): what its EDN values say, as protos, for a check that decodes
   // nothing (checker::KvstateModel::Decoded). `command` holds only the op (as the EDN does, no
   // session fields); `result` is set exactly for :ok operations.
@@ -104,8 +113,11 @@ class Workload {
     std::optional<kvpb::Result> result;
   };
   const std::vector<TypedOperation>& typed_operations() const { return typed_; }
-  // checker::CheckHistory(KvstateModel(kAll), operations(), options), decoding the commands and
-  // results from typed_operations() instead of from EDN: same verdict, same search.
+  // checker::CheckHistory(KvstateModel(kAll), operations_with_values(), options), decoding the
+  // commands and results from typed_operations() instead of from EDN: same verdict, same
+  // search. Searches operations() (no values); only a result that is not kLinearizable (or an
+  // error) is computed again over operations_with_values(), so that its explanation and
+  // messages show the values.
   absl::StatusOr<checker::CheckResult> CheckOperations(const checker::CheckOptions& options) const;
   // Completed operations by outcome ("ok", "fail", "info").
   const std::map<std::string, uint64_t>& outcomes() const { return outcomes_; }
@@ -118,17 +130,28 @@ class Workload {
   void RunOperation(Client& client, kvpb::Command command, bool mutating);
   // Submits until an attempt is applied or `attempts` are used up.
   Attempt Perform(Client& client, const kvpb::Command& command, int attempts, bool* maybe_applied);
-  // Appends one event to the history (text, trace and operations). `result`: an :ok's.
+  // Appends one event to the history (events, operations, trace). `result`: an :ok's.
   void Record(int64_t process, checker::EventType type, const kvpb::Command& command, const kvpb::Result* result);
+  // One recorded client event: what its history line says, the values in typed_[op].
+  struct RecordedEvent {
+    int64_t process;
+    int64_t time;
+    size_t op;
+    checker::EventType type;
+  };
+  // The event's :value, as its history line holds it (nil for :fail and :info).
+  edn::Value EventValue(const RecordedEvent& event) const;
+  // The event's history line, without the newline.
+  std::string EventLine(const RecordedEvent& event) const;
 
   WorkloadEnv env_;
   WorkloadShape shape_;
   int clients_;
   Prng prng_;
-  std::string history_;
+  std::vector<RecordedEvent> events_;
   checker::HistoryBuilder operations_;
   std::vector<TypedOperation> typed_;
-  int history_lines_ = 0;
+  std::string digest_;  // Record's scratch: the trace digest of one event
   std::map<std::string, uint64_t> outcomes_;
   bool final_reads_done_ = false;
   bool clients_stopped_ = false;

@@ -362,6 +362,7 @@ int main(int argc, char** argv) {
       const std::string* v = value("--history");
       if (v == nullptr) return 2;
       args.history_file = *v;
+      args.options.keep_history = true;
     } else if (word == "--seconds") {
       if (!number("--seconds", 1, 100000, &n)) return 2;
       args.bench_seconds = static_cast<double>(n);

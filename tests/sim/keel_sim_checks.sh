@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Process-level checks of keel-sim, run by ctest:
-#   determinism <keel-sim>            the same seed in two processes gives the same trace hash
+#   determinism <keel-sim>            the same seed in two processes gives the same trace hash,
+#                                     with or without a trace written
 #   sweep <keel-sim> A..B             every seed in the range passes
 #   planted <keel-sim> NAME MAX       a sweep over seeds 1..MAX with the bug planted fails
 #                                     (prints how many seeds it took)
@@ -22,8 +23,12 @@ case "$mode" in
     a=$("$sim" run --seed 4242 --quiet --safety-ms 5000 --liveness-ms 10000 | grep -o 'trace_hash=[0-9a-f]*')
     b=$("$sim" run --seed 4242 --quiet --safety-ms 5000 --liveness-ms 10000 | grep -o 'trace_hash=[0-9a-f]*')
     c=$("$sim" run --seed 4243 --quiet --safety-ms 5000 --liveness-ms 10000 | grep -o 'trace_hash=[0-9a-f]*')
-    echo "seed 4242: $a / $b; seed 4243: $c"
-    [ -n "$a" ] && [ "$a" = "$b" ] && [ "$a" != "$c" ]
+    trace=$(mktemp)
+    d=$("$sim" run --seed 4242 --quiet --safety-ms 5000 --liveness-ms 10000 --trace "$trace" | grep -o 'trace_hash=[0-9a-f]*')
+    lines=$(grep -c ' history {:process ' "$trace" || true)
+    rm -f "$trace"
+    echo "seed 4242: $a / $b / with a trace of $lines history lines: $d; seed 4243: $c"
+    [ -n "$a" ] && [ "$a" = "$b" ] && [ "$a" = "$d" ] && [ "$a" != "$c" ] && [ "$lines" -gt 0 ]
     ;;
   worker-crash)
     set +e
