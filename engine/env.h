@@ -30,9 +30,10 @@ class Clock {
 class Transport {
  public:
   virtual ~Transport() = default;
-  // Queues `message` for message.header.to(). Never blocks; may drop. By value: the replica
-  // hands over its Ready's messages (whose entries share their payloads with the log).
-  virtual void Send(Message message) = 0;
+  // Queues `message` for message.header.to(). Never blocks; may drop. The replica hands over
+  // its Ready's messages (whose entries share their payloads with the log); an rvalue
+  // reference, so that each layer moves the message once, where it keeps it.
+  virtual void Send(Message&& message) = 0;
 };
 
 // An open file. Offsets are bytes from the start. Not thread-safe.

@@ -32,7 +32,7 @@ bool PlantedStaleRead(const NodeOptions& options, const Raft& raft) {
 class Node::EnvelopeTransport final : public Transport {
  public:
   EnvelopeTransport(PeerChannel& peers, uint64_t cluster_id) : peers_(peers), cluster_id_(cluster_id) {}
-  void Send(Message message) override {
+  void Send(Message&& message) override {
     nodepb::Envelope header;
     header.set_cluster_id(cluster_id_);
     header.set_from(message.header.from());
@@ -82,7 +82,7 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Open(const NodeOptions& options, con
   return node;
 }
 
-void Node::OnEnvelope(Envelope in) {
+void Node::OnEnvelope(Envelope&& in) {
   const nodepb::Envelope& envelope = in.header;
   if (envelope.cluster_id() != options_.cluster_id) {
     ++counters_.dropped_wrong_cluster;

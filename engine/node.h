@@ -46,7 +46,7 @@ class PeerChannel {
   virtual ~PeerChannel() = default;
   // Queues `envelope` for envelope.header.to(). Never blocks; may drop. A raft body's entries
   // travel in envelope.raft_entries, sharing their payloads (engine/message.h).
-  virtual void Send(Envelope envelope) = 0;
+  virtual void Send(Envelope&& envelope) = 0;
   // The configuration changed (and once when the node opens): every member (voters of either
   // half and learners, this node included if it is one) with the MemberInfo the configuration
   // carries for it (empty for members the operator's flags describe). Production connects to
@@ -105,7 +105,7 @@ class Node {
 
   // Queues an envelope from a peer. Envelopes of another cluster, from a non-member, or
   // addressed elsewhere are counted and dropped (Poll never sees them).
-  void OnEnvelope(Envelope envelope);
+  void OnEnvelope(Envelope&& envelope);
   // Queues a client request; `reply` runs exactly once, from a later Poll() (or from the
   // destructor, with CODE_UNAVAILABLE or CODE_OUTCOME_UNKNOWN, if the node goes away first).
   void OnRequest(nodepb::Request request, Reply reply);

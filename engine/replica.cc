@@ -45,7 +45,7 @@ void Replica::FailPending(const absl::Status& status) {
   for (auto& [index, proposal] : pending) proposal.done(status);
 }
 
-void Replica::OnMessage(Message message) {
+void Replica::OnMessage(Message&& message) {
   if (!failed_.ok()) return;
   if (held_) {
     // The core is frozen while its Ready is held (see HoldReady): dropped, as a lossy

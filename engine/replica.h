@@ -41,7 +41,7 @@ class Replica {
 
   // Steps a message from a peer into the core (invalid ones are counted and dropped). The
   // next Poll() carries out what it caused, so a burst of messages costs one Ready (one fsync).
-  void OnMessage(Message message);
+  void OnMessage(Message&& message);
   // Ticks the core for the time that passed and carries out every pending Ready.
   void Poll();
   // Raft::ReadIndex, with the core ticked up to the present first when lease reads are on: a

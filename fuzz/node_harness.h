@@ -23,7 +23,7 @@ inline void Check(bool ok, const char* what) {
 
 class KeepingChannel final : public PeerChannel {
  public:
-  void Send(Envelope envelope) override { sent.push_back(std::move(envelope)); }
+  void Send(Envelope&& envelope) override { sent.push_back(std::move(envelope)); }
   std::vector<Envelope> sent;
 };
 

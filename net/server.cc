@@ -315,7 +315,7 @@ absl::Status Server::Run(const std::atomic<bool>& stop) {
       if (error.num() != EINTR) return absl::InternalError(absl::StrCat("zmq_poll: ", error.what()));
     }
     DrainAuth();
-    peers_->Drain(kMaxFramesPerTurn, [this](Envelope envelope) { node_->OnEnvelope(std::move(envelope)); });
+    peers_->Drain(kMaxFramesPerTurn, [this](Envelope&& envelope) { node_->OnEnvelope(std::move(envelope)); });
     DrainClients();
     node_->Poll();
     if (!node_->failed().ok()) {

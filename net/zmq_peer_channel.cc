@@ -120,7 +120,7 @@ void ZmqPeerChannel::Problem(NodeId id, const std::string& what) {
   if (problem_listener_) problem_listener_(absl::StrCat("member ", id, " cannot be reached: ", what));
 }
 
-void ZmqPeerChannel::Send(Envelope envelope) {
+void ZmqPeerChannel::Send(Envelope&& envelope) {
   auto it = outbound_.find(envelope.header.to());
   if (it == outbound_.end()) {
     ++counters_.dropped_unknown_peer;
@@ -141,7 +141,7 @@ void ZmqPeerChannel::Send(Envelope envelope) {
   }
 }
 
-void ZmqPeerChannel::Drain(int max_frames, const std::function<void(Envelope)>& deliver) {
+void ZmqPeerChannel::Drain(int max_frames, const std::function<void(Envelope&&)>& deliver) {
   for (int frame = 0; frame < max_frames; ++frame) {
     // A DEALER's frame arrives at the ROUTER as [sender identity][payload].
     zmq::message_t identity;

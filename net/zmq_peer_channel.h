@@ -53,7 +53,7 @@ class ZmqPeerChannel final : public PeerChannel {
                                                                 const std::map<NodeId, std::string>& peers,
                                                                 const PeerCurve* curve);
 
-  void Send(Envelope envelope) override;
+  void Send(Envelope&& envelope) override;
   // Dials members this channel has no address for yet (added at run time: their MemberInfo
   // comes from the configuration) and, with CURVE, hands their public keys to the key
   // listener so the raft port admits them. Addresses and keys from the flags win over the
@@ -73,7 +73,7 @@ class ZmqPeerChannel final : public PeerChannel {
   // Hands up to `max_frames` envelopes waiting on the socket to `deliver` without blocking;
   // frames that do not parse, or (with CURVE) whose sender is not the node whose key sent
   // them, are counted and dropped (the node checks the rest: cluster id, sender, address).
-  void Drain(int max_frames, const std::function<void(Envelope)>& deliver);
+  void Drain(int max_frames, const std::function<void(Envelope&&)>& deliver);
   const PeerChannelCounters& counters() const { return counters_; }
 
  private:

@@ -28,7 +28,7 @@ void Network::Detach(NodeId id) {
   nodes_.erase(id);
 }
 
-void Network::Send(Envelope message) {
+void Network::Send(Envelope&& message) {
   ++sent_;
   const std::pair<NodeId, NodeId> link{message.header.from(), message.header.to()};
   if (cut_.contains(link) || !nodes_.contains(message.header.to())) {
@@ -45,7 +45,9 @@ void Network::Send(Envelope message) {
   const int copies = duplicate ? 2 : 1;
   for (int copy = 0; copy < copies; ++copy) {
     // The last copy takes the envelope itself.
-    Envelope sent = copy + 1 == copies ? std::move(message) : message;
+    Envelope copied;
+    if (copy + 1 < copies) copied = message;
+    Envelope& sent = copy + 1 == copies ? message : copied;
     if (clogged_.contains(link)) {
       held_[link].push_back(std::move(sent));
     } else {
@@ -114,7 +116,7 @@ int64_t Network::DrawLatency() {
   return options_.min_latency_nanos + static_cast<int64_t>(tail);
 }
 
-void Network::Schedule(Envelope message) {
+void Network::Schedule(Envelope&& message) {
   // The envelope waits in a slot of in_flight_ and the event carries only the slot's number:
   // small enough for std::function's inline storage, so a message costs no allocation here.
   size_t slot = in_flight_.size();
@@ -132,7 +134,7 @@ void Network::Schedule(Envelope message) {
   });
 }
 
-void Network::DeliverNow(Envelope message) {
+void Network::DeliverNow(Envelope&& message) {
   auto it = nodes_.find(message.header.to());
   if (it == nodes_.end()) {  // detached while the message was in flight
     ++dropped_;

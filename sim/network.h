@@ -28,8 +28,8 @@ struct NetworkOptions {
 
 class Network {
  public:
-  // Takes the envelope by value: the network hands over its in-flight copy (moved, not copied).
-  using Deliver = std::function<void(Envelope)>;
+  // The network hands over its in-flight copy (moved, not copied).
+  using Deliver = std::function<void(Envelope&&)>;
 
   Network(Scheduler& scheduler, Prng prng, NetworkOptions options);
 
@@ -40,7 +40,7 @@ class Network {
   void Detach(NodeId id);
 
   // Sends `message` from message.header.from() to .to(), subject to every fault in force.
-  void Send(Envelope message);
+  void Send(Envelope&& message);
 
   // Faults. A cut link drops everything sent over it; a clogged link holds messages and
   // delivers them (with fresh latency) when unclogged.
@@ -57,8 +57,8 @@ class Network {
 
  private:
   int64_t DrawLatency();
-  void Schedule(Envelope message);
-  void DeliverNow(Envelope message);
+  void Schedule(Envelope&& message);
+  void DeliverNow(Envelope&& message);
 
   Scheduler& scheduler_;
   Prng prng_;

@@ -255,7 +255,7 @@ void Simulation::StartNode(NodeId id) {
   node.up = true;
   node.refused_data_loss = false;
   checker_.OnRestart(id, node.storage->SnapshotMetadata().index()).IgnoreError();
-  network_->Attach(id, [this, id](Envelope envelope) {
+  network_->Attach(id, [this, id](Envelope&& envelope) {
     Node& target = nodes_.at(id);
     if (!target.up) return;
     target.driver->OnEnvelope(std::move(envelope));

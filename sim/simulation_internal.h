@@ -75,7 +75,7 @@ class SimClock final : public Clock {
 class NetChannel final : public PeerChannel {
  public:
   explicit NetChannel(Network& network) : network_(network) {}
-  void Send(Envelope envelope) override { network_.Send(std::move(envelope)); }
+  void Send(Envelope&& envelope) override { network_.Send(std::move(envelope)); }
 
  private:
   Network& network_;

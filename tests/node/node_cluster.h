@@ -58,7 +58,7 @@ class Channel final : public PeerChannel {
  public:
   explicit Channel(std::deque<nodepb::Envelope>* queue) : queue_(queue) {}
   // Kept as protobuf: tests inspect, copy and forge envelopes in flight.
-  void Send(Envelope envelope) override { queue_->push_back(ToProto(envelope)); }
+  void Send(Envelope&& envelope) override { queue_->push_back(ToProto(envelope)); }
   void SetMembers(const std::map<NodeId, nodepb::MemberInfo>& members) override { member_updates.push_back(members); }
   // Every SetMembers call of every node, in order.
   std::vector<std::map<NodeId, nodepb::MemberInfo>> member_updates;

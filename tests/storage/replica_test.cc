@@ -24,7 +24,7 @@ class QueueTransport final : public Transport {
  public:
   QueueTransport(std::deque<raftpb::Message>* queue, std::vector<raftpb::Message>* sent)
       : queue_(queue), sent_(sent) {}
-  void Send(Message message) override {
+  void Send(Message&& message) override {
     queue_->push_back(ToProto(message));
     sent_->push_back(ToProto(message));
   }
