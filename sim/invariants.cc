@@ -51,6 +51,11 @@ absl::Status CheckTermOrder(const Raft& raft, Index from, absl::FunctionRef<std:
 
 absl::Status CheckNodeInvariants(const Raft& raft, Index window) {
   const RaftLog& log = raft.log();
+  return CheckNodeInvariants(raft, window, [&log](Index i) { return log.TermAt(i); });
+}
+
+absl::Status CheckNodeInvariants(const Raft& raft, Index window, absl::FunctionRef<std::optional<Term>(Index)> term_at) {
+  const RaftLog& log = raft.log();
   if (log.FirstIndex() > log.LastIndex() + 1) return Violation(raft, "first index > last index + 1");
   if (log.committed() > log.LastIndex()) return Violation(raft, "commit index past last index");
   if (log.applied() > log.committed()) return Violation(raft, "applied past commit");
@@ -58,11 +63,11 @@ absl::Status CheckNodeInvariants(const Raft& raft, Index window) {
     return Violation(raft, "applied below the snapshot");
   }
   const Index scan_from = std::max(log.FirstIndex(), log.LastIndex() > window ? log.LastIndex() - window : 1);
-  if (absl::Status status = CheckTermOrder(raft, scan_from, [&log](Index i) { return log.TermAt(i); });
-      !status.ok()) {
-    return status;
-  }
-  if (log.LastTerm() > raft.term()) return Violation(raft, "last log term above current term");
+  if (absl::Status status = CheckTermOrder(raft, scan_from, term_at); !status.ok()) return status;
+  // The last entry's term, or the snapshot's for an empty log (as RaftLog::LastTerm).
+  const std::optional<Term> last_term = term_at(log.LastIndex());
+  if (!last_term) return Violation(raft, "no term for the last index");
+  if (*last_term > raft.term()) return Violation(raft, "last log term above current term");
   if (raft.randomized_election_timeout() < raft.config().election_tick ||
       raft.randomized_election_timeout() >= 2 * raft.config().election_tick) {
     return Violation(raft, "randomized election timeout out of range");
@@ -87,7 +92,7 @@ absl::Status CheckNodeInvariants(const Raft& raft, Index window) {
       if (!raft.quorum().IsVoter(raft.id()) && raft.pending_conf_index() <= log.committed()) {
         return Violation(raft, "a leader removed by a committed configuration still leads");
       }
-      if (log.committed() > raft.commit_at_election() && log.TermAt(log.committed()) != raft.term()) {
+      if (log.committed() > raft.commit_at_election() && term_at(log.committed()) != raft.term()) {
         return Violation(raft, "leader advanced its commit index to an entry of an older term");
       }
       for (const auto& [id, progress] : raft.progress()) {
@@ -206,8 +211,6 @@ absl::Status ClusterSafetyChecker::Observe(const std::vector<const Raft*>& nodes
     const LogShape& shape = shapes[k];
     auto [last_scan, first_seen] = scanned_shape_.try_emplace(node->id(), shape);
     const bool changed = first_seen || !(last_scan->second == shape);
-    // Window 0: the term order of a changed log is checked on its mirror below.
-    if (absl::Status status = CheckNodeInvariants(*node, thorough ? kMaxScan : 0); !status.ok()) return status;
     last_scan->second = shape;
     TermMirror& mirror = mirrors_[node->id()];
     if (changed || thorough) {
@@ -216,6 +219,14 @@ absl::Status ClusterSafetyChecker::Observe(const std::vector<const Raft*>& nodes
           !status.ok()) {
         return status;
       }
+    }
+    // Terms from the mirror (fresh: the log's shape is what it was when it was read), so that
+    // the per-step checks of unchanged nodes read no storage; window 0, as the term order of
+    // a changed log was checked on its mirror just above.
+    if (absl::Status status =
+            CheckNodeInvariants(*node, thorough ? kMaxScan : 0, [&mirror](Index i) { return mirror.At(i); });
+        !status.ok()) {
+      return status;
     }
     mirrored_[k] = &mirror;
     // Election Safety.

@@ -10,6 +10,7 @@
 
 #include "absl/container/btree_map.h"
 #include "absl/container/btree_set.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "engine/raft.h"
 
@@ -22,6 +23,9 @@ namespace keel {
 // for itself). Returns the first violation found.
 // `window`: how many of the most recent entries the term scan covers.
 absl::Status CheckNodeInvariants(const Raft& raft, Index window = 4096);
+// The same, reading every term through `term_at` (which must answer as raft.log().TermAt does
+// for the log as it is now): the cluster checker passes the terms it keeps between steps.
+absl::Status CheckNodeInvariants(const Raft& raft, Index window, absl::FunctionRef<std::optional<Term>(Index)> term_at);
 
 // Checks Raft's safety properties (Figure 3) across a cluster, accumulating what it has seen
 // over the whole run:
