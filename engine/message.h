@@ -25,8 +25,11 @@ struct Message {
   std::vector<Entry> entries;   // MSG_APPEND's entries
 
   Message() = default;
-  // `header` must hold no entries (FromProto converts a protobuf message that does).
-  explicit Message(raftpb::Message header, std::vector<Entry> entries = {});
+  // `header` must hold no entries (FromProto converts a protobuf message that does). The
+  // rvalue overload moves the header in once (a protobuf move constructs and swaps: messages
+  // are built on every send, so by-value parameters doubled that).
+  explicit Message(raftpb::Message&& header, std::vector<Entry> entries = {});
+  explicit Message(const raftpb::Message& header, std::vector<Entry> entries = {});
 };
 
 // The rvalue overload moves the payloads out of `proto`; the other copies them.
@@ -40,7 +43,8 @@ struct Envelope {
 
   Envelope() = default;
   // `header` must hold no entries, and `raft_entries` be empty unless it has a raft body.
-  explicit Envelope(nodepb::Envelope header, std::vector<Entry> raft_entries = {});
+  explicit Envelope(nodepb::Envelope&& header, std::vector<Entry> raft_entries = {});
+  explicit Envelope(const nodepb::Envelope& header, std::vector<Entry> raft_entries = {});
 };
 
 Envelope FromProto(nodepb::Envelope&& proto);

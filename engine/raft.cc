@@ -363,7 +363,7 @@ void Raft::Campaign() {
 
 // --- messages ---
 
-void Raft::Send(raftpb::Message message, std::vector<Entry> entries) {
+void Raft::Send(raftpb::Message&& message, std::vector<Entry> entries) {
   KEEL_ASSERT(message.entries().empty());
   KEEL_ASSERT(entries.empty() || message.type() == raftpb::MSG_APPEND);
   message.set_from(id_);

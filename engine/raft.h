@@ -227,7 +227,7 @@ class Raft {
   void TickElection();
   void TickHeartbeat();
   // Queues `header` (with `entries`, for an append) for the next Ready.
-  void Send(raftpb::Message header, std::vector<Entry> entries = {});
+  void Send(raftpb::Message&& header, std::vector<Entry> entries = {});
   absl::Status ValidateMessage(const Message& message) const;
   absl::Status StepLeader(const raftpb::Message& message);
   absl::Status StepCandidate(const Message& message);
