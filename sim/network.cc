@@ -42,18 +42,15 @@ void Network::Send(Envelope&& message) {
   }
   const bool duplicate =
       options_.duplicate_probability > 0 && prng_.NextDouble() < options_.duplicate_probability;
-  const int copies = duplicate ? 2 : 1;
-  for (int copy = 0; copy < copies; ++copy) {
-    // The last copy takes the envelope itself.
-    Envelope copied;
-    if (copy + 1 < copies) copied = message;
-    Envelope& sent = copy + 1 == copies ? message : copied;
+  auto send = [&](Envelope&& sent) {
     if (clogged_.contains(link)) {
       held_[link].push_back(std::move(sent));
     } else {
       Schedule(std::move(sent));
     }
-  }
+  };
+  if (duplicate) send(Envelope(message));  // the copy first, then the envelope itself
+  send(std::move(message));
 }
 
 void Network::Cut(NodeId from, NodeId to) {

@@ -115,9 +115,9 @@ class Workload {
   const std::vector<TypedOperation>& typed_operations() const { return typed_; }
   // checker::CheckHistory(KvstateModel(kAll), operations_with_values(), options), decoding the
   // commands and results from typed_operations() instead of from EDN: same verdict, same
-  // search. Searches operations() (no values); only a result that is not kLinearizable (or an
-  // error) is computed again over operations_with_values(), so that its explanation and
-  // messages show the values.
+  // search. Searches operations() (no values: the result holds indices into the operations,
+  // so render it with operations_with_values()); an error is computed again over
+  // operations_with_values(), so that its message quotes the values.
   absl::StatusOr<checker::CheckResult> CheckOperations(const checker::CheckOptions& options) const;
   // Completed operations by outcome ("ok", "fail", "info").
   const std::map<std::string, uint64_t>& outcomes() const { return outcomes_; }

@@ -45,6 +45,17 @@ const EnumValueDescriptor* EnumFromKeyword(const EnumDescriptor& type, const std
   return nullptr;
 }
 
+absl::Status Uint64FitsEdn(const FieldDescriptor& field, uint64_t v) {
+  if (v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+    return absl::InvalidArgumentError(absl::StrCat(field.name(), " = ", v, " does not fit an EDN integer"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status UnsupportedType(const FieldDescriptor& field) {
+  return absl::InvalidArgumentError(absl::StrCat(field.name(), ": unsupported field type"));
+}
+
 absl::StatusOr<edn::Value> ScalarToEdn(const Message& message, const FieldDescriptor& field, int index) {
   const Reflection& r = *message.GetReflection();
   const bool repeated = field.is_repeated();
@@ -57,9 +68,7 @@ absl::StatusOr<edn::Value> ScalarToEdn(const Message& message, const FieldDescri
       return edn::Value::Integer(repeated ? r.GetRepeatedUInt32(message, &field, index) : r.GetUInt32(message, &field));
     case FieldDescriptor::CPPTYPE_UINT64: {
       const uint64_t v = repeated ? r.GetRepeatedUInt64(message, &field, index) : r.GetUInt64(message, &field);
-      if (v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-        return absl::InvalidArgumentError(absl::StrCat(field.name(), " = ", v, " does not fit an EDN integer"));
-      }
+      if (absl::Status fits = Uint64FitsEdn(field, v); !fits.ok()) return fits;
       return edn::Value::Integer(static_cast<int64_t>(v));
     }
     case FieldDescriptor::CPPTYPE_BOOL: {
@@ -76,7 +85,7 @@ absl::StatusOr<edn::Value> ScalarToEdn(const Message& message, const FieldDescri
     case FieldDescriptor::CPPTYPE_MESSAGE:
       return ProtoToEdn(repeated ? r.GetRepeatedMessage(message, &field, index) : r.GetMessage(message, &field));
     default:
-      return absl::InvalidArgumentError(absl::StrCat(field.name(), ": unsupported field type"));
+      return UnsupportedType(field);
   }
 }
 
@@ -173,6 +182,39 @@ absl::StatusOr<edn::Value> ProtoToEdn(const Message& message) {
     map.items.push_back(edn::Value::Vector(std::move(elements)));
   }
   return map;
+}
+
+absl::Status FitsEdn(const Message& message) {
+  const Reflection& r = *message.GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  r.ListFields(message, &fields);
+  for (const FieldDescriptor* field : fields) {
+    const int n = field->is_repeated() ? r.FieldSize(message, field) : 1;
+    switch (field->cpp_type()) {
+      case FieldDescriptor::CPPTYPE_INT32:
+      case FieldDescriptor::CPPTYPE_INT64:
+      case FieldDescriptor::CPPTYPE_UINT32:
+      case FieldDescriptor::CPPTYPE_BOOL:
+      case FieldDescriptor::CPPTYPE_STRING:
+      case FieldDescriptor::CPPTYPE_ENUM:
+        break;
+      case FieldDescriptor::CPPTYPE_UINT64:
+        for (int i = 0; i < n; ++i) {
+          const uint64_t v = field->is_repeated() ? r.GetRepeatedUInt64(message, field, i) : r.GetUInt64(message, field);
+          if (absl::Status fits = Uint64FitsEdn(*field, v); !fits.ok()) return fits;
+        }
+        break;
+      case FieldDescriptor::CPPTYPE_MESSAGE:
+        for (int i = 0; i < n; ++i) {
+          const Message& sub = field->is_repeated() ? r.GetRepeatedMessage(message, field, i) : r.GetMessage(message, field);
+          if (absl::Status fits = FitsEdn(sub); !fits.ok()) return fits;
+        }
+        break;
+      default:
+        return UnsupportedType(*field);
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ProtoFromEdn(const edn::Value& value, Message& message) {

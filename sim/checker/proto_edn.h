@@ -21,6 +21,10 @@ namespace keel::checker {
 
 // The message as an EDN map. Fails only on a uint64 above INT64_MAX.
 absl::StatusOr<edn::Value> ProtoToEdn(const google::protobuf::Message& message);
+// ProtoToEdn(message).status(), without building the value: for a writer that keeps the
+// message and writes its EDN only when asked, so that an unwritable value fails alike in
+// every mode.
+absl::Status FitsEdn(const google::protobuf::Message& message);
 
 // Fills `message` (cleared first) from an EDN map written by ProtoToEdn or by hand. Errors
 // (InvalidArgument) name the field and what was wrong: not a map, an unknown keyword, a value

@@ -4,11 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <functional>
-#include <algorithm>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -72,7 +72,8 @@ TEST(SchedulerTest, ManyEventsRunInTimeThenSchedulingOrder) {
         if (next_id < 5000 && prng.Uniform(3) == 0) schedule(s.now() + static_cast<int64_t>(prng.Uniform(40)));
       });
     };
-    for (int i = 0; i < 1000 + static_cast<int>(prng.Uniform(2000)); ++i) {
+    const int up_front = 1000 + static_cast<int>(prng.Uniform(2000));
+    for (int i = 0; i < up_front; ++i) {
       schedule(static_cast<int64_t>(prng.Uniform(1 + prng.Uniform(500))));
     }
     s.Run(kForever);
