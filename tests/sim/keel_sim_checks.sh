@@ -15,6 +15,8 @@
 #                                     seeds 1..MAX
 #   worker-crash <keel-sim>           a sweep whose worker dies at one seed reports that seed
 #                                     as crashed and still runs every other seed
+#   bench <keel-sim>                  bench --repeat prints each repetition and a summary, and
+#                                     fails (exit 1) when a benched run fails its checks
 set -euo pipefail
 mode=$1
 sim=$2
@@ -29,6 +31,20 @@ case "$mode" in
     rm -f "$trace"
     echo "seed 4242: $a / $b / with a trace of $lines history lines: $d; seed 4243: $c"
     [ -n "$a" ] && [ "$a" = "$b" ] && [ "$a" = "$d" ] && [ "$a" != "$c" ] && [ "$lines" -gt 0 ]
+    ;;
+  bench)
+    out=$("$sim" bench --timing production --seconds 2 --repeat 2)
+    echo "$out"
+    [ "$(echo "$out" | grep -c '^bench timing=production runs=3 ')" -eq 2 ] || { echo "expected 2 bench lines"; exit 1; }
+    echo "$out" | grep -q '^bench_summary timing=production repeats=2 sim_per_wall_best=[0-9]* median=[0-9]* worst=[0-9]*$' \
+      || { echo "no summary line"; exit 1; }
+    set +e
+    planted=$("$sim" bench --seconds 5 --plant-bug apply-twice)
+    status=$?
+    set -e
+    echo "$planted" | head -3
+    [ "$status" -eq 1 ] || { echo "a failing benched run must exit 1, got $status"; exit 1; }
+    echo "$planted" | grep -q '^bench seed [0-9]* failed: ' || { echo "the failure was not reported"; exit 1; }
     ;;
   worker-crash)
     set +e
