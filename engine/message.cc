@@ -36,18 +36,8 @@ Message::Message(raftpb::Message&& header_in, std::vector<Entry> entries_in)
   KEEL_ASSERT(header.entries().empty());
 }
 
-Message::Message(const raftpb::Message& header_in, std::vector<Entry> entries_in)
-    : header(header_in), entries(std::move(entries_in)) {
-  KEEL_ASSERT(header.entries().empty());
-}
-
 Envelope::Envelope(nodepb::Envelope&& header_in, std::vector<Entry> raft_entries_in)
     : header(std::move(header_in)), raft_entries(std::move(raft_entries_in)) {
-  KEEL_ASSERT(header.has_raft() ? header.raft().entries().empty() : raft_entries.empty());
-}
-
-Envelope::Envelope(const nodepb::Envelope& header_in, std::vector<Entry> raft_entries_in)
-    : header(header_in), raft_entries(std::move(raft_entries_in)) {
   KEEL_ASSERT(header.has_raft() ? header.raft().entries().empty() : raft_entries.empty());
 }
 

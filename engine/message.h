@@ -25,11 +25,10 @@ struct Message {
   std::vector<Entry> entries;   // MSG_APPEND's entries
 
   Message() = default;
-  // `header` must hold no entries (FromProto converts a protobuf message that does). The
-  // rvalue overload moves the header in once (a protobuf move constructs and swaps: messages
-  // are built on every send, so by-value parameters doubled that).
+  // `header` must hold no entries (FromProto converts a protobuf message that does). By rvalue:
+  // the header is moved in once (a protobuf move constructs and swaps, and messages are built
+  // on every send; by-value parameters doubled that). A copy is the caller's, explicitly.
   explicit Message(raftpb::Message&& header, std::vector<Entry> entries = {});
-  explicit Message(const raftpb::Message& header, std::vector<Entry> entries = {});
 };
 
 // The rvalue overload moves the payloads out of `proto`; the other copies them.
@@ -44,7 +43,6 @@ struct Envelope {
   Envelope() = default;
   // `header` must hold no entries, and `raft_entries` be empty unless it has a raft body.
   explicit Envelope(nodepb::Envelope&& header, std::vector<Entry> raft_entries = {});
-  explicit Envelope(const nodepb::Envelope& header, std::vector<Entry> raft_entries = {});
 };
 
 Envelope FromProto(nodepb::Envelope&& proto);

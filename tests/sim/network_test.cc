@@ -44,7 +44,7 @@ class NetworkTest : public ::testing::Test {
     m.set_from(from);
     m.set_to(to);
     m.mutable_raft()->set_index(id);
-    network_->Send(Envelope(m));
+    network_->Send(Envelope(std::move(m)));
   }
 
   // Which of from->to arrived, as "from>to" strings in arrival order.
@@ -314,7 +314,7 @@ std::vector<std::string> Traffic(uint64_t seed) {
           m.set_from(a);
           m.set_to(b);
           m.mutable_raft()->set_index(next++);
-          network.Send(Envelope(m));
+          network.Send(Envelope(std::move(m)));
         }
       }
     });
