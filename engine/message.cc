@@ -31,19 +31,60 @@ void PutEntries(const std::vector<Entry>& entries, raftpb::Message* out) {
 
 }  // namespace
 
-Message::Message(raftpb::Message&& header_in, std::vector<Entry> entries_in)
-    : header(std::move(header_in)), entries(std::move(entries_in)) {
-  KEEL_ASSERT(header.entries().empty());
+Envelope::Envelope(nodepb::Envelope&& header_in) : header(std::move(header_in)) {
+  KEEL_ASSERT(!header.has_raft());
 }
 
-Envelope::Envelope(nodepb::Envelope&& header_in, std::vector<Entry> raft_entries_in)
-    : header(std::move(header_in)), raft_entries(std::move(raft_entries_in)) {
-  KEEL_ASSERT(header.has_raft() ? header.raft().entries().empty() : raft_entries.empty());
+Envelope::Envelope(nodepb::Envelope&& header_in, Message&& raft_in)
+    : header(std::move(header_in)), raft(std::move(raft_in)) {
+  KEEL_ASSERT(header.body_case() == nodepb::Envelope::BODY_NOT_SET);
+}
+
+void ToProto(const MessageHeader& header, raftpb::Message* out) {
+  out->set_type(header.type());
+  out->set_from(header.from());
+  out->set_to(header.to());
+  out->set_term(header.term());
+  out->set_log_term(header.log_term());
+  out->set_index(header.index());
+  out->set_commit(header.commit());
+  out->set_reject(header.reject());
+  out->set_reject_hint(header.reject_hint());
+  if (header.has_snapshot()) *out->mutable_snapshot() = header.snapshot();
+  out->set_snapshot_offset(header.snapshot_offset());
+  out->set_snapshot_data(header.snapshot_data());
+  out->set_snapshot_done(header.snapshot_done());
+  out->set_transfer(header.transfer());
+  out->set_context(header.context());
+  out->set_cluster_id(header.cluster_id());
+  out->set_lease_tick(header.lease_tick());
+}
+
+MessageHeader HeaderFromProto(raftpb::Message&& proto) {
+  MessageHeader header;
+  header.set_type(proto.type());
+  header.set_from(proto.from());
+  header.set_to(proto.to());
+  header.set_term(proto.term());
+  header.set_log_term(proto.log_term());
+  header.set_index(proto.index());
+  header.set_commit(proto.commit());
+  header.set_reject(proto.reject());
+  header.set_reject_hint(proto.reject_hint());
+  if (proto.has_snapshot()) *header.mutable_snapshot() = std::move(*proto.mutable_snapshot());
+  header.set_snapshot_offset(proto.snapshot_offset());
+  header.set_snapshot_data(std::move(*proto.mutable_snapshot_data()));
+  header.set_snapshot_done(proto.snapshot_done());
+  header.set_transfer(proto.transfer());
+  header.set_context(std::move(*proto.mutable_context()));
+  header.set_cluster_id(proto.cluster_id());
+  header.set_lease_tick(proto.lease_tick());
+  return header;
 }
 
 Message FromProto(raftpb::Message&& proto) {
   std::vector<Entry> entries = TakeEntries(proto);
-  return Message(std::move(proto), std::move(entries));
+  return Message(HeaderFromProto(std::move(proto)), std::move(entries));
 }
 
 Message FromProto(const raftpb::Message& proto) {
@@ -52,16 +93,17 @@ Message FromProto(const raftpb::Message& proto) {
 }
 
 raftpb::Message ToProto(const Message& message) {
-  KEEL_ASSERT(message.header.entries().empty());
-  raftpb::Message proto = message.header;
+  raftpb::Message proto;
+  ToProto(message.header, &proto);
   PutEntries(message.entries, &proto);
   return proto;
 }
 
 Envelope FromProto(nodepb::Envelope&& proto) {
-  std::vector<Entry> entries;
-  if (proto.has_raft()) entries = TakeEntries(*proto.mutable_raft());
-  return Envelope(std::move(proto), std::move(entries));
+  if (!proto.has_raft()) return Envelope(std::move(proto));
+  Message raft = FromProto(std::move(*proto.mutable_raft()));
+  proto.clear_raft();
+  return Envelope(std::move(proto), std::move(raft));
 }
 
 Envelope FromProto(const nodepb::Envelope& proto) {
@@ -70,27 +112,25 @@ Envelope FromProto(const nodepb::Envelope& proto) {
 }
 
 nodepb::Envelope ToProto(const Envelope& envelope) {
-  KEEL_ASSERT(envelope.header.has_raft() || envelope.raft_entries.empty());
+  KEEL_ASSERT(!envelope.header.has_raft());
   nodepb::Envelope proto = envelope.header;
-  if (proto.has_raft()) {
-    KEEL_ASSERT(proto.raft().entries().empty());
-    PutEntries(envelope.raft_entries, proto.mutable_raft());
-  }
+  if (envelope.raft) *proto.mutable_raft() = ToProto(*envelope.raft);
   return proto;
 }
 
 std::string Encode(const Envelope& envelope) {
   const nodepb::Envelope& header = envelope.header;
-  KEEL_ASSERT(header.has_raft() || envelope.raft_entries.empty());
-  if (!header.has_raft()) return header.SerializeAsString();
+  KEEL_ASSERT(!header.has_raft());
+  if (!envelope.raft) return header.SerializeAsString();
   // The envelope's own fields are written by hand below: every field of Envelope but the other
   // bodies (message_test checks the list against the descriptor). A header carrying unknown
   // fields (from a newer peer, never one this node built) goes the slow way.
   if (!header.GetReflection()->GetUnknownFields(header).empty()) return ToProto(envelope).SerializeAsString();
-  const raftpb::Message& raft = header.raft();
-  KEEL_ASSERT(raft.entries().empty());
+  const std::vector<Entry>& entries = envelope.raft->entries;
+  raftpb::Message raft;  // the raft body's header on the wire; its entries follow below
+  ToProto(envelope.raft->header, &raft);
   uint64_t raft_size = raft.ByteSizeLong();
-  for (const Entry& entry : envelope.raft_entries) raft_size += wire::LengthDelimitedFieldSize(EncodedSize(entry));
+  for (const Entry& entry : entries) raft_size += wire::LengthDelimitedFieldSize(EncodedSize(entry));
   std::string out;
   out.reserve(wire::VarintFieldSize(header.cluster_id()) + wire::VarintFieldSize(header.from()) +
               wire::VarintFieldSize(header.to()) + wire::LengthDelimitedFieldSize(raft_size));
@@ -100,7 +140,7 @@ std::string Encode(const Envelope& envelope) {
   wire::AppendLengthDelimitedHeader(kEnvelopeRaft, raft_size, &out);
   const size_t raft_start = out.size();
   raft.AppendToString(&out);
-  for (const Entry& entry : envelope.raft_entries) {
+  for (const Entry& entry : entries) {
     wire::AppendLengthDelimitedHeader(kMessageEntries, EncodedSize(entry), &out);
     AppendEncoded(entry, &out);
   }

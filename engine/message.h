@@ -1,34 +1,33 @@
 // Raft messages and peer envelopes as the engine holds them in memory. raftpb::Message and
-// nodepb::Envelope stay the wire format; in memory an append's entries travel beside the
-// protobuf header as keel::Entry, whose payloads are shared. So a leader's append of one batch
-// to N followers costs N reference counts per entry, not N protobuf copies of every payload
-// (engine_bench: 6 of the 10.8 allocations per entry cluster-wide at batch 256 were those
-// copies), and the simulated network delays and duplicates appends without copying payloads.
-//
-// Invariant of both types: the protobuf header never holds entries itself (header.entries()
-// resp. header.raft().entries() is empty); FromProto moves them out.
+// nodepb::Envelope stay the wire format; in memory a message is a plain header
+// (engine/message_header.h) and an append's entries travel beside it as keel::Entry, whose
+// payloads are shared. So a leader's append of one batch to N followers costs N reference
+// counts per entry, not N protobuf copies of every payload (engine_bench: 6 of the 10.8
+// allocations per entry cluster-wide at batch 256 were those copies), and the simulated
+// network delays and duplicates appends without copying payloads.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "engine/entry.h"
+#include "engine/message_header.h"
 #include "engine/peer.pb.h"
 #include "engine/raft.pb.h"
 
 namespace keel {
 
 struct Message {
-  raftpb::Message header;       // every field but entries
+  MessageHeader header;         // every field but entries
   std::vector<Entry> entries;   // MSG_APPEND's entries
 
   Message() = default;
-  // `header` must hold no entries (FromProto converts a protobuf message that does). By rvalue:
-  // the header is moved in once (a protobuf move constructs and swaps, and messages are built
-  // on every send; by-value parameters doubled that). A copy is the caller's, explicitly.
-  explicit Message(raftpb::Message&& header, std::vector<Entry> entries = {});
+  // By rvalue: messages are built on every send, and a by-value header would be moved twice.
+  explicit Message(MessageHeader&& header_in, std::vector<Entry>&& entries_in = {})
+      : header(std::move(header_in)), entries(std::move(entries_in)) {}
 };
 
 // The rvalue overload moves the payloads out of `proto`; the other copies them.
@@ -36,13 +35,16 @@ Message FromProto(raftpb::Message&& proto);
 Message FromProto(const raftpb::Message& proto);
 raftpb::Message ToProto(const Message& message);
 
+// In memory the raft body is a Message beside the protobuf header, which then has no body
+// (the header's raft field is only ever set on the wire). Invariant: `header` never has a raft
+// body, and has no other body when `raft` is set.
 struct Envelope {
-  nodepb::Envelope header;          // with a raft body: that message's header
-  std::vector<Entry> raft_entries;  // the raft body's entries (empty without a raft body)
+  nodepb::Envelope header;      // cluster id, sender, receiver, and a proxy body if any
+  std::optional<Message> raft;  // the raft body
 
   Envelope() = default;
-  // `header` must hold no entries, and `raft_entries` be empty unless it has a raft body.
-  explicit Envelope(nodepb::Envelope&& header, std::vector<Entry> raft_entries = {});
+  explicit Envelope(nodepb::Envelope&& header);
+  Envelope(nodepb::Envelope&& header, Message&& raft);
 };
 
 Envelope FromProto(nodepb::Envelope&& proto);

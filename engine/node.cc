@@ -37,8 +37,7 @@ class Node::EnvelopeTransport final : public Transport {
     header.set_cluster_id(cluster_id_);
     header.set_from(message.header.from());
     header.set_to(message.header.to());
-    *header.mutable_raft() = std::move(message.header);
-    peers_.Send(Envelope(std::move(header), std::move(message.entries)));
+    peers_.Send(Envelope(std::move(header), std::move(message)));
   }
 
  private:
@@ -105,13 +104,13 @@ void Node::OnEnvelope(Envelope&& in) {
     ++counters_.dropped_unknown_peer;
     return;
   }
-  // Entries travel beside the header, and only with a raft body (FromProto's invariant).
-  const bool raft_consistent =
-      envelope.has_raft() ? envelope.raft().from() == envelope.from() && envelope.raft().to() == envelope.to() &&
-                                envelope.raft().entries().empty()
-                          : in.raft_entries.empty();
-  if (envelope.to() != replica_->raft().id() || envelope.body_case() == nodepb::Envelope::BODY_NOT_SET ||
-      !raft_consistent) {
+  // The raft body travels beside the header, which then has no body (Envelope's invariant).
+  const bool body_consistent = in.raft ? envelope.body_case() == nodepb::Envelope::BODY_NOT_SET &&
+                                             in.raft->header.from() == envelope.from() &&
+                                             in.raft->header.to() == envelope.to()
+                                       : envelope.body_case() != nodepb::Envelope::BODY_NOT_SET &&
+                                             !envelope.has_raft();
+  if (envelope.to() != replica_->raft().id() || !body_consistent) {
     ++counters_.dropped_invalid;
     return;
   }
@@ -169,11 +168,12 @@ void Node::Poll() {
 }
 
 void Node::StepEnvelope(Envelope& in) {
+  if (in.raft) {
+    replica_->OnMessage(std::move(*in.raft));
+    return;
+  }
   nodepb::Envelope& envelope = in.header;
   switch (envelope.body_case()) {
-    case nodepb::Envelope::kRaft:
-      replica_->OnMessage(Message(std::move(*envelope.mutable_raft()), std::move(in.raft_entries)));
-      return;
     case nodepb::Envelope::kProxyRequest: {
       const std::pair<NodeId, uint64_t> key{envelope.from(), envelope.proxy_request().proxy_id()};
       if (!proxied_seen_.insert(key).second) {
@@ -206,10 +206,11 @@ void Node::StepEnvelope(Envelope& in) {
     case nodepb::Envelope::kProxyResponse:
       OnProxyResponse(envelope.from(), envelope.proxy_response());
       return;
+    case nodepb::Envelope::kRaft:  // only on the wire: in memory the body is `in.raft`
     case nodepb::Envelope::BODY_NOT_SET:
       break;
   }
-  KEEL_ASSERT_MSG(false, "OnEnvelope admits only envelopes with a body");
+  KEEL_ASSERT_MSG(false, "OnEnvelope admits only envelopes with one body");
 }
 
 void Node::Route(const std::shared_ptr<Call>& call) {

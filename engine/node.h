@@ -44,8 +44,8 @@ namespace keel {
 class PeerChannel {
  public:
   virtual ~PeerChannel() = default;
-  // Queues `envelope` for envelope.header.to(). Never blocks; may drop. A raft body's entries
-  // travel in envelope.raft_entries, sharing their payloads (engine/message.h).
+  // Queues `envelope` for envelope.header.to(). Never blocks; may drop. A raft body (with its
+  // entries, sharing their payloads) travels in envelope.raft (engine/message.h).
   virtual void Send(Envelope&& envelope) = 0;
   // The configuration changed (and once when the node opens): every member (voters of either
   // half and learners, this node included if it is one) with the MemberInfo the configuration

@@ -363,8 +363,7 @@ void Raft::Campaign() {
 
 // --- messages ---
 
-void Raft::Send(raftpb::Message&& message, std::vector<Entry> entries) {
-  KEEL_ASSERT(message.entries().empty());
+void Raft::Send(MessageHeader&& message, std::vector<Entry> entries) {
   KEEL_ASSERT(entries.empty() || message.type() == raftpb::MSG_APPEND);
   message.set_from(id_);
   KEEL_ASSERT(message.to() != id_ && message.to() != kNoNode);
@@ -399,7 +398,7 @@ void Raft::Send(raftpb::Message&& message, std::vector<Entry> entries) {
 }
 
 absl::Status Raft::ValidateMessage(const Message& message) const {
-  const raftpb::Message& m = message.header;
+  const MessageHeader& m = message.header;
   auto invalid = [&m](absl::string_view why) {
     return absl::InvalidArgumentError(absl::StrCat("rejected ", raftpb::MessageType_Name(m.type()),
                                                    " from ", m.from(), ": ", why));
@@ -413,8 +412,6 @@ absl::Status Raft::ValidateMessage(const Message& message) const {
   // received yet must be able to bring us up to date. A removed id never is.
 
   if (m.term() == 0) return invalid("term 0");
-  // FromProto moves entries out of the header; only an append carries any.
-  if (!m.entries().empty()) return invalid("entries left in the message header");
   if (m.type() != raftpb::MSG_APPEND && !message.entries.empty()) return invalid("entries outside an append");
   switch (m.type()) {
     case raftpb::MSG_APPEND: {
@@ -473,7 +470,7 @@ absl::Status Raft::Step(raftpb::Message&& message) { return Step(FromProto(std::
 absl::Status Raft::Step(Message&& message) {
   if (!fatal_.ok()) return fatal_;
   if (absl::Status status = ValidateMessage(message); !status.ok()) return status;
-  const raftpb::Message& m = message.header;
+  const MessageHeader& m = message.header;
   // A node removed by a committed configuration is never heard again (its late messages are
   // normal, not invalid): its campaigns cannot disturb the cluster it left. Only a committed
   // removal counts: an uncommitted one may be truncated, and a node deaf to the leader that
@@ -514,14 +511,14 @@ absl::Status Raft::Step(Message&& message) {
       // (etcd-io/etcd#5451 and friends). Without them too: a node outside its own config
       // never campaigns, so this reply is how a leader learns of its higher term (found by
       // the membership property test).
-      raftpb::Message reply;
+      MessageHeader reply;
       reply.set_type(raftpb::MSG_APPEND_RESP);
       reply.set_to(m.from());
       Send(std::move(reply));
     } else if (m.type() == raftpb::MSG_PRE_VOTE) {
       // Reject with our term so a pre-candidate with a stale term catches up; otherwise a node
       // whose log is ahead but whose term lags could never win (etcd-io/etcd#8501).
-      raftpb::Message reply;
+      MessageHeader reply;
       reply.set_type(raftpb::MSG_PRE_VOTE_RESP);
       reply.set_to(m.from());
       reply.set_reject(true);
@@ -556,7 +553,7 @@ absl::Status Raft::Step(Message&& message) {
 }
 
 absl::Status Raft::StepCandidate(const Message& message) {
-  const raftpb::Message& m = message.header;
+  const MessageHeader& m = message.header;
   switch (m.type()) {
     case raftpb::MSG_APPEND:
     case raftpb::MSG_HEARTBEAT:
@@ -574,7 +571,7 @@ absl::Status Raft::StepCandidate(const Message& message) {
 }
 
 absl::Status Raft::StepFollower(const Message& message) {
-  const raftpb::Message& m = message.header;
+  const MessageHeader& m = message.header;
   switch (m.type()) {
     case raftpb::MSG_APPEND:
       HeardFromLeader(m.from());

@@ -227,9 +227,9 @@ class Raft {
   void TickElection();
   void TickHeartbeat();
   // Queues `header` (with `entries`, for an append) for the next Ready.
-  void Send(raftpb::Message&& header, std::vector<Entry> entries = {});
+  void Send(MessageHeader&& header, std::vector<Entry> entries = {});
   absl::Status ValidateMessage(const Message& message) const;
-  absl::Status StepLeader(const raftpb::Message& message);
+  absl::Status StepLeader(const MessageHeader& message);
   absl::Status StepCandidate(const Message& message);
   absl::Status StepFollower(const Message& message);
   raftpb::HardState CurrentHardState() const;
@@ -241,15 +241,15 @@ class Raft {
     kTransfer,  // like kVote, and receivers ignore their lease (MSG_TIMEOUT_NOW)
   };
   void StartElection(ElectionKind kind);
-  void HandleVoteRequest(const raftpb::Message& message);
-  void HandleVoteResponse(const raftpb::Message& message);
+  void HandleVoteRequest(const MessageHeader& message);
+  void HandleVoteResponse(const MessageHeader& message);
   bool InLease() const;
 
   // --- replication (raft_replication.cc) ---
   absl::Status HandleAppend(const Message& message);
-  absl::Status HandleAppendResponse(const raftpb::Message& message);
-  void HandleHeartbeat(const raftpb::Message& message);
-  void HandleHeartbeatResponse(const raftpb::Message& message);
+  absl::Status HandleAppendResponse(const MessageHeader& message);
+  void HandleHeartbeat(const MessageHeader& message);
+  void HandleHeartbeatResponse(const MessageHeader& message);
   bool MaybeSendAppend(NodeId to, bool send_if_empty);
   // Marks every follower for an append at the next Ready (batched in FlushPendingSends).
   void BroadcastAppend();
@@ -266,17 +266,17 @@ class Raft {
   // --- snapshots (raft_snapshot.cc) ---
   void StartSnapshotTransfer(NodeId to);
   void SendSnapshotChunk(NodeId to);
-  void HandleSnapshotChunk(const raftpb::Message& message);
-  void HandleSnapshotResponse(const raftpb::Message& message);
+  void HandleSnapshotChunk(const MessageHeader& message);
+  void HandleSnapshotResponse(const MessageHeader& message);
   void InstallReceivedSnapshot(const raftpb::SnapshotMeta& meta, std::string data);
   void TickSnapshotTransfers();
 
   // --- reads and leadership transfer (raft_read.cc) ---
   bool CommittedInCurrentTerm() const;
   void HandleReadIndexRequest(NodeId from, std::string context);
-  void HandleReadIndexResponse(const raftpb::Message& message);
+  void HandleReadIndexResponse(const MessageHeader& message);
   void ReleaseReadyReads(std::vector<ReadOnly::Request> released);
-  void HandleTimeoutNow(const raftpb::Message& message);
+  void HandleTimeoutNow(const MessageHeader& message);
   void SendTimeoutNow(NodeId to);
   // Leader: `from` acknowledged a heartbeat sent at our tick `sent_tick`.
   void RecordLeaseAck(NodeId from, uint64_t sent_tick);

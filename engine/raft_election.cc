@@ -35,7 +35,7 @@ void Raft::StartElection(ElectionKind kind) {
   }
   for (NodeId voter : voters_) {
     if (voter == id_) continue;
-    raftpb::Message request;
+    MessageHeader request;
     request.set_type(pre_vote ? raftpb::MSG_PRE_VOTE : raftpb::MSG_VOTE);
     request.set_to(voter);
     request.set_term(campaign_term);
@@ -46,7 +46,7 @@ void Raft::StartElection(ElectionKind kind) {
   }
 }
 
-void Raft::HandleVoteRequest(const raftpb::Message& m) {
+void Raft::HandleVoteRequest(const MessageHeader& m) {
   const bool is_pre_vote = m.type() == raftpb::MSG_PRE_VOTE;
   // We can vote for m.from if we already did (a retransmission), or have not voted and know no
   // leader in this term, or it is a pre-vote for a later term (granting it promises nothing).
@@ -56,7 +56,7 @@ void Raft::HandleVoteRequest(const raftpb::Message& m) {
   // Lease reads: the promise to the last leader holds in any term (a later term's message
   // that is not a vote may have moved us on without a leader); only a transfer overrides it.
   const bool promised = !is_pre_vote && !m.transfer() && vote_ != m.from() && LeasePromised();
-  raftpb::Message reply;
+  MessageHeader reply;
   reply.set_type(is_pre_vote ? raftpb::MSG_PRE_VOTE_RESP : raftpb::MSG_VOTE_RESP);
   reply.set_to(m.from());
   if (can_vote && !promised && log_.IsUpToDate(m.index(), m.log_term())) {
@@ -74,7 +74,7 @@ void Raft::HandleVoteRequest(const raftpb::Message& m) {
   Send(std::move(reply));
 }
 
-void Raft::HandleVoteResponse(const raftpb::Message& m) {
+void Raft::HandleVoteResponse(const MessageHeader& m) {
   const bool is_pre_vote = m.type() == raftpb::MSG_PRE_VOTE_RESP;
   if (is_pre_vote != (role_ == Role::kPreCandidate)) return;  // from an earlier campaign
   if (is_pre_vote && !m.reject() && m.term() != term_ + 1) return;  // for another campaign

@@ -24,7 +24,7 @@ absl::Status Raft::ReadIndex(std::string context) {
     return absl::OkStatus();
   }
   if (leader_ == kNoNode) return absl::UnavailableError("no known leader to confirm a read");
-  raftpb::Message request;
+  MessageHeader request;
   request.set_type(raftpb::MSG_READ_INDEX);
   request.set_to(leader_);
   request.set_context(std::move(context));
@@ -82,7 +82,7 @@ void Raft::ReleaseReadyReads(std::vector<ReadOnly::Request> released) {
       read_states_.push_back(ReadState{request.index, std::move(request.context)});
       continue;
     }
-    raftpb::Message reply;
+    MessageHeader reply;
     reply.set_type(raftpb::MSG_READ_INDEX_RESP);
     reply.set_to(request.from);
     reply.set_index(request.index);
@@ -91,7 +91,7 @@ void Raft::ReleaseReadyReads(std::vector<ReadOnly::Request> released) {
   }
 }
 
-void Raft::HandleReadIndexResponse(const raftpb::Message& m) {
+void Raft::HandleReadIndexResponse(const MessageHeader& m) {
   if (m.from() != leader_) return;
   read_states_.push_back(ReadState{m.index(), m.context()});
 }
@@ -118,13 +118,13 @@ void Raft::SendTimeoutNow(NodeId to) {
   // The transferee's campaign overrides the followers' promise, and this message may arrive
   // long after the transfer was abandoned: no lease for the rest of this term.
   lease_revoked_ = true;
-  raftpb::Message message;
+  MessageHeader message;
   message.set_type(raftpb::MSG_TIMEOUT_NOW);
   message.set_to(to);
   Send(std::move(message));
 }
 
-void Raft::HandleTimeoutNow(const raftpb::Message& m) {
+void Raft::HandleTimeoutNow(const MessageHeader& m) {
   if (!Promotable()) return;
   StartElection(ElectionKind::kTransfer);
 }

@@ -115,7 +115,7 @@ bool Raft::MaybeSendAppend(NodeId to, bool send_if_empty) {
     StartSnapshotTransfer(to);
     return false;
   }
-  raftpb::Message message;
+  MessageHeader message;
   message.set_type(raftpb::MSG_APPEND);
   message.set_to(to);
   message.set_index(prev_index);
@@ -145,8 +145,8 @@ bool Raft::MaybeSendAppend(NodeId to, bool send_if_empty) {
 }
 
 absl::Status Raft::HandleAppend(const Message& message) {
-  const raftpb::Message& m = message.header;
-  raftpb::Message reply;
+  const MessageHeader& m = message.header;
+  MessageHeader reply;
   reply.set_type(raftpb::MSG_APPEND_RESP);
   reply.set_to(m.from());
   if (m.index() < log_.committed()) {
@@ -203,7 +203,7 @@ absl::Status Raft::HandleAppend(const Message& message) {
   return absl::OkStatus();
 }
 
-absl::Status Raft::StepLeader(const raftpb::Message& m) {
+absl::Status Raft::StepLeader(const MessageHeader& m) {
   // A node we track no Progress for (not a member, or one just removed) has nothing to tell.
   if (!progress_.contains(m.from())) return absl::OkStatus();
   switch (m.type()) {
@@ -223,7 +223,7 @@ absl::Status Raft::StepLeader(const raftpb::Message& m) {
   }
 }
 
-absl::Status Raft::HandleAppendResponse(const raftpb::Message& m) {
+absl::Status Raft::HandleAppendResponse(const MessageHeader& m) {
   // Validate before touching any state: an invalid ack must not even count as a sign of life.
   if (!m.reject() && m.index() > log_.LastIndex()) {
     return absl::InvalidArgumentError(absl::StrCat("MSG_APPEND_RESP from ", m.from(), " acks index ",
@@ -303,7 +303,7 @@ void Raft::BroadcastHeartbeat(const std::string& context) {
 void Raft::SendHeartbeat(NodeId to, const std::string& context) {
   // Never tell a follower to commit beyond what we know it holds: its log past match may
   // still diverge from ours.
-  raftpb::Message message;
+  MessageHeader message;
   message.set_type(raftpb::MSG_HEARTBEAT);
   message.set_to(to);
   message.set_commit(std::min(progress_.at(to).match(), log_.committed()));
@@ -312,9 +312,9 @@ void Raft::SendHeartbeat(NodeId to, const std::string& context) {
   Send(std::move(message));
 }
 
-void Raft::HandleHeartbeat(const raftpb::Message& m) {
+void Raft::HandleHeartbeat(const MessageHeader& m) {
   if (m.commit() <= log_.LastIndex()) log_.CommitTo(m.commit());
-  raftpb::Message reply;
+  MessageHeader reply;
   reply.set_type(raftpb::MSG_HEARTBEAT_RESP);
   reply.set_to(m.from());
   reply.set_context(m.context());
@@ -322,7 +322,7 @@ void Raft::HandleHeartbeat(const raftpb::Message& m) {
   Send(std::move(reply));
 }
 
-void Raft::HandleHeartbeatResponse(const raftpb::Message& m) {
+void Raft::HandleHeartbeatResponse(const MessageHeader& m) {
   Progress& progress = progress_.at(m.from());
   progress.set_recent_active(true);
   progress.OnHeartbeatResponse();

@@ -29,7 +29,7 @@ void Raft::SendSnapshotChunk(NodeId to) {
     Fail(chunk.status());
     return;
   }
-  raftpb::Message message;
+  MessageHeader message;
   message.set_type(raftpb::MSG_SNAPSHOT);
   message.set_to(to);
   *message.mutable_snapshot() = transfer.meta;
@@ -50,7 +50,7 @@ void Raft::TickSnapshotTransfers() {
   }
 }
 
-void Raft::HandleSnapshotResponse(const raftpb::Message& m) {
+void Raft::HandleSnapshotResponse(const MessageHeader& m) {
   Progress& progress = progress_.at(m.from());
   progress.set_recent_active(true);
   if (progress.state() != ProgressState::kSnapshot) return;
@@ -65,12 +65,12 @@ void Raft::HandleSnapshotResponse(const raftpb::Message& m) {
   // At the end the follower installs the snapshot and answers with MSG_APPEND_RESP.
 }
 
-void Raft::HandleSnapshotChunk(const raftpb::Message& m) {
+void Raft::HandleSnapshotChunk(const MessageHeader& m) {
   const raftpb::SnapshotMeta& meta = m.snapshot();
   if (meta.index() <= log_.committed()) {
     // We already have everything it covers; tell the leader where we really are.
     snapshot_receiver_.Reset();
-    raftpb::Message reply;
+    MessageHeader reply;
     reply.set_type(raftpb::MSG_APPEND_RESP);
     reply.set_to(m.from());
     reply.set_index(log_.committed());
@@ -79,7 +79,7 @@ void Raft::HandleSnapshotChunk(const raftpb::Message& m) {
   }
   const SnapshotReceiver::Result result = snapshot_receiver_.Offer(m);
   if (!result.complete) {
-    raftpb::Message reply;
+    MessageHeader reply;
     reply.set_type(raftpb::MSG_SNAPSHOT_RESP);
     reply.set_to(m.from());
     reply.mutable_snapshot()->set_index(meta.index());
@@ -94,7 +94,7 @@ void Raft::HandleSnapshotChunk(const raftpb::Message& m) {
 
 void Raft::InstallReceivedSnapshot(const raftpb::SnapshotMeta& meta, std::string data) {
   KEEL_ASSERT(meta.index() > log_.committed());
-  raftpb::Message reply;
+  MessageHeader reply;
   reply.set_type(raftpb::MSG_APPEND_RESP);
   reply.set_to(leader_);
   if (log_.MatchTerm(meta.index(), meta.term())) {

@@ -13,7 +13,7 @@ void SnapshotReceiver::Reset() {
   data_.clear();
 }
 
-SnapshotReceiver::Result SnapshotReceiver::Offer(const raftpb::Message& chunk) {
+SnapshotReceiver::Result SnapshotReceiver::Offer(const MessageHeader& chunk) {
   const raftpb::SnapshotMeta& meta = chunk.snapshot();
   const bool same_transfer = active_ && leader_term_ == chunk.term() && leader_ == chunk.from() &&
                              meta_.index() == meta.index() && meta_.term() == meta.term() &&

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "engine/message_header.h"
 #include "engine/raft.pb.h"
 #include "engine/types.h"
 
@@ -23,7 +24,7 @@ class SnapshotReceiver {
 
   // Offers one chunk. Precondition: the message passed Raft's validation (offset + data size
   // <= meta.size, meta.index > 0).
-  Result Offer(const raftpb::Message& chunk);
+  Result Offer(const MessageHeader& chunk);
   // After a complete Result: takes the data and forgets the transfer.
   std::string TakeData();
   const raftpb::SnapshotMeta& meta() const { return meta_; }

@@ -195,7 +195,7 @@ TEST(ElectionTest, PreCandidateKeepsTermAndVoteAndAsksForNextTerm) {
   EXPECT_TRUE(ready.messages_after_persist.empty());
   ASSERT_EQ(ready.messages.size(), 2u);
   for (const Message& message : ready.messages) {
-    const raftpb::Message& m = message.header;
+    const MessageHeader& m = message.header;
     EXPECT_EQ(m.type(), raftpb::MSG_PRE_VOTE);
     EXPECT_EQ(m.term(), 4u);
     EXPECT_EQ(m.index(), 2u);

@@ -201,19 +201,6 @@ TEST(InputValidationTest, MalformedSnapshotChunkRejected) {
   });
 }
 
-TEST(InputValidationTest, EntriesLeftInTheHeaderAreRejected) {
-  // keel::Message keeps entries beside its header (FromProto moves them out); a header that
-  // still holds some was built wrong and must not be half-applied.
-  std::unique_ptr<TestNode> node = MakeFollower();
-  Message message;
-  message.header = ValidAppend();
-  ASSERT_FALSE((*node)->HasReady());
-  const std::string before = (*node)->Status().ToString();
-  EXPECT_EQ((*node)->Step(std::move(message)).code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ((*node)->Status().ToString(), before);
-  EXPECT_FALSE((*node)->HasReady());
-}
-
 // An invalid chunk must not disturb a transfer in progress either.
 TEST(InputValidationTest, InvalidChunkDoesNotDisturbReassembly) {
   std::unique_ptr<TestNode> node = MakeFollower();

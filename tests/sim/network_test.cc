@@ -35,7 +35,7 @@ class NetworkTest : public ::testing::Test {
   void AttachRecorder(NodeId id) {
     network_->Attach(id, [this](const Envelope& e) {
       const nodepb::Envelope& m = e.header;
-      deliveries_.push_back({scheduler_.now(), m.from(), m.to(), m.raft().index()});
+      deliveries_.push_back({scheduler_.now(), m.from(), m.to(), e.raft->header.index()});
     });
   }
 
@@ -44,7 +44,7 @@ class NetworkTest : public ::testing::Test {
     m.set_from(from);
     m.set_to(to);
     m.mutable_raft()->set_index(id);
-    network_->Send(Envelope(std::move(m)));
+    network_->Send(FromProto(std::move(m)));
   }
 
   // Which of from->to arrived, as "from>to" strings in arrival order.
@@ -266,7 +266,7 @@ TEST_F(NetworkTest, ReattachReplacesTheCallback) {
   Build(Fixed(100));
   std::vector<uint64_t> restarted;
   network_->Detach(2);
-  network_->Attach(2, [&](const Envelope& m) { restarted.push_back(m.header.raft().index()); });
+  network_->Attach(2, [&](const Envelope& m) { restarted.push_back(m.raft->header.index()); });
   Send(1, 2, 9);
   scheduler_.Run(kForever);
   EXPECT_TRUE(deliveries_.empty());
@@ -298,7 +298,7 @@ std::vector<std::string> Traffic(uint64_t seed) {
   for (NodeId id = 1; id <= 3; ++id) {
     network.Attach(id, [&](const Envelope& e) {
       const nodepb::Envelope& m = e.header;
-      trace.push_back(absl::StrCat(scheduler.now(), " ", m.from(), ">", m.to(), " #", m.raft().index()));
+      trace.push_back(absl::StrCat(scheduler.now(), " ", m.from(), ">", m.to(), " #", e.raft->header.index()));
     });
   }
   uint64_t next = 0;
@@ -314,7 +314,7 @@ std::vector<std::string> Traffic(uint64_t seed) {
           m.set_from(a);
           m.set_to(b);
           m.mutable_raft()->set_index(next++);
-          network.Send(Envelope(std::move(m)));
+          network.Send(FromProto(std::move(m)));
         }
       }
     });
