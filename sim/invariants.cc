@@ -188,14 +188,26 @@ absl::Status ClusterSafetyChecker::CheckLogMatching(const TermMirror& terms_a, c
   return absl::OkStatus();
 }
 
-ClusterSafetyChecker::LogShape ClusterSafetyChecker::ShapeOf(const Raft& raft) const {
-  auto generation = generation_.find(raft.id());
+ClusterSafetyChecker::LogShape ClusterSafetyChecker::ShapeOf(const Raft& raft, const NodeRecord& record) const {
   return LogShape{&raft,
-                  generation == generation_.end() ? 0 : generation->second,
+                  record.generation,
                   raft.log().version(),
                   raft.log().FirstIndex(),
                   raft.log().LastIndex(),
                   raft.log().unstable_entries().size()};
+}
+
+ClusterSafetyChecker::NodeFacts ClusterSafetyChecker::FactsOf(const Raft& raft, const LogShape& shape) {
+  return NodeFacts{shape,
+                   raft.log().committed(),
+                   raft.log().applied(),
+                   raft.log().unstable_snapshot().has_value(),
+                   raft.term(),
+                   raft.vote(),
+                   raft.leader(),
+                   raft.role(),
+                   raft.randomized_election_timeout(),
+                   raft.progress().size()};
 }
 
 absl::Status ClusterSafetyChecker::Observe(const std::vector<const Raft*>& nodes, bool thorough) {
@@ -203,16 +215,16 @@ absl::Status ClusterSafetyChecker::Observe(const std::vector<const Raft*>& nodes
   std::vector<LogShape> shapes;
   shapes.reserve(nodes.size());
   mirrored_.assign(nodes.size(), nullptr);
-  for (const Raft* node : nodes) shapes.push_back(ShapeOf(*node));
   for (size_t k = 0; k < nodes.size(); ++k) {
     const Raft* node = nodes[k];
+    NodeRecord& record = records_[node->id()];
+    shapes.push_back(ShapeOf(*node, record));
     // Terms are read again only when the log changed since the last look; everything else is
     // checked every time.
     const LogShape& shape = shapes[k];
-    auto [last_scan, first_seen] = scanned_shape_.try_emplace(node->id(), shape);
-    const bool changed = first_seen || !(last_scan->second == shape);
-    last_scan->second = shape;
-    TermMirror& mirror = mirrors_[node->id()];
+    const bool changed = !record.scanned || !(*record.scanned == shape);
+    record.scanned = shape;
+    TermMirror& mirror = record.mirror;
     if (changed || thorough) {
       if (absl::Status status = mirror.Refresh(*node); !status.ok()) return Violation(*node, status.message());
       if (absl::Status status = CheckTermOrder(*node, mirror.low(), [&mirror](Index i) { return mirror.At(i); });
@@ -220,15 +232,22 @@ absl::Status ClusterSafetyChecker::Observe(const std::vector<const Raft*>& nodes
         return status;
       }
     }
+    mirrored_[k] = &mirror;
     // Terms from the mirror (fresh: the log's shape is what it was when it was read), so that
     // the per-step checks of unchanged nodes read no storage; window 0, as the term order of
-    // a changed log was checked on its mirror just above.
-    if (absl::Status status =
-            CheckNodeInvariants(*node, thorough ? kMaxScan : 0, [&mirror](Index i) { return mirror.At(i); });
-        !status.ok()) {
-      return status;
+    // a changed log was checked on its mirror just above. A node other than a leader whose
+    // facts are those the check last passed on passes again (a leader's progress is not among
+    // the facts: it is checked every time).
+    const NodeFacts facts = FactsOf(*node, shape);
+    if (thorough || node->role() == Role::kLeader || !record.passed || !(*record.passed == facts)) {
+      record.passed.reset();
+      if (absl::Status status =
+              CheckNodeInvariants(*node, thorough ? kMaxScan : 0, [&mirror](Index i) { return mirror.At(i); });
+          !status.ok()) {
+        return status;
+      }
+      if (node->role() != Role::kLeader) record.passed = facts;
     }
-    mirrored_[k] = &mirror;
     // Election Safety.
     if (node->role() == Role::kLeader) {
       auto [it, inserted] = leaders_.try_emplace(node->term(), node->id());
@@ -239,7 +258,7 @@ absl::Status ClusterSafetyChecker::Observe(const std::vector<const Raft*>& nodes
       }
     }
     // Record newly committed entries and check that committed entries never change.
-    Index& scanned = scanned_commit_[node->id()];
+    Index& scanned = record.scanned_commit;
     const Index from = std::max(scanned + 1, node->log().FirstIndex());
     if (unreadable_.contains(node->id())) continue;
     for (Index i = from; i <= node->log().committed(); ++i) {
@@ -305,18 +324,19 @@ absl::Status ClusterSafetyChecker::Observe(const std::vector<const Raft*>& nodes
 }
 
 absl::Status ClusterSafetyChecker::OnRestart(NodeId node, Index applied) {
-  last_applied_[node] = applied;
+  NodeRecord& record = records_[node];
+  record.last_applied = applied;
   unreadable_.erase(node);  // a new process verified its disk when it opened it
-  ++generation_[node];
+  ++record.generation;
   // A restarted node's committed entries come from its disk, not from the memory we already
   // scanned: compare them again.
-  scanned_commit_[node] = std::min(scanned_commit_[node], applied);
+  record.scanned_commit = std::min(record.scanned_commit, applied);
   return absl::OkStatus();
 }
 
 absl::Status ClusterSafetyChecker::OnApplied(NodeId node, const Entry& entry, Term node_term) {
   KEEL_ASSERT(node_term >= entry.term());
-  Index& last = last_applied_[node];
+  Index& last = records_[node].last_applied;
   if (entry.index() <= last) {
     return absl::InternalError(absl::StrCat("node ", node, " applied index ", entry.index(),
                                             " after ", last, ": applied twice or out of order"));
