@@ -53,6 +53,32 @@ std::optional<Term> RaftLog::TermAt(Index index) const {
   return *term;
 }
 
+bool RaftLog::Terms(Index lo, Index hi, Term* out) const {
+  if (lo >= hi) return true;
+  // [lo, split) lies below the unstable entries, [split, hi) among them.
+  const Index split = unstable_.empty() ? hi : std::clamp(UnstableOffset(), lo, hi);
+  if (lo < split) {
+    // The unstable snapshot and index 0 are TermAt's special cases: index by index there.
+    const bool by_index = lo == 0 || unstable_snapshot_meta_.has_value() || lo + 1 < storage_.FirstIndex() ||
+                          split - 1 > storage_.LastIndex();
+    if (by_index) {
+      for (Index i = lo; i < split; ++i) {
+        const std::optional<Term> term = TermAt(i);
+        if (!term) return false;
+        out[i - lo] = *term;
+      }
+    } else {
+      const absl::Status status = storage_.Terms(lo, split, out);
+      KEEL_ASSERT_MSG(status.ok(), "storage failed to return terms inside its own range");
+    }
+  }
+  for (Index i = split; i < hi; ++i) {
+    if (i > unstable_.back().index()) return false;
+    out[i - lo] = unstable_[i - UnstableOffset()].term();
+  }
+  return true;
+}
+
 bool RaftLog::MatchTerm(Index index, Term term) const {
   const std::optional<Term> existing = TermAt(index);
   return existing.has_value() && *existing == term;

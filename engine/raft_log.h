@@ -24,6 +24,9 @@ class RaftLog {
   // Term of entry `index`; nullopt if it was compacted (below FirstIndex() - 1) or is past the
   // end. TermAt(0) == 0.
   std::optional<Term> TermAt(Index index) const;
+  // The terms of [lo, hi) into out[0, hi - lo): what TermAt answers for each, in one pass
+  // (LogStorage::Terms for the stored part). False if TermAt would answer nullopt for any.
+  bool Terms(Index lo, Index hi, Term* out) const;
   bool MatchTerm(Index index, Term term) const;
   // Raft §5.4.1: a candidate's log (last_index, last_term) is at least as up-to-date as ours.
   bool IsUpToDate(Index last_index, Term last_term) const;

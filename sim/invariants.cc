@@ -126,15 +126,16 @@ absl::Status ClusterSafetyChecker::TermMirror::Refresh(const Raft& raft) {
   low_ = std::max(log.FirstIndex(), last >= kSpan ? last - kSpan + 1 : 1);
   high_ = last;
   // The whole window, not just what looks new: a term that changed below an unchanged one
-  // (storage returning a wrong term mid-batch once entries leave memory) must be seen.
-  for (Index i = low_; i <= high_; ++i) {
-    const std::optional<Term> term = log.TermAt(i);
-    if (!term) {
-      high_ = 0;  // unusable until the next refresh
-      return absl::InternalError(absl::StrCat("no term for index ", i, " inside the log"));
-    }
-    terms_[i % kSpan] = *term;
+  // (storage returning a wrong term mid-batch once entries leave memory) must be seen. Read in
+  // one pass (RaftLog::Terms), then placed in the ring.
+  std::array<Term, kSpan> fresh;
+  if (low_ <= high_ && !log.Terms(low_, high_ + 1, fresh.data())) {
+    Index missing = low_;
+    while (missing <= high_ && log.TermAt(missing).has_value()) ++missing;
+    high_ = 0;  // unusable until the next refresh
+    return absl::InternalError(absl::StrCat("no term for index ", missing, " inside the log"));
   }
+  for (Index i = low_; i <= high_; ++i) terms_[i % kSpan] = fresh[i - low_];
   return absl::OkStatus();
 }
 

@@ -55,6 +55,14 @@ absl::StatusOr<Term> DurableStorage::TermAt(Index index) const {
   return *wal_->TermAt(index);
 }
 
+absl::Status DurableStorage::Terms(Index lo, Index hi, Term* out) const {
+  if (lo >= hi) return absl::OkStatus();
+  if (lo < wal_->base_index()) return CompactedError(lo);
+  if (hi - 1 > wal_->last_index()) return UnavailableError(std::max(lo, wal_->last_index() + 1));
+  wal_->Terms(lo, hi, out);
+  return absl::OkStatus();
+}
+
 absl::Status DurableStorage::Entries(Index lo, Index hi, uint64_t max_bytes,
                                      std::vector<Entry>* out) const {
   if (lo <= wal_->base_index()) return CompactedError(lo);

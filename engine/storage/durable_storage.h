@@ -35,6 +35,7 @@ class DurableStorage final : public LogStorage {
   Index FirstIndex() const override { return wal_->base_index() + 1; }
   Index LastIndex() const override { return wal_->last_index(); }
   absl::StatusOr<Term> TermAt(Index index) const override;
+  absl::Status Terms(Index lo, Index hi, Term* out) const override;
   absl::Status Entries(Index lo, Index hi, uint64_t max_bytes,
                        std::vector<Entry>* out) const override;
   raftpb::SnapshotMeta SnapshotMetadata() const override { return snapshots_->meta(); }

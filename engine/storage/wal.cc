@@ -422,6 +422,13 @@ std::optional<Term> Wal::TermAt(Index index) const {
   return entries_[index - base_index_ - 1].term;
 }
 
+void Wal::Terms(Index lo, Index hi, Term* out) const {
+  KEEL_ASSERT(lo >= base_index_ && hi <= last_index() + 1);
+  for (Index index = lo; index < hi; ++index) {
+    out[index - lo] = index == base_index_ ? base_term_ : entries_[index - base_index_ - 1].term;
+  }
+}
+
 absl::StatusOr<File*> Wal::SegmentFile(uint64_t sequence) {
   Segment& segment = segments_.at(sequence);
   if (!segment.file) {

@@ -78,6 +78,9 @@ class Wal {
   Index last_index() const { return base_index_ + entries_.size(); }
   // Term of `index` for index in [base_index, last_index]; nullopt outside.
   std::optional<Term> TermAt(Index index) const;
+  // The terms of [lo, hi) into out[0, hi - lo). Precondition: base_index() <= lo, hi <=
+  // last_index() + 1.
+  void Terms(Index lo, Index hi, Term* out) const;
   // Appends entries [lo, hi) bounded by max_bytes (at least one) to `out`, verifying each
   // record read from disk. Precondition: base_index < lo < hi <= last_index + 1.
   absl::Status ReadEntries(Index lo, Index hi, uint64_t max_bytes, std::vector<Entry>* out);

@@ -113,6 +113,45 @@ TEST(LogTest, AppendTruncatesUnstableAndPersistedSuffixes) {
 
 // StableTo(index, term) must ignore a persist report about an entry that was truncated and
 // replaced (by another term) in the meantime: the replacement is not durable yet.
+// RaftLog::Terms answers a range as TermAt answers each of its indexes, over the stored and the
+// unstable parts, around a snapshot, with stored entries hidden by a truncation, and with an
+// unstable snapshot.
+void ExpectTermsAgreeWithTermAt(const RaftLog& log, const std::string& what) {
+  for (Index lo = 0; lo <= log.LastIndex() + 2; ++lo) {
+    for (Index hi = lo; hi <= log.LastIndex() + 3; ++hi) {
+      std::vector<Term> terms(hi - lo, 999);
+      const bool ok = log.Terms(lo, hi, terms.data());
+      bool expected = true;
+      for (Index i = lo; i < hi; ++i) {
+        const std::optional<Term> term = log.TermAt(i);
+        expected = expected && term.has_value();
+        if (ok && term) {
+          EXPECT_EQ(terms[i - lo], *term) << what << ": index " << i << " of [" << lo << ", " << hi << ")";
+        }
+      }
+      EXPECT_EQ(ok, expected) << what << ": [" << lo << ", " << hi << ")";
+    }
+  }
+}
+
+TEST(LogTest, TermsOfARangeAreWhatTermAtAnswersIndexByIndex) {
+  MemoryStorage storage({1});
+  storage.Append(Entries(1, {1, 1, 2, 2, 2, 3}));
+  ASSERT_TRUE(storage.CreateSnapshot(3, raftpb::ConfState(), "s"));
+  RaftLog log(storage, 3);
+  ExpectTermsAgreeWithTermAt(log, "stored only");
+  log.Append(Entries(7, {3, 4, 4}));
+  ExpectTermsAgreeWithTermAt(log, "stored and unstable");
+  log.Append(Entries(5, {5}));
+  ASSERT_EQ(log.LastIndex(), 5u);
+  ExpectTermsAgreeWithTermAt(log, "stored entries hidden by a truncation");
+  log.Restore(MakeSnapshotMeta(12, 6, {1}, "twelve"), "twelve");
+  log.Append(Entries(13, {6, 7}));
+  ExpectTermsAgreeWithTermAt(log, "unstable snapshot");
+  MemoryStorage empty({1});
+  ExpectTermsAgreeWithTermAt(RaftLog(empty, 0), "empty");
+}
+
 TEST(LogTest, StableToIgnoresReportForTruncatedEntry) {
   MemoryStorage storage({1});
   RaftLog log(storage, 0);

@@ -196,6 +196,34 @@ TEST(DurableStorageTest, LogStorageErrorCodesAroundTheSnapshot) {
   EXPECT_EQ(out.size(), 1u) << "at least one entry, even over max_bytes";
 }
 
+TEST(DurableStorageTest, TermsOfARangeAreWhatTermAtAnswersIndexByIndex) {
+  SimFileSystem fs(1);
+  absl::StatusOr<std::unique_ptr<DurableStorage>> storage = OpenStorage(fs);
+  ASSERT_OK(storage);
+  DurableStorage& s = **storage;
+  ASSERT_OK(s.SaveReady(EntriesReady(Range(1, 10, 2), Hs(2, 1, 8))));
+  ASSERT_OK(s.SaveReady(EntriesReady(Range(8, 12, 3), Hs(3, 1, 8))));
+  ASSERT_OK(s.CreateSnapshot(5, Conf({1, 2, 3}), "state at 5"));
+  // Every range over and around [FirstIndex() - 1, LastIndex()]: the same terms, or the error
+  // of the first index TermAt refuses.
+  for (Index lo = 0; lo <= s.LastIndex() + 2; ++lo) {
+    for (Index hi = lo; hi <= s.LastIndex() + 3; ++hi) {
+      std::vector<Term> terms(hi - lo, 999);
+      const absl::Status status = s.Terms(lo, hi, terms.data());
+      absl::Status expected;
+      for (Index i = lo; i < hi && expected.ok(); ++i) {
+        absl::StatusOr<Term> term = s.TermAt(i);
+        if (!term.ok()) {
+          expected = term.status();
+        } else if (status.ok()) {
+          EXPECT_EQ(terms[i - lo], *term) << "index " << i << " of [" << lo << ", " << hi << ")";
+        }
+      }
+      EXPECT_EQ(status, expected) << "[" << lo << ", " << hi << ")";
+    }
+  }
+}
+
 TEST(DurableStorageTest, SaveReadyWithASnapshotReplacesTheLogAndSurvivesReopen) {
   SimFileSystem fs(1);
   std::string before;
