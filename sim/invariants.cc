@@ -127,15 +127,13 @@ absl::Status ClusterSafetyChecker::TermMirror::Refresh(const Raft& raft) {
   high_ = last;
   // The whole window, not just what looks new: a term that changed below an unchanged one
   // (storage returning a wrong term mid-batch once entries leave memory) must be seen. Read in
-  // one pass (RaftLog::Terms), then placed in the ring.
-  std::array<Term, kSpan> fresh;
-  if (low_ <= high_ && !log.Terms(low_, high_ + 1, fresh.data())) {
+  // one pass (RaftLog::Terms).
+  if (low_ <= high_ && !log.Terms(low_, high_ + 1, terms_.data())) {
     Index missing = low_;
     while (missing <= high_ && log.TermAt(missing).has_value()) ++missing;
     high_ = 0;  // unusable until the next refresh
     return absl::InternalError(absl::StrCat("no term for index ", missing, " inside the log"));
   }
-  for (Index i = low_; i <= high_; ++i) terms_[i % kSpan] = fresh[i - low_];
   return absl::OkStatus();
 }
 
@@ -156,7 +154,17 @@ absl::Status ClusterSafetyChecker::CheckLogMatching(const TermMirror& terms_a, c
     }
   }
   if (agree == 0) return absl::OkStatus();
-  for (Index i = scan_low; i <= agree; ++i) {
+  // Where both mirrors hold the terms (every step's window) they are compared as two arrays;
+  // what lies outside them (a thorough look's longer window), or a range that differs (to
+  // report its first difference), index by index.
+  const Index both_low = std::max({scan_low, terms_a.low(), terms_b.low()});
+  const bool mirrored = both_low <= agree && agree <= std::min(terms_a.high(), terms_b.high());
+  const Index span = agree - both_low + 1;
+  const bool equal_above =
+      mirrored && std::equal(terms_a.Span(both_low, agree), terms_a.Span(both_low, agree) + span,
+                             terms_b.Span(both_low, agree));
+  const Index walk_high = equal_above ? both_low - 1 : agree;
+  for (Index i = scan_low; i <= walk_high; ++i) {
     if (terms_a.At(i) != terms_b.At(i)) {
       return absl::InternalError(absl::StrCat(
           "Log Matching violated: nodes ", a.id(), " and ", b.id(), " agree on the term at index ",

@@ -12,6 +12,7 @@
 #include "absl/container/btree_set.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
+#include "engine/assert.h"
 #include "engine/raft.h"
 
 namespace keel {
@@ -72,7 +73,7 @@ class ClusterSafetyChecker {
   // pair of nodes, every step, changed or not.
   class TermMirror {
    public:
-    static constexpr Index kSpan = 64;  // the per-step window; a power of two (ring below)
+    static constexpr Index kSpan = 64;  // the per-step window
 
     // Reads the terms of the last kSpan entries of `raft`'s log. Fails if a term inside the
     // log cannot be read.
@@ -82,15 +83,20 @@ class ClusterSafetyChecker {
     Index high() const { return high_; }
     // The term at `index`: the mirror's inside [low, high], the log's outside.
     std::optional<Term> At(Index index) const {
-      if (index >= low_ && index <= high_) return terms_[index % kSpan];
+      if (index >= low_ && index <= high_) return terms_[index - low_];
       return raft_->log().TermAt(index);
+    }
+    // The mirrored terms of [lo, hi], which must lie inside [low, high].
+    const Term* Span(Index lo, Index hi) const {
+      KEEL_ASSERT(lo >= low_ && hi <= high_ && lo <= hi);
+      return &terms_[lo - low_];
     }
 
    private:
     const Raft* raft_ = nullptr;
     Index low_ = 1;   // mirrored: [low_, high_], empty if low_ > high_
     Index high_ = 0;
-    std::array<Term, kSpan> terms_{};  // the term at index i is terms_[i % kSpan]
+    std::array<Term, kSpan> terms_{};  // the term at index i is terms_[i - low_]
   };
   absl::Status CheckLogMatching(const TermMirror& a, const TermMirror& b, Index window, bool compare_data);
 
