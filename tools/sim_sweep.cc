@@ -1,13 +1,16 @@
 #include "tools/sim_sweep.h"
 
 #include <poll.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <new>
 #include <set>
 
 #include "absl/strings/numbers.h"
@@ -21,18 +24,32 @@ namespace {
 // Line breaks inside a failure travel through the pipe as a byte that never occurs in one.
 constexpr char kLineBreak = '\x1e';
 
+// Shared by the parent and every worker (an anonymous shared mapping made before the forks):
+// workers take the next seed from `next` as they finish one, so a worker that drew long seeds
+// does not leave the other idle at the end (with fixed shares, one of two workers was idle
+// for ~10% of a sweep's wall time). Lock-free atomics work across processes on one mapping.
+struct SharedState {
+  std::atomic<uint64_t> next;  // the next seed to hand out
+  std::atomic<bool> stop;      // first_failure: a seed failed, hand out no more
+};
+static_assert(std::atomic<uint64_t>::is_always_lock_free && std::atomic<bool>::is_always_lock_free);
+
 struct Worker {
   pid_t pid = -1;
   int fd = -1;
-  uint64_t start = 0;  // first seed of this worker's share
   std::string data;
 };
 
-// Forks a worker running seeds start, start + stride, ... <= last; -1 pid on failure.
-Worker Spawn(uint64_t start, uint64_t stride, uint64_t last, bool first_failure,
+bool WriteLine(int fd, const std::string& line) {
+  return write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+}
+
+// Forks a worker taking seeds <= last from `shared` until none is left; -1 pid on failure.
+// It writes "R <seed>" when it takes a seed and "P <seed>" or "F <seed> <why>" when the seed is
+// decided, so the seed a dead worker was running is the one it took and never decided.
+Worker Spawn(SharedState* shared, uint64_t last, bool first_failure,
              const std::function<SeedVerdict(uint64_t)>& run) {
   Worker worker;
-  worker.start = start;
   int fds[2];
   if (pipe(fds) != 0) return worker;
   const pid_t pid = fork();
@@ -43,16 +60,23 @@ Worker Spawn(uint64_t start, uint64_t stride, uint64_t last, bool first_failure,
   }
   if (pid == 0) {
     close(fds[0]);
-    for (uint64_t seed = start; seed <= last; seed += stride) {
+    while (!shared->stop.load()) {
+      const uint64_t seed = shared->next.fetch_add(1);
+      if (seed > last) break;
+      if (!WriteLine(fds[1], absl::StrCat("R ", seed, "\n"))) _exit(3);
       const SeedVerdict verdict = run(seed);
-      // One line per seed, so that a seed that kills the process is known by its absence.
       const std::string line =
           verdict.passed ? absl::StrCat("P ", seed, "\n")
                          : absl::StrCat("F ", seed, " ",
                                         absl::StrReplaceAll(verdict.failure, {{"\n", std::string(1, kLineBreak)}}),
                                         "\n");
-      if (write(fds[1], line.data(), line.size()) != static_cast<ssize_t>(line.size())) _exit(3);
-      if (!verdict.passed && first_failure) break;
+      if (!WriteLine(fds[1], line)) _exit(3);
+      if (!verdict.passed && first_failure) {
+        // Every seed below this one was handed out before it: the workers running them finish
+        // them, so the first failing seed is still found.
+        shared->stop.store(true);
+        break;
+      }
     }
     close(fds[1]);
     _exit(0);
@@ -68,16 +92,24 @@ Worker Spawn(uint64_t start, uint64_t stride, uint64_t last, bool first_failure,
 SweepOutcome RunSweep(uint64_t first, uint64_t last, int jobs, bool first_failure,
                       const std::function<SeedVerdict(uint64_t)>& run) {
   SweepOutcome outcome;
-  const uint64_t stride = static_cast<uint64_t>(std::max(1, jobs));
-  std::vector<Worker> workers;
-  for (uint64_t j = 0; j < stride && first + j <= last; ++j) {
-    Worker worker = Spawn(first + j, stride, last, first_failure, run);
-    if (worker.pid < 0) {
-      outcome.failures.emplace_back(first + j, "could not start a worker process (pipe/fork failed)");
-      continue;
-    }
-    workers.push_back(std::move(worker));
+  void* mapping = mmap(nullptr, sizeof(SharedState), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (mapping == MAP_FAILED) {
+    std::perror("keel-sim: mmap");
+    std::exit(2);
   }
+  SharedState* shared = new (mapping) SharedState{};
+  shared->next.store(first);
+  shared->stop.store(false);
+  auto spawn = [&]() {
+    Worker worker = Spawn(shared, last, first_failure, run);
+    if (worker.pid < 0) {
+      std::perror("keel-sim: could not start a sweep worker (pipe/fork)");
+      std::exit(2);
+    }
+    return worker;
+  };
+  std::vector<Worker> workers;
+  for (int j = 0; j < std::max(1, jobs) && first + static_cast<uint64_t>(j) <= last; ++j) workers.push_back(spawn());
   while (!workers.empty()) {
     std::vector<pollfd> fds;
     for (const Worker& worker : workers) fds.push_back(pollfd{worker.fd, POLLIN, 0});
@@ -108,41 +140,39 @@ SweepOutcome RunSweep(uint64_t first, uint64_t last, int jobs, bool first_failur
       close(worker.fd);
       int status = 0;
       waitpid(worker.pid, &status, 0);
-      std::set<uint64_t> reported;
-      bool failed = false;
+      std::set<uint64_t> taken;
       for (absl::string_view line : absl::StrSplit(worker.data, '\n', absl::SkipEmpty())) {
         std::vector<absl::string_view> parts = absl::StrSplit(line, absl::MaxSplits(' ', 2));
         uint64_t seed = 0;
         if (parts.size() < 2 || !absl::SimpleAtoi(parts[1], &seed)) continue;
-        reported.insert(seed);
+        if (parts[0] == "R") {
+          taken.insert(seed);
+          continue;
+        }
+        taken.erase(seed);
         ++outcome.runs;
         if (parts[0] == "F") {
           outcome.failures.emplace_back(
               seed, parts.size() > 2 ? absl::StrReplaceAll(parts[2], {{std::string(1, kLineBreak), "\n  "}}) : "");
-          failed = true;
         }
       }
       const bool clean_exit = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-      if (clean_exit || (first_failure && failed)) continue;
-      // The worker died at the first seed of its share it did not report.
+      if (clean_exit && taken.empty()) continue;
+      // The worker died, at the seed it took and never decided (none: at exit).
       ++outcome.worker_crashes;
       std::fprintf(stderr, "keel-sim: sweep worker %d %s %d\n", static_cast<int>(worker.pid),
                    WIFSIGNALED(status) ? "killed by signal" : "exited with status",
                    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
-      uint64_t crashed = worker.start;
-      while (crashed <= last && reported.contains(crashed)) crashed += stride;
-      if (crashed > last) continue;  // died after its last seed (at exit)
-      outcome.failures.emplace_back(crashed, "the simulation process crashed (assertion or signal; see stderr)");
-      if (first_failure || crashed + stride > last) continue;
-      Worker replacement = Spawn(crashed + stride, stride, last, first_failure, run);
-      if (replacement.pid < 0) {
-        outcome.failures.emplace_back(crashed + stride, "could not restart a worker process (pipe/fork failed)");
-        continue;
+      for (uint64_t crashed : taken) {
+        outcome.failures.emplace_back(crashed, "the simulation process crashed (assertion or signal; see stderr)");
       }
-      next.push_back(std::move(replacement));
+      if (!taken.empty() && first_failure) shared->stop.store(true);
+      // A replacement carries on with the seeds not yet handed out (none left: it exits at once).
+      if (!shared->stop.load() && shared->next.load() <= last) next.push_back(spawn());
     }
     workers = std::move(next);
   }
+  munmap(mapping, sizeof(SharedState));
   std::sort(outcome.failures.begin(), outcome.failures.end());
   return outcome;
 }

@@ -56,6 +56,19 @@ case "$mode" in
     echo "$out" | grep -q '^FAIL seed=5 the simulation process crashed' || { echo "seed 5 not reported as crashed"; exit 1; }
     [ "$(echo "$out" | grep -c '^FAIL seed=')" -eq 1 ] || { echo "expected exactly one failing seed"; exit 1; }
     echo "$out" | grep -q ' runs=11 failed=1 worker_crashes=1 ' || { echo "the other 11 seeds did not all run"; exit 1; }
+    # With --first-failure the crash stops the hand-out of seeds, and every seed below the
+    # crashed one still runs to its verdict.
+    set +e
+    out=$("$sim" sweep --seeds 1..12 --jobs 2 --first-failure --safety-ms 1000 --liveness-ms 5000 --crash-worker-at-seed 5 2>&1)
+    status=$?
+    set -e
+    echo "$out"
+    [ "$status" -eq 1 ] || { echo "expected exit 1, got $status"; exit 1; }
+    echo "$out" | grep -q '^first_failing_seed=5$' || { echo "seed 5 not reported as the first failure"; exit 1; }
+    runs=$(echo "$out" | sed -n 's/.* runs=\([0-9]*\) .*/\1/p')
+    # Seeds 1..4 run; the other worker may take a few more before the crash is noticed.
+    [ "$runs" -ge 4 ] && [ "$runs" -le 11 ] || { echo "expected seeds 1..4 and fewer than all 11 others to run, got runs=$runs"; exit 1; }
+    echo "$out" | grep -q ' failed=1 ' || { echo "only seed 5 may fail"; exit 1; }
     ;;
   sweep)
     # The safety-phase length is drawn from each seed (1 s to 40 s): short and long runs.
