@@ -8,7 +8,10 @@
 // only snapshot chunks carry). Protobuf stays the wire format: message.h converts.
 //
 // The accessors are named as protobuf generates them (x(), set_x(), mutable_x(), has_x()) so
-// that the core reads the same as with the protobuf class.
+// that the core reads the same as with the protobuf class. Fields of a newer version's
+// raftpb::Message (unknown to this one) are dropped in HeaderFromProto, as the core could not
+// use them anyway; a node never forwards a peer's raft message. `type` keeps any value, as a
+// proto3 enum does (Raft::Step rejects unknown types).
 #pragma once
 
 #include <cstdint>

@@ -38,7 +38,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     at += 2;
     const std::string bytes = input.substr(at, length);
     at += bytes.size();
-    // The production transport's path: decode (entries moved out beside the header).
+    // The production transport's path: decode (the raft body moved out beside the header).
     absl::StatusOr<keel::Envelope> decoded = keel::DecodeEnvelope(bytes);
     if (!decoded.ok()) continue;  // the transport drops it
     keel::nodepb::Envelope& envelope = decoded->header;
@@ -46,9 +46,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       envelope.set_cluster_id(keel::fuzz::kClusterId);
       envelope.set_to(1);
       envelope.set_from(2 + envelope.from() % 2);
-      if (envelope.has_raft()) {
-        envelope.mutable_raft()->set_to(1);
-        envelope.mutable_raft()->set_from(envelope.from());
+      if (decoded->raft) {
+        decoded->raft->header.set_to(1);
+        decoded->raft->header.set_from(envelope.from());
       }
     }
     CheckEncodes(*decoded);

@@ -5,8 +5,8 @@
 // stack switch. A running fiber blocks by queueing a wake-up event tagged with a fresh token
 // and switching back to whoever resumed it; an event resumes the fiber only if its token is
 // still current, so leftovers (a Park timeout after a Wake, a sleep of a killed fiber) are
-// ignored without searching the heap. A finished fiber's stack is freed by Boost on the way
-// out and its record is dropped; Kill destroys the suspended Boost fiber, which makes Boost
+// ignored without searching the heap. A finished fiber's stack is handed back by Boost on the
+// way out (to the stack pool, FiberStack) and its record is dropped; Kill destroys the suspended Boost fiber, which makes Boost
 // throw forced_unwind at the fiber's suspension point, so every destructor on its stack runs
 // before Kill returns.
 //
@@ -92,10 +92,15 @@ class FiberStack {
     // not inherit them.
     ASAN_UNPOISON_MEMORY_REGION(static_cast<char*>(stack.sp) - stack.size, stack.size);
 #endif
-    std::vector<ctx::stack_context>& pool = Pool().free;
-    if (pool.size() < kPoolLimit) {
-      pool.push_back(stack);  // capacity reserved: no allocation, no throw
-      return;
+    // After the thread's pool is gone (a scheduler outliving it, e.g. in static storage), a
+    // stack is unmapped at once. A stack is always allocated (constructing the pool) on the
+    // thread that frees it, so the pool exists here unless it was destroyed.
+    if (!pool_gone_) {
+      std::vector<ctx::stack_context>& pool = Pool().free;
+      if (pool.size() < kPoolLimit) {
+        pool.push_back(stack);  // capacity reserved: no allocation, no throw
+        return;
+      }
     }
     ctx::protected_fixedsize_stack(kSize).deallocate(stack);
   }
@@ -105,9 +110,11 @@ class FiberStack {
     std::vector<ctx::stack_context> free;
     StackPool() { free.reserve(kPoolLimit); }
     ~StackPool() {
+      pool_gone_ = true;
       for (ctx::stack_context& stack : free) ctx::protected_fixedsize_stack(kSize).deallocate(stack);
     }
   };
+  static inline thread_local bool pool_gone_ = false;  // trivially destructible: valid to the end
   static StackPool& Pool() {
     thread_local StackPool pool;
     return pool;

@@ -88,13 +88,14 @@ Options:
   --shrink            run/replay of a failing seed: search for a smaller run that still fails
                       (earlier stop, fewer fault classes, fewer clients) and print it as a
                       replayable command. Exit 1 with the shrunk run, 0 if the seed passes.
-  --first-failure     sweep: each worker stops at its first failing seed (to measure how
-                      many seeds it takes to catch a planted bug).
+  --first-failure     sweep: no seed is handed out after the first failing one (the seeds
+                      below it run to their verdicts): to measure how many seeds it takes to
+                      catch a planted bug.
   --quiet             run/replay: print only the verdict line.
   --crash-worker-at-seed N
                       sweep, for testing the sweep itself: the worker aborts instead of
                       running seed N. The sweep reports seed N as crashed and a new worker
-                      runs the rest of that worker's seeds.
+                      carries on with the seeds not yet handed out.
   --help              This text.
 
 Exit status: 0 pass, 1 fail, 2 usage error.

@@ -100,16 +100,22 @@ SweepOutcome RunSweep(uint64_t first, uint64_t last, int jobs, bool first_failur
   SharedState* shared = new (mapping) SharedState{};
   shared->next.store(first);
   shared->stop.store(false);
+  // Which seeds a worker reported taking: a seed handed out but never started (its worker
+  // died between taking it and saying so) is reported at the end rather than lost. One bit per
+  // seed; not kept for ranges too large to sweep anyway.
+  const uint64_t count = last - first + 1;
+  std::vector<bool> started(count <= (uint64_t{1} << 27) ? count : 0);
+  std::vector<Worker> workers;
   auto spawn = [&]() {
     Worker worker = Spawn(shared, last, first_failure, run);
     if (worker.pid < 0) {
+      // The others carry on; seeds no worker was left to run are reported at the end.
       std::perror("keel-sim: could not start a sweep worker (pipe/fork)");
-      std::exit(2);
+      return;
     }
-    return worker;
+    workers.push_back(std::move(worker));
   };
-  std::vector<Worker> workers;
-  for (int j = 0; j < std::max(1, jobs) && first + static_cast<uint64_t>(j) <= last; ++j) workers.push_back(spawn());
+  for (int j = 0; j < std::max(1, jobs) && first + static_cast<uint64_t>(j) <= last; ++j) spawn();
   while (!workers.empty()) {
     std::vector<pollfd> fds;
     for (const Worker& worker : workers) fds.push_back(pollfd{worker.fd, POLLIN, 0});
@@ -119,8 +125,10 @@ SweepOutcome RunSweep(uint64_t first, uint64_t last, int jobs, bool first_failur
       std::exit(2);
     }
     std::vector<Worker> next;
-    for (size_t i = 0; i < workers.size(); ++i) {
-      Worker& worker = workers[i];
+    std::vector<Worker> current = std::move(workers);
+    workers.clear();  // spawn() adds replacements here; `next` joins them below
+    for (size_t i = 0; i < current.size(); ++i) {
+      Worker& worker = current[i];
       if (fds[i].revents == 0) {
         next.push_back(std::move(worker));
         continue;
@@ -147,6 +155,7 @@ SweepOutcome RunSweep(uint64_t first, uint64_t last, int jobs, bool first_failur
         if (parts.size() < 2 || !absl::SimpleAtoi(parts[1], &seed)) continue;
         if (parts[0] == "R") {
           taken.insert(seed);
+          if (seed - first < started.size()) started[seed - first] = true;
           continue;
         }
         taken.erase(seed);
@@ -168,9 +177,22 @@ SweepOutcome RunSweep(uint64_t first, uint64_t last, int jobs, bool first_failur
       }
       if (!taken.empty() && first_failure) shared->stop.store(true);
       // A replacement carries on with the seeds not yet handed out (none left: it exits at once).
-      if (!shared->stop.load() && shared->next.load() <= last) next.push_back(spawn());
+      if (!shared->stop.load() && shared->next.load() <= last) spawn();
     }
-    workers = std::move(next);
+    for (Worker& worker : next) workers.push_back(std::move(worker));
+  }
+  const uint64_t handed_end = std::min(shared->next.load(), last + 1);  // seeds below were handed out
+  if (!started.empty()) {
+    for (uint64_t seed = first; seed < handed_end; ++seed) {
+      if (!started[seed - first]) {
+        outcome.failures.emplace_back(seed, "handed to a worker that died before it started the seed");
+      }
+    }
+  }
+  if (!shared->stop.load() && handed_end <= last) {
+    outcome.failures.emplace_back(handed_end, absl::StrCat("seeds ", handed_end, "..", last,
+                                                           " did not run: could not start a worker process "
+                                                           "(pipe/fork failed)"));
   }
   munmap(mapping, sizeof(SharedState));
   std::sort(outcome.failures.begin(), outcome.failures.end());

@@ -111,8 +111,6 @@ TEST(LogTest, AppendTruncatesUnstableAndPersistedSuffixes) {
   EXPECT_EQ(log.unstable_entries().front().index(), 2u);
 }
 
-// StableTo(index, term) must ignore a persist report about an entry that was truncated and
-// replaced (by another term) in the meantime: the replacement is not durable yet.
 // RaftLog::Terms answers a range as TermAt answers each of its indexes, over the stored and the
 // unstable parts, around a snapshot, with stored entries hidden by a truncation, and with an
 // unstable snapshot.
@@ -152,6 +150,8 @@ TEST(LogTest, TermsOfARangeAreWhatTermAtAnswersIndexByIndex) {
   ExpectTermsAgreeWithTermAt(RaftLog(empty, 0), "empty");
 }
 
+// StableTo(index, term) must ignore a persist report about an entry that was truncated and
+// replaced (by another term) in the meantime: the replacement is not durable yet.
 TEST(LogTest, StableToIgnoresReportForTruncatedEntry) {
   MemoryStorage storage({1});
   RaftLog log(storage, 0);

@@ -139,7 +139,8 @@ TEST(MessageTest, TheHeaderKeepsEveryFieldOfTheProtobufMessage) {
     switch (field->cpp_type()) {
       case google::protobuf::FieldDescriptor::CPPTYPE_UINT64: reflection->SetUInt64(&proto, field, value); break;
       case google::protobuf::FieldDescriptor::CPPTYPE_BOOL: reflection->SetBool(&proto, field, true); break;
-      case google::protobuf::FieldDescriptor::CPPTYPE_ENUM: reflection->SetEnumValue(&proto, field, 13); break;
+      // An out-of-range value: proto3 enums are open, and the header must keep it (Step rejects it).
+      case google::protobuf::FieldDescriptor::CPPTYPE_ENUM: reflection->SetEnumValue(&proto, field, 99); break;
       case google::protobuf::FieldDescriptor::CPPTYPE_STRING:
         reflection->SetString(&proto, field, std::string(field->number(), 's'));
         break;

@@ -69,6 +69,19 @@ case "$mode" in
     # Seeds 1..4 run; the other worker may take a few more before the crash is noticed.
     [ "$runs" -ge 4 ] && [ "$runs" -le 11 ] || { echo "expected seeds 1..4 and fewer than all 11 others to run, got runs=$runs"; exit 1; }
     echo "$out" | grep -q ' failed=1 ' || { echo "only seed 5 may fail"; exit 1; }
+    # One worker: nothing is handed out after the crash (runs=4, seeds 1..4), and nothing after
+    # a failing verdict either (runs = the first failing seed's number, in a range from 1).
+    set +e
+    out=$("$sim" sweep --seeds 1..12 --jobs 1 --first-failure --safety-ms 1000 --liveness-ms 5000 --crash-worker-at-seed 5 2>&1)
+    set -e
+    echo "$out" | grep -q ' runs=4 failed=1 worker_crashes=1 ' || { echo "$out"; echo "seeds after the crash ran"; exit 1; }
+    set +e
+    out=$("$sim" sweep --seeds 1..400 --jobs 1 --first-failure --safety-ms 5000 --liveness-ms 10000 --plant-bug commit-old-term 2>&1)
+    set -e
+    echo "$out" | grep -E '^(sweep|first_failing_seed)'
+    failing=$(echo "$out" | sed -n 's/^first_failing_seed=//p')
+    [ -n "$failing" ] || { echo "the planted bug was not caught"; exit 1; }
+    echo "$out" | grep -q " runs=$failing failed=1 " || { echo "seeds after the first failure ran"; exit 1; }
     ;;
   sweep)
     # The safety-phase length is drawn from each seed (1 s to 40 s): short and long runs.
