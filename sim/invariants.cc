@@ -344,18 +344,25 @@ absl::Status ClusterSafetyChecker::OnRestart(NodeId node, Index applied) {
 }
 
 absl::Status ClusterSafetyChecker::OnApplied(NodeId node, const Entry& entry, Term node_term) {
-  KEEL_ASSERT(node_term >= entry.term());
+  return OnApplied(node, entry.index(), entry.term(), entry.type(), entry.data(), node_term);
+}
+
+absl::Status ClusterSafetyChecker::OnApplied(NodeId node, Index index, Term term, raftpb::EntryType type,
+                                             absl::string_view data, Term node_term) {
+  KEEL_ASSERT(node_term >= term);
   Index& last = records_[node].last_applied;
-  if (entry.index() <= last) {
-    return absl::InternalError(absl::StrCat("node ", node, " applied index ", entry.index(),
+  if (index <= last) {
+    return absl::InternalError(absl::StrCat("node ", node, " applied index ", index,
                                             " after ", last, ": applied twice or out of order"));
   }
-  last = entry.index();
-  auto [it, inserted] = committed_.try_emplace(
-      entry.index(), CommittedEntry{entry.term(), entry.data(), entry.type(), node_term});
-  if (!inserted && (it->second.term != entry.term() || it->second.data != entry.data())) {
+  last = index;
+  // Found first: every replica applies every entry, and only the first needs a copy.
+  auto it = committed_.find(index);
+  if (it == committed_.end()) {
+    it = committed_.try_emplace(index, CommittedEntry{term, std::string(data), type, node_term}).first;
+  } else if (it->second.term != term || it->second.data != data) {
     return absl::InternalError(absl::StrCat("State Machine Safety violated: node ", node,
-                                            " applied a different entry at index ", entry.index()));
+                                            " applied a different entry at index ", index));
   }
   // Several observers: the smallest upper bound is the tightest one still true.
   it->second.observed_in_term = std::min(it->second.observed_in_term, node_term);

@@ -49,6 +49,9 @@ class ClusterSafetyChecker {
   // entry.term() and `node_term`: only the upper bound is safe for Leader Completeness (a
   // stale leader of a term below `node_term` need not hold it).
   absl::Status OnApplied(NodeId node, const Entry& entry, Term node_term);
+  // The same, for an entry given by its fields (no Entry to build per apply).
+  absl::Status OnApplied(NodeId node, Index index, Term term, raftpb::EntryType type, absl::string_view data,
+                         Term node_term);
 
   // `node` (re)started from, or installed, a snapshot at `applied`: it applies from there on,
   // and its committed entries above `applied` are compared again on the next Observe.

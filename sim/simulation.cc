@@ -439,11 +439,12 @@ void Simulation::OnApply(NodeId id, Index index, absl::string_view command) {
   // Committed entries are applied before they can be compacted, so the term is in the log.
   const std::optional<Term> term = node.replica().raft().log().TermAt(index);
   KEEL_ASSERT(term.has_value());
-  Entry entry;
-  entry.set_index(index);
-  entry.set_term(*term);
-  entry.set_data(std::string(command));
-  if (absl::Status status = checker_.OnApplied(id, entry, node.replica().raft().term()); !status.ok()) Fail(std::string(status.message()));
+  // ObservedStateMachine sees only normal entries' commands.
+  if (absl::Status status =
+          checker_.OnApplied(id, index, *term, raftpb::ENTRY_NORMAL, command, node.replica().raft().term());
+      !status.ok()) {
+    Fail(std::string(status.message()));
+  }
 }
 
 void Simulation::OnRestore(NodeId id) {
