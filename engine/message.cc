@@ -15,6 +15,7 @@ constexpr int kEnvelopeFrom = 2;
 constexpr int kEnvelopeTo = 3;
 constexpr int kEnvelopeRaft = 10;
 constexpr int kMessageEntries = 7;
+constexpr int kMessageSnapshotData = 13;
 
 std::vector<Entry> TakeEntries(raftpb::Message& proto) {
   std::vector<Entry> entries;
@@ -40,7 +41,10 @@ Envelope::Envelope(nodepb::Envelope&& header_in, Message&& raft_in)
   KEEL_ASSERT(header.body_case() == nodepb::Envelope::BODY_NOT_SET);
 }
 
-void ToProto(const MessageHeader& header, raftpb::Message* out) {
+namespace {
+
+// Every field but snapshot_data (Encode writes that one itself rather than copy a chunk).
+void FieldsToProto(const MessageHeader& header, raftpb::Message* out) {
   out->set_type(header.type());
   out->set_from(header.from());
   out->set_to(header.to());
@@ -52,12 +56,18 @@ void ToProto(const MessageHeader& header, raftpb::Message* out) {
   out->set_reject_hint(header.reject_hint());
   if (header.has_snapshot()) *out->mutable_snapshot() = header.snapshot();
   out->set_snapshot_offset(header.snapshot_offset());
-  out->set_snapshot_data(header.snapshot_data());
   out->set_snapshot_done(header.snapshot_done());
   out->set_transfer(header.transfer());
   out->set_context(header.context());
   out->set_cluster_id(header.cluster_id());
   out->set_lease_tick(header.lease_tick());
+}
+
+}  // namespace
+
+void ToProto(const MessageHeader& header, raftpb::Message* out) {
+  FieldsToProto(header, out);
+  out->set_snapshot_data(header.snapshot_data());
 }
 
 MessageHeader HeaderFromProto(raftpb::Message&& proto) {
@@ -73,7 +83,7 @@ MessageHeader HeaderFromProto(raftpb::Message&& proto) {
   header.set_reject_hint(proto.reject_hint());
   if (proto.has_snapshot()) *header.mutable_snapshot() = std::move(*proto.mutable_snapshot());
   header.set_snapshot_offset(proto.snapshot_offset());
-  header.set_snapshot_data(std::move(*proto.mutable_snapshot_data()));
+  if (!proto.snapshot_data().empty()) header.set_snapshot_data(std::move(*proto.mutable_snapshot_data()));
   header.set_snapshot_done(proto.snapshot_done());
   header.set_transfer(proto.transfer());
   header.set_context(std::move(*proto.mutable_context()));
@@ -127,9 +137,13 @@ std::string Encode(const Envelope& envelope) {
   // fields (from a newer peer, never one this node built) goes the slow way.
   if (!header.GetReflection()->GetUnknownFields(header).empty()) return ToProto(envelope).SerializeAsString();
   const std::vector<Entry>& entries = envelope.raft->entries;
-  raftpb::Message raft;  // the raft body's header on the wire; its entries follow below
-  ToProto(envelope.raft->header, &raft);
+  // The raft body: its header but the snapshot chunk's bytes as protobuf writes it, then those
+  // bytes and the entries straight from where they are (no copy of either).
+  raftpb::Message raft;
+  FieldsToProto(envelope.raft->header, &raft);
+  const std::string& snapshot_data = envelope.raft->header.snapshot_data();
   uint64_t raft_size = raft.ByteSizeLong();
+  if (!snapshot_data.empty()) raft_size += wire::LengthDelimitedFieldSize(snapshot_data.size());
   for (const Entry& entry : entries) raft_size += wire::LengthDelimitedFieldSize(EncodedSize(entry));
   std::string out;
   out.reserve(wire::VarintFieldSize(header.cluster_id()) + wire::VarintFieldSize(header.from()) +
@@ -140,6 +154,10 @@ std::string Encode(const Envelope& envelope) {
   wire::AppendLengthDelimitedHeader(kEnvelopeRaft, raft_size, &out);
   const size_t raft_start = out.size();
   raft.AppendToString(&out);
+  if (!snapshot_data.empty()) {
+    wire::AppendLengthDelimitedHeader(kMessageSnapshotData, snapshot_data.size(), &out);
+    out.append(snapshot_data);
+  }
   for (const Entry& entry : entries) {
     wire::AppendLengthDelimitedHeader(kMessageEntries, EncodedSize(entry), &out);
     AppendEncoded(entry, &out);

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -25,10 +26,22 @@ namespace keel {
 
 class MessageHeader {
  public:
+  MessageHeader() = default;
+  MessageHeader(const MessageHeader& other) : fields_(other.fields_), chunk_(Clone(other.chunk_)) {}
+  MessageHeader& operator=(const MessageHeader& other) {
+    if (this != &other) {
+      fields_ = other.fields_;
+      chunk_ = Clone(other.chunk_);
+    }
+    return *this;
+  }
+  MessageHeader(MessageHeader&&) noexcept = default;
+  MessageHeader& operator=(MessageHeader&&) noexcept = default;
+
 // Scalar fields: a getter and a setter, defaulting to proto3's zero.
-#define KEEL_HEADER_SCALAR(type, name)             \
-  type name() const { return name##_; }            \
-  void set_##name(type value) { name##_ = value; }
+#define KEEL_HEADER_SCALAR(type, name)                     \
+  type name() const { return fields_.name; }               \
+  void set_##name(type value) { fields_.name = value; }
   KEEL_HEADER_SCALAR(raftpb::MessageType, type)
   KEEL_HEADER_SCALAR(uint64_t, from)
   KEEL_HEADER_SCALAR(uint64_t, to)
@@ -38,56 +51,87 @@ class MessageHeader {
   KEEL_HEADER_SCALAR(uint64_t, commit)
   KEEL_HEADER_SCALAR(bool, reject)
   KEEL_HEADER_SCALAR(uint64_t, reject_hint)
-  KEEL_HEADER_SCALAR(uint64_t, snapshot_offset)
-  KEEL_HEADER_SCALAR(bool, snapshot_done)
   KEEL_HEADER_SCALAR(bool, transfer)
   KEEL_HEADER_SCALAR(uint64_t, cluster_id)
   KEEL_HEADER_SCALAR(uint64_t, lease_tick)
 #undef KEEL_HEADER_SCALAR
 
-// Bytes fields: set_x takes whatever std::string::assign takes (a string by value or rvalue,
-// a string_view, a pointer and a length).
-#define KEEL_HEADER_BYTES(name)                                                                  \
-  const std::string& name() const { return name##_; }                                           \
-  template <typename... Args>                                                                    \
-  void set_##name(Args&&... args) {                                                              \
-    name##_.assign(std::forward<Args>(args)...);                                                 \
-  }                                                                                              \
-  std::string* mutable_##name() { return &name##_; }
-  KEEL_HEADER_BYTES(snapshot_data)
-  KEEL_HEADER_BYTES(context)
-#undef KEEL_HEADER_BYTES
+  // The read context (heartbeats and read-index messages). set_context takes whatever
+  // std::string::assign takes (a string by value or rvalue, a string_view, a pointer and a
+  // length).
+  const std::string& context() const { return fields_.context; }
+  template <typename... Args>
+  void set_context(Args&&... args) {
+    fields_.context.assign(std::forward<Args>(args)...);
+  }
+  std::string* mutable_context() { return &fields_.context; }
 
-  // The snapshot chunk's description (MSG_SNAPSHOT and its acks); the default instance when
-  // unset, as protobuf's getter.
-  bool has_snapshot() const { return snapshot_.has_value(); }
+  // Snapshot chunks (MSG_SNAPSHOT and its acks): kept out of line, so that every other message
+  // moves and dies without them. Reading never allocates; writing does, once per header.
+  uint64_t snapshot_offset() const { return chunk_ ? chunk_->offset : 0; }
+  void set_snapshot_offset(uint64_t value) {
+    if (value != 0 || chunk_) Chunk().offset = value;
+  }
+  bool snapshot_done() const { return chunk_ && chunk_->done; }
+  void set_snapshot_done(bool value) {
+    if (value || chunk_) Chunk().done = value;
+  }
+  const std::string& snapshot_data() const { return chunk_ ? chunk_->data : EmptyString(); }
+  template <typename... Args>
+  void set_snapshot_data(Args&&... args) {
+    Chunk().data.assign(std::forward<Args>(args)...);
+  }
+  std::string* mutable_snapshot_data() { return &Chunk().data; }
+  // The chunk's snapshot; the default instance when unset, as protobuf's getter.
+  bool has_snapshot() const { return chunk_ && chunk_->meta.has_value(); }
   const raftpb::SnapshotMeta& snapshot() const {
-    return snapshot_ ? *snapshot_ : raftpb::SnapshotMeta::default_instance();
+    return has_snapshot() ? *chunk_->meta : raftpb::SnapshotMeta::default_instance();
   }
   raftpb::SnapshotMeta* mutable_snapshot() {
-    if (!snapshot_) snapshot_.emplace();
-    return &*snapshot_;
+    std::optional<raftpb::SnapshotMeta>& meta = Chunk().meta;
+    if (!meta) meta.emplace();
+    return &*meta;
   }
-  void clear_snapshot() { snapshot_.reset(); }
+  void clear_snapshot() {
+    if (chunk_) chunk_->meta.reset();
+  }
 
  private:
-  raftpb::MessageType type_ = raftpb::MSG_UNKNOWN;
-  uint64_t from_ = 0;
-  uint64_t to_ = 0;
-  uint64_t term_ = 0;
-  uint64_t log_term_ = 0;
-  uint64_t index_ = 0;
-  uint64_t commit_ = 0;
-  bool reject_ = false;
-  bool snapshot_done_ = false;
-  bool transfer_ = false;
-  uint64_t reject_hint_ = 0;
-  uint64_t snapshot_offset_ = 0;
-  uint64_t cluster_id_ = 0;
-  uint64_t lease_tick_ = 0;
-  std::string snapshot_data_;
-  std::string context_;
-  std::optional<raftpb::SnapshotMeta> snapshot_;
+  struct Fields {
+    raftpb::MessageType type = raftpb::MSG_UNKNOWN;
+    bool reject = false;
+    bool transfer = false;
+    uint64_t from = 0;
+    uint64_t to = 0;
+    uint64_t term = 0;
+    uint64_t log_term = 0;
+    uint64_t index = 0;
+    uint64_t commit = 0;
+    uint64_t reject_hint = 0;
+    uint64_t cluster_id = 0;
+    uint64_t lease_tick = 0;
+    std::string context;
+  };
+  struct SnapshotChunk {
+    std::optional<raftpb::SnapshotMeta> meta;
+    uint64_t offset = 0;
+    std::string data;
+    bool done = false;
+  };
+  SnapshotChunk& Chunk() {
+    if (!chunk_) chunk_ = std::make_unique<SnapshotChunk>();
+    return *chunk_;
+  }
+  static std::unique_ptr<SnapshotChunk> Clone(const std::unique_ptr<SnapshotChunk>& chunk) {
+    return chunk ? std::make_unique<SnapshotChunk>(*chunk) : nullptr;
+  }
+  static const std::string& EmptyString() {
+    static const std::string* const empty = new std::string();
+    return *empty;
+  }
+
+  Fields fields_;
+  std::unique_ptr<SnapshotChunk> chunk_;  // null: no snapshot fields set
 };
 
 // Conversions to and from the wire type. The proto's entries are not the header's: ToProto

@@ -44,6 +44,8 @@ Envelope RandomAppend(std::mt19937_64& prng) {
   raft.set_log_term(field());
   raft.set_commit(field());
   if (prng() % 8 == 0) raft.set_context(std::string(prng() % 200, 'c'));
+  // Encode writes a snapshot chunk's bytes itself (no copy): cover them too.
+  if (prng() % 8 == 1) raft.set_snapshot_data(std::string(prng() % 300, 'd'));
   const size_t entries = prng() % 5 == 0 ? 0 : prng() % 40;
   for (size_t i = 0; i < entries; ++i) {
     std::string data(prng() % 3 == 0 ? 0 : prng() % 400, 'a');
