@@ -221,7 +221,7 @@ class Simulation {
   bool membership_ = false;        // this run changes membership
   int64_t membership_mean_interval_ = 500 * kMillis;
   int changing_ = 0;               // membership changes the operator awaits (f budget)
-  int removing_ = 0;               // members those changes remove (KnownVoterCount)
+  int removing_ = 0;               // members those changes, and unanswered ones, remove (KnownVoterCount)
   size_t known_voters_ = 0;        // voters in the configuration the operator last saw; 0: initial
   ClusterSafetyChecker checker_;
   SimResult result_;
