@@ -159,9 +159,8 @@ absl::Status ClusterSafetyChecker::CheckLogMatching(const TermMirror& terms_a, c
   // report its first difference), index by index.
   const Index both_low = std::max({scan_low, terms_a.low(), terms_b.low()});
   const bool mirrored = both_low <= agree && agree <= std::min(terms_a.high(), terms_b.high());
-  const Index span = agree - both_low + 1;
   const bool equal_above =
-      mirrored && std::equal(terms_a.Span(both_low, agree), terms_a.Span(both_low, agree) + span,
+      mirrored && std::equal(terms_a.Span(both_low, agree), terms_a.Span(both_low, agree) + (agree - both_low + 1),
                              terms_b.Span(both_low, agree));
   const Index walk_high = equal_above ? both_low - 1 : agree;
   for (Index i = scan_low; i <= walk_high; ++i) {

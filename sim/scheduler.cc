@@ -6,9 +6,9 @@
 // and switching back to whoever resumed it; an event resumes the fiber only if its token is
 // still current, so leftovers (a Park timeout after a Wake, a sleep of a killed fiber) are
 // ignored without searching the heap. A finished fiber's stack is handed back by Boost on the
-// way out (to the stack pool, FiberStack) and its record is dropped; Kill destroys the suspended Boost fiber, which makes Boost
-// throw forced_unwind at the fiber's suspension point, so every destructor on its stack runs
-// before Kill returns.
+// way out (to the stack pool, FiberStack) and its record is dropped; Kill destroys the
+// suspended Boost fiber, which makes Boost throw forced_unwind at the fiber's suspension
+// point, so every destructor on its stack runs before Kill returns.
 //
 // AddressSanitizer. Every switch is bracketed: the side that leaves calls
 // __sanitizer_start_switch_fiber with the destination stack, the side that arrives calls

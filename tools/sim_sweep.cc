@@ -11,7 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <new>
-#include <set>
+#include <optional>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -105,17 +105,18 @@ SweepOutcome RunSweep(uint64_t first, uint64_t last, int jobs, bool first_failur
   // seed; not kept for ranges too large to sweep anyway.
   const uint64_t count = last - first + 1;
   std::vector<bool> started(count <= (uint64_t{1} << 27) ? count : 0);
-  std::vector<Worker> workers;
-  auto spawn = [&]() {
+  // Starts a worker into `into`; if that fails the others carry on, and seeds no worker was
+  // left to run are reported at the end.
+  auto spawn = [&](std::vector<Worker>& into) {
     Worker worker = Spawn(shared, last, first_failure, run);
     if (worker.pid < 0) {
-      // The others carry on; seeds no worker was left to run are reported at the end.
       std::perror("keel-sim: could not start a sweep worker (pipe/fork)");
       return;
     }
-    workers.push_back(std::move(worker));
+    into.push_back(std::move(worker));
   };
-  for (int j = 0; j < std::max(1, jobs) && first + static_cast<uint64_t>(j) <= last; ++j) spawn();
+  std::vector<Worker> workers;
+  for (int j = 0; j < std::max(1, jobs) && first + static_cast<uint64_t>(j) <= last; ++j) spawn(workers);
   while (!workers.empty()) {
     std::vector<pollfd> fds;
     for (const Worker& worker : workers) fds.push_back(pollfd{worker.fd, POLLIN, 0});
@@ -125,10 +126,8 @@ SweepOutcome RunSweep(uint64_t first, uint64_t last, int jobs, bool first_failur
       std::exit(2);
     }
     std::vector<Worker> next;
-    std::vector<Worker> current = std::move(workers);
-    workers.clear();  // spawn() adds replacements here; `next` joins them below
-    for (size_t i = 0; i < current.size(); ++i) {
-      Worker& worker = current[i];
+    for (size_t i = 0; i < workers.size(); ++i) {
+      Worker& worker = workers[i];
       if (fds[i].revents == 0) {
         next.push_back(std::move(worker));
         continue;
@@ -148,17 +147,17 @@ SweepOutcome RunSweep(uint64_t first, uint64_t last, int jobs, bool first_failur
       close(worker.fd);
       int status = 0;
       waitpid(worker.pid, &status, 0);
-      std::set<uint64_t> taken;
+      std::optional<uint64_t> running;  // the seed it took and has not decided (one at a time)
       for (absl::string_view line : absl::StrSplit(worker.data, '\n', absl::SkipEmpty())) {
         std::vector<absl::string_view> parts = absl::StrSplit(line, absl::MaxSplits(' ', 2));
         uint64_t seed = 0;
         if (parts.size() < 2 || !absl::SimpleAtoi(parts[1], &seed)) continue;
         if (parts[0] == "R") {
-          taken.insert(seed);
+          running = seed;
           if (seed - first < started.size()) started[seed - first] = true;
           continue;
         }
-        taken.erase(seed);
+        running.reset();
         ++outcome.runs;
         if (parts[0] == "F") {
           outcome.failures.emplace_back(
@@ -166,20 +165,20 @@ SweepOutcome RunSweep(uint64_t first, uint64_t last, int jobs, bool first_failur
         }
       }
       const bool clean_exit = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-      if (clean_exit && taken.empty()) continue;
+      if (clean_exit && !running) continue;
       // The worker died, at the seed it took and never decided (none: at exit).
       ++outcome.worker_crashes;
       std::fprintf(stderr, "keel-sim: sweep worker %d %s %d\n", static_cast<int>(worker.pid),
                    WIFSIGNALED(status) ? "killed by signal" : "exited with status",
                    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
-      for (uint64_t crashed : taken) {
-        outcome.failures.emplace_back(crashed, "the simulation process crashed (assertion or signal; see stderr)");
+      if (running) {
+        outcome.failures.emplace_back(*running, "the simulation process crashed (assertion or signal; see stderr)");
+        if (first_failure) shared->stop.store(true);
       }
-      if (!taken.empty() && first_failure) shared->stop.store(true);
       // A replacement carries on with the seeds not yet handed out (none left: it exits at once).
-      if (!shared->stop.load() && shared->next.load() <= last) spawn();
+      if (!shared->stop.load() && shared->next.load() <= last) spawn(next);
     }
-    for (Worker& worker : next) workers.push_back(std::move(worker));
+    workers = std::move(next);
   }
   const uint64_t handed_end = std::min(shared->next.load(), last + 1);  // seeds below were handed out
   if (!started.empty()) {
